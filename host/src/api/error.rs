@@ -1,0 +1,133 @@
+//! The one error type of the HTTP edge: every failure becomes
+//! `{"error": "<code>", "message": "<what happened and how to fix it>"}` with
+//! the right status (SPEC §7). Internal details are logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::address::AddressError;
+use crate::assets::AssetError;
+use crate::auth::AuthError;
+use crate::probe::ProbeError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with a specific code: `invalid_path`, `invalid_param`, `invalid_body` …
+    BadRequest { code: &'static str, message: String },
+    Unauthorized(String),
+    Forbidden { code: &'static str, message: String },
+    NotFound(String),
+    MethodNotAllowed { allow: &'static str },
+    PayloadTooLarge { limit: u64 },
+    UnsupportedMediaType(String),
+    RangeNotSatisfiable { length: u64 },
+    /// A fault of the server itself; the message is logged, not sent.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn invalid_param(param: &str, why: impl std::fmt::Display) -> Self {
+        let param = crate::address::truncate(param, 64);
+        Self::bad_request("invalid_param", format!("parameter `{param}`: {why}"))
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
+            Self::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
+            Self::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.clone()),
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message.clone()),
+            Self::MethodNotAllowed { allow } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("this URL accepts {allow}"),
+            ),
+            Self::PayloadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than the {limit} bytes allowed here"),
+            ),
+            Self::UnsupportedMediaType(message) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message.clone())
+            }
+            Self::RangeNotSatisfiable { length } => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the requested range lies outside the {length} bytes of the content"),
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to handle this request; it has been logged".into(),
+            ),
+        }
+    }
+}
+
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": code, "message": message });
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let (status, code, message) = self.parts();
+        let mut response = error_response(status, code, &message);
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::RangeNotSatisfiable { length } => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<AddressError> for ApiError {
+    fn from(error: AddressError) -> Self {
+        match error {
+            AddressError::InvalidPath(message) => Self::bad_request("invalid_path", message),
+            AddressError::InvalidSelector(message) => Self::bad_request("invalid_selector", message),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::MissingKey | AuthError::InvalidKey => Self::Unauthorized(error.to_string()),
+            AuthError::MissingScope { .. } | AuthError::OutsidePrefix { .. } => Self::Forbidden {
+                code: "forbidden",
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
+impl From<AssetError> for ApiError {
+    fn from(error: AssetError) -> Self {
+        match error {
+            AssetError::Probe(ProbeError::Empty) => Self::bad_request("empty_body", "the upload is empty"),
+            AssetError::Probe(ProbeError::Unrecognised) => Self::UnsupportedMediaType(error.to_string()),
+            AssetError::Probe(ProbeError::Broken { .. }) => Self::bad_request("invalid_image", error.to_string()),
+            AssetError::TypeNotAllowed { .. } => Self::UnsupportedMediaType(error.to_string()),
+            AssetError::Catalog(_) | AssetError::Store(_) => Self::Internal(error.to_string()),
+        }
+    }
+}

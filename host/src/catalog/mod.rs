@@ -1,0 +1,171 @@
+//! The catalog: every entry's number, metadata and where its bytes are.
+//!
+//! [`Catalog`] is the whole interface; SQLite is the embedded default and
+//! PostgreSQL is a second implementation of the same trait. Implementations
+//! own their SQL and migrations and agree on behaviour, which the end-to-end
+//! suite checks. Coordination between processes (entry numbers, later single
+//! flight and jobs) goes through the catalog, never through process memory.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::address::{AssetPath, Ordering};
+use crate::store::ObjectKey;
+
+pub use sqlite::SqliteCatalog;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("catalog migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A row holds something this version cannot read back.
+    #[error("catalog row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported catalog URL {0:?}: use sqlite://FILE")]
+    UnsupportedUrl(String),
+}
+
+/// Milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64)
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// What a client may set on an entry: replaced whole by PUT.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryMetadata {
+    #[serde(default)]
+    pub alt: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+pub const MAX_ALT_CHARS: usize = 2000;
+pub const MAX_LABELS: usize = 64;
+pub const MAX_TAGS: usize = 64;
+pub const MAX_LABEL_CHARS: usize = 256;
+
+impl EntryMetadata {
+    /// Checks the bounds that keep metadata rows small and printable.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(alt) = &self.alt
+            && alt.chars().count() > MAX_ALT_CHARS
+        {
+            return Err(format!("alt is longer than {MAX_ALT_CHARS} characters"));
+        }
+        if self.labels.len() > MAX_LABELS {
+            return Err(format!("at most {MAX_LABELS} labels are allowed"));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(format!("at most {MAX_TAGS} tags are allowed"));
+        }
+        let texts = self.labels.iter().flat_map(|(k, v)| [k, v]).chain(&self.tags);
+        for text in texts {
+            if text.chars().count() > MAX_LABEL_CHARS || text.chars().any(char::is_control) {
+                return Err(format!(
+                    "labels and tags must be at most {MAX_LABEL_CHARS} characters with no control characters"
+                ));
+            }
+        }
+        if self.labels.keys().chain(&self.tags).any(|s| s.is_empty()) {
+            return Err("label keys and tags may not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// The stored original of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Original {
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    /// Hex SHA-256 of the bytes: also the strong ETag.
+    pub sha256: String,
+    pub object_key: ObjectKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: AssetPath,
+    pub entry: u64,
+    pub metadata: EntryMetadata,
+    pub original: Original,
+    pub created_at: Timestamp,
+    pub modified_at: Timestamp,
+}
+
+/// Which entry a read means: an ordering plus labels it must carry.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub ordering: Ordering,
+    pub labels: Vec<(String, String)>,
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    async fn ping(&self) -> Result<(), CatalogError>;
+
+    /// Takes the next entry number at `path`. Numbers are unique under
+    /// concurrency and never handed out twice, even after deletes.
+    async fn allocate_entry(&self, path: &AssetPath) -> Result<u64, CatalogError>;
+
+    /// Records an entry whose number came from [`Catalog::allocate_entry`]
+    /// and whose original is already in the object store.
+    async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError>;
+
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError>;
+
+    /// Replaces an entry's metadata and bumps `modified_at`.
+    async fn update_metadata(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        metadata: &EntryMetadata,
+        now: Timestamp,
+    ) -> Result<Option<Entry>, CatalogError>;
+
+    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Entry>, CatalogError>;
+
+    /// Deletes every entry at and below `path`, returning what was deleted.
+    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Entry>, CatalogError>;
+}
+
+/// Opens the catalog a database URL names and brings its schema up to date.
+pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
+    } else {
+        Err(CatalogError::UnsupportedUrl(url.to_owned()))
+    }
+}

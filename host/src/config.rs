@@ -1,0 +1,260 @@
+//! Configuration: one TOML file, every key overridable from the environment,
+//! embedded defaults when there is no file at all (SPEC §9).
+//!
+//! Loading validates everything up front — including each `[[paths]]` rule on
+//! its own — so an invalid config fails at start with a message naming the
+//! key, never later on a request. Path rules live in [`rules`].
+
+mod rules;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub use rules::{PathRules, PathSettings, RedirectStrategy, ResolvedRules};
+
+/// Environment variables that configure Kiln start with this prefix;
+/// `__` separates nesting levels and `_` stands for `-` in key names.
+pub const ENV_PREFIX: &str = "KILN_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file, an environment override, or a value in either is invalid.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("configuration file {0} does not exist")]
+    Missing(PathBuf),
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        // figment reports each problem with its key path and its source
+        // (file or environment variable); keep all of them.
+        Self::Invalid(error.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded defaults keep their state: the SQLite catalog, the
+    /// filesystem store and the development key's hash.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub api_keys: Vec<ApiKeyConfig>,
+    pub paths: Vec<PathRuleConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            api_keys: Vec::new(),
+            paths: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base of the absolute URLs Kiln hands out (`link`, `redirect`, `Location`);
+    /// without it they are built from the request's `Host` header.
+    pub public_url: Option<String>,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (default: `{data-dir}/kiln.db`); `postgres://` comes with the scale-out work.
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum StorageConfig {
+    /// Objects as files under `root` (default: `{data-dir}/objects`).
+    Fs {
+        #[serde(default)]
+        root: Option<PathBuf>,
+    },
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self::Fs { root: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// The largest upload accepted where no path rule says otherwise.
+    pub max_upload_bytes: u64,
+    /// The largest JSON body (metadata updates, URL ingest requests).
+    pub max_json_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 32 * 1024 * 1024,
+            max_json_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub name: String,
+    /// Hex SHA-256 of the key; the key itself is never configured.
+    pub sha256: String,
+    pub scopes: Vec<crate::auth::Scope>,
+    #[serde(default = "root_prefix")]
+    pub prefix: String,
+}
+
+fn root_prefix() -> String {
+    "/".into()
+}
+
+/// One `[[paths]]` table: a pattern and the settings it applies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PathRuleConfig {
+    pub pattern: String,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl Config {
+    /// Loads the embedded defaults, then `file` if given, then `KILN_*` overrides.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Missing(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(environment());
+        let config: Config = figment.extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a config from TOML text with no environment overrides.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.server.public_url {
+            let valid = (url.starts_with("http://") || url.starts_with("https://"))
+                && !url.ends_with('/')
+                && !url.contains(['?', '#', ' ']);
+            if !valid {
+                return Err(ConfigError::Invalid(format!(
+                    "server.public-url {url:?} must be an http(s) URL without a trailing slash, query or fragment"
+                )));
+            }
+        }
+        if let Some(url) = &self.database.url
+            && !url.starts_with("sqlite:")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database.url {url:?}: only sqlite:// catalogs are supported in this version"
+            )));
+        }
+        if self.limits.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid("limits.max-upload-bytes must be at least 1".into()));
+        }
+        for (i, key) in self.api_keys.iter().enumerate() {
+            crate::auth::ApiKey::from_config(key)
+                .map_err(|e| ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name)))?;
+        }
+        PathRules::compile(&self.paths, &self.limits)?;
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("kiln.db").display()))
+    }
+
+    pub fn storage_root(&self) -> PathBuf {
+        match &self.storage {
+            StorageConfig::Fs { root } => root.clone().unwrap_or_else(|| self.data_dir.join("objects")),
+        }
+    }
+}
+
+fn environment() -> Env {
+    Env::prefixed(ENV_PREFIX)
+        // KILN_CONFIG names the file and KILN_LOG the log filter: neither is a key.
+        .ignore(&["config", "log"])
+        .map(|key| key.as_str().replace("__", ".").replace('_', "-").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://./data/kiln.db");
+        assert_eq!(config.storage_root(), PathBuf::from("./data/objects"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (text, key) in [
+            ("[server]\nlisten = 12", "listen"),
+            ("[server]\nbogus = 1", "bogus"),
+            ("[limits]\nmax-upload-bytes = \"big\"", "max-upload-bytes"),
+            ("[storage]\nkind = \"ftp\"", "ftp"),
+            ("[[paths]]\npattern = \"/**\"\ncache-control = 5", "cache-control"),
+            ("[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5", "max-upload-bytez"),
+            ("[[paths]]\npattern = \"users/*\"", "users/*"),
+            ("[[paths]]\npattern = \"/**\"\nallowed-content-types = [\"text/html\"]", "text/html"),
+            ("[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"read\"]", "sha256"),
+            ("[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"fly\"]", "fly"),
+            ("unknown-section = 1", "unknown-section"),
+        ] {
+            let error = Config::from_toml(text).expect_err(text).to_string();
+            assert!(error.contains(key), "{text:?} gave {error:?}, which does not name {key:?}");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `[[paths]]` rules: which apply to an asset path, and what they add up to.
+//!
+//! Patterns are globs over the asset path with its leading slash: `*` matches
+//! one segment, `**` any number of segments (zero included), and `/**` is the
+//! root. Every matching rule applies, less specific first, so a more specific
+//! rule overrides a broader one. Specificity is, in order: more literal
+//! segments, then more segments in all; equal rules keep their order in the
+//! file. Tables merge deeply; lists and scalars are replaced (an empty list
+//! clears).
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, LimitsConfig, PathRuleConfig};
+use crate::address::{AssetPath, ReturnFormat};
+use crate::probe::ImageFormat;
+
+/// The settings that apply to one asset path once every matching rule is merged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PathSettings {
+    /// MIME types accepted as uploads, checked against the sniffed type.
+    #[serde(default = "all_formats")]
+    pub allowed_content_types: Vec<String>,
+    /// The largest upload accepted; defaults to `limits.max-upload-bytes`.
+    #[serde(default)]
+    pub max_upload_bytes: Option<u64>,
+    #[serde(default = "default_cache_control")]
+    pub cache_control: String,
+    /// The return format when a URL names none.
+    #[serde(default = "default_return_format")]
+    pub return_format: ReturnFormat,
+    #[serde(default)]
+    pub redirect: RedirectSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RedirectSettings {
+    #[serde(default)]
+    pub strategy: RedirectStrategy,
+}
+
+/// Where `redirect` sends the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedirectStrategy {
+    /// The stable `/-/entry/{n}/content` URL of the entry.
+    #[default]
+    Entry,
+}
+
+fn all_formats() -> Vec<String> {
+    ImageFormat::ALL.iter().map(|f| f.mime().to_owned()).collect()
+}
+
+fn default_cache_control() -> String {
+    "public, max-age=3600".into()
+}
+
+fn default_return_format() -> ReturnFormat {
+    ReturnFormat::Content
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        Self {
+            allowed_content_types: all_formats(),
+            max_upload_bytes: None,
+            cache_control: default_cache_control(),
+            return_format: default_return_format(),
+            redirect: RedirectSettings::default(),
+        }
+    }
+}
+
+impl PathSettings {
+    fn from_table(table: toml::Table) -> Result<Self, String> {
+        let settings: PathSettings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            e.message().to_owned()
+        })?;
+        for mime in &settings.allowed_content_types {
+            if ImageFormat::from_mime(mime).is_none() {
+                return Err(format!(
+                    "allowed-content-types: {mime:?} is not a supported image type; use any of {}",
+                    all_formats().join(", ")
+                ));
+            }
+        }
+        if settings.max_upload_bytes == Some(0) {
+            return Err("max-upload-bytes must be at least 1".into());
+        }
+        if settings.cache_control.chars().any(|c| c.is_control()) {
+            return Err("cache-control may not contain control characters".into());
+        }
+        Ok(settings)
+    }
+
+    pub fn allows(&self, format: ImageFormat) -> bool {
+        self.allowed_content_types.iter().any(|m| m == format.mime())
+    }
+}
+
+struct CompiledRule {
+    pattern: String,
+    matchers: Vec<GlobMatcher>,
+    table: toml::Table,
+    specificity: (usize, usize),
+}
+
+/// Every `[[paths]]` rule, compiled and sorted less specific first.
+pub struct PathRules {
+    rules: Vec<CompiledRule>,
+    default_max_upload_bytes: u64,
+}
+
+/// What [`PathRules::resolve`] found for one path.
+#[derive(Debug, Clone)]
+pub struct ResolvedRules {
+    /// The patterns that matched, in the order they were applied.
+    pub patterns: Vec<String>,
+    pub merged: toml::Table,
+    pub settings: PathSettings,
+    pub max_upload_bytes: u64,
+}
+
+impl PathRules {
+    pub fn compile(rules: &[PathRuleConfig], limits: &LimitsConfig) -> Result<Self, ConfigError> {
+        let mut compiled = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
+            let matchers = compile_pattern(&rule.pattern).map_err(invalid)?;
+            // Each rule is checked alone so that the error names the rule.
+            PathSettings::from_table(rule.settings.clone()).map_err(invalid)?;
+            let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
+            let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
+            let counted = segments.iter().filter(|s| **s != "**").count();
+            compiled.push(CompiledRule {
+                pattern: rule.pattern.clone(),
+                matchers,
+                table: rule.settings.clone(),
+                specificity: (literal, counted),
+            });
+        }
+        compiled.sort_by_key(|rule| rule.specificity); // stable: file order breaks ties
+        Ok(Self {
+            rules: compiled,
+            default_max_upload_bytes: limits.max_upload_bytes,
+        })
+    }
+
+    /// Merges every rule matching `path` over the defaults.
+    pub fn resolve(&self, path: &AssetPath) -> ResolvedRules {
+        let target = path.to_string();
+        let mut merged = toml::Table::new();
+        let mut patterns = Vec::new();
+        for rule in &self.rules {
+            if rule.matchers.iter().any(|m| m.is_match(&target)) {
+                merge(&mut merged, &rule.table);
+                patterns.push(rule.pattern.clone());
+            }
+        }
+        // Every rule was validated alone at start and merging only combines
+        // valid values, so this cannot fail; should it ever, the defaults are
+        // the safe answer.
+        let settings = PathSettings::from_table(merged.clone()).unwrap_or_else(|error| {
+            tracing::error!(%error, path = %target, "merged path rules did not validate; using defaults");
+            PathSettings::default()
+        });
+        let max_upload_bytes = settings.max_upload_bytes.unwrap_or(self.default_max_upload_bytes);
+        ResolvedRules {
+            patterns,
+            merged,
+            settings,
+            max_upload_bytes,
+        }
+    }
+}
+
+fn compile_pattern(pattern: &str) -> Result<Vec<GlobMatcher>, String> {
+    if !pattern.starts_with('/') {
+        return Err("a pattern must start with `/` (use `/**` for every path)".into());
+    }
+    let glob = |p: &str| -> Result<GlobMatcher, String> {
+        let glob: Glob = GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("invalid pattern: {e}"))?;
+        Ok(glob.compile_matcher())
+    };
+    let mut matchers = vec![glob(pattern)?];
+    // `**` may match zero segments: `/users/**` covers `/users` itself, and `/**` everything.
+    if let Some(prefix) = pattern.strip_suffix("/**") {
+        matchers.push(glob(if prefix.is_empty() { "/**" } else { prefix })?);
+    }
+    Ok(matchers)
+}
+
+/// Deep merge: tables merge key by key, everything else is replaced.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(over)) => merge(base, over),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> PathRules {
+        let config = crate::config::Config::from_toml(text).unwrap();
+        PathRules::compile(&config.paths, &config.limits).unwrap()
+    }
+
+    fn resolve(rules: &PathRules, path: &str) -> ResolvedRules {
+        rules.resolve(&AssetPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn globs() {
+        let rules = rules(
+            r#"
+            [[paths]]
+            pattern = "/**"
+            cache-control = "root"
+            [[paths]]
+            pattern = "/users/*"
+            cache-control = "one-below-users"
+            [[paths]]
+            pattern = "/users/**"
+            max-upload-bytes = 10
+            [[paths]]
+            pattern = "/users/*/avatar"
+            cache-control = "avatar"
+            "#,
+        );
+        for (path, patterns) in [
+            ("x", vec!["/**"]),
+            ("users", vec!["/**", "/users/**"]),
+            ("users/1", vec!["/**", "/users/**", "/users/*"]),
+            ("users/1/avatar", vec!["/**", "/users/**", "/users/*/avatar"]),
+            ("users/1/avatar/big", vec!["/**", "/users/**"]),
+            ("usersx/1", vec!["/**"]),
+        ] {
+            assert_eq!(resolve(&rules, path).patterns, patterns, "{path}");
+        }
+        assert_eq!(resolve(&rules, "users/1/avatar").settings.cache_control, "avatar");
+        assert_eq!(resolve(&rules, "users/1").settings.cache_control, "one-below-users");
+        assert_eq!(resolve(&rules, "users/1").max_upload_bytes, 10);
+        assert_eq!(resolve(&rules, "x").max_upload_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn specific_rules_win_whatever_the_file_order() {
+        let rules = rules(
+            r#"
+            [[paths]]
+            pattern = "/a/b/c"
+            cache-control = "exact"
+            [[paths]]
+            pattern = "/a/*/c"
+            cache-control = "star"
+            [[paths]]
+            pattern = "/a/**"
+            cache-control = "deep"
+            "#,
+        );
+        let resolved = resolve(&rules, "a/b/c");
+        assert_eq!(resolved.patterns, ["/a/**", "/a/*/c", "/a/b/c"]);
+        assert_eq!(resolved.settings.cache_control, "exact");
+    }
+
+    #[test]
+    fn tables_merge_lists_replace() {
+        let mut base: toml::Table = toml::from_str(
+            r#"
+            list = [1, 2]
+            scalar = "a"
+            [table]
+            keep = 1
+            change = 1
+            [table.inner]
+            deep = true
+            "#,
+        )
+        .unwrap();
+        let over: toml::Table = toml::from_str(
+            r#"
+            list = []
+            [table]
+            change = 2
+            added = 3
+            [table.inner]
+            other = false
+            "#,
+        )
+        .unwrap();
+        merge(&mut base, &over);
+        let expected: toml::Table = toml::from_str(
+            r#"
+            list = []
+            scalar = "a"
+            [table]
+            keep = 1
+            change = 2
+            added = 3
+            [table.inner]
+            deep = true
+            other = false
+            "#,
+        )
+        .unwrap();
+        assert_eq!(base, expected);
+    }
+
+    #[test]
+    fn an_empty_list_clears() {
+        let rules = rules(
+            r#"
+            [[paths]]
+            pattern = "/**"
+            allowed-content-types = ["image/png"]
+            [[paths]]
+            pattern = "/locked/**"
+            allowed-content-types = []
+            "#,
+        );
+        assert!(resolve(&rules, "x").settings.allows(ImageFormat::Png));
+        assert!(!resolve(&rules, "x").settings.allows(ImageFormat::Jpeg));
+        assert!(!resolve(&rules, "locked/x").settings.allows(ImageFormat::Png));
+        assert!(resolve(&rules, "elsewhere").settings.allows(ImageFormat::Png));
+    }
+
+    #[test]
+    fn defaults_without_rules() {
+        let rules = rules("");
+        let resolved = resolve(&rules, "a/b");
+        assert!(resolved.patterns.is_empty());
+        assert!(ImageFormat::ALL.iter().all(|f| resolved.settings.allows(*f)));
+        assert_eq!(resolved.settings.return_format, ReturnFormat::Content);
+    }
+}

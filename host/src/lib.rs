@@ -1,0 +1,87 @@
+//! Kiln: a self-hosted image service.
+//!
+//! A request reads top to bottom through the modules: [`api`] parses and
+//! authorises ([`auth`]), resolves the path's rules ([`config`]), and calls
+//! [`assets`], which composes [`probe`], [`catalog`] and [`store`].
+//! See ARCHITECTURE.md for the map and its invariants.
+
+pub mod address;
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod probe;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{Config, PathRules};
+
+/// Opens the catalog and the store, binds the listener, and serves until
+/// SIGINT or SIGTERM; in-flight requests are then given
+/// `server.shutdown-grace-seconds` to finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let rules = PathRules::compile(&config.paths, &config.limits)?;
+    let (keys, new_key) = auth::KeyRing::load(&config.api_keys, &config.data_dir)?;
+    let catalog = catalog::open(&config.database_url(), config.database.max_connections)
+        .await
+        .context("opening the catalog")?;
+    let root = config.storage_root();
+    let store = store::FsStore::open(&root).with_context(|| format!("opening the object store at {}", root.display()))?;
+    let assets = assets::Assets::new(catalog, Arc::new(store));
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let address = listener.local_addr()?;
+    if let Some(auth::NewDevelopmentKey(key)) = new_key {
+        println!(
+            "development API key (shown once; only its hash is kept in {}): {key}",
+            config.data_dir.display()
+        );
+    }
+    println!("kiln listening on http://{address}");
+    let app = api::router(api::AppState::new(config, rules, assets, keys));
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful_rx = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+    });
+    tokio::select! {
+        result = server => result.context("serving HTTP")?,
+        _ = async {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time; exiting"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
