@@ -24,7 +24,10 @@ pub enum AssetError {
     Probe(#[from] ProbeError),
     /// The upload is a valid image of a type the path does not accept.
     #[error("{} uploads are not allowed at this path; allowed: {}", .format.mime(), .allowed.join(", "))]
-    TypeNotAllowed { format: ImageFormat, allowed: Vec<String> },
+    TypeNotAllowed {
+        format: ImageFormat,
+        allowed: Vec<String>,
+    },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -93,7 +96,11 @@ impl Assets {
         Ok(entry)
     }
 
-    pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, AssetError> {
+    pub async fn find(
+        &self,
+        path: &AssetPath,
+        selection: &Selection,
+    ) -> Result<Option<Entry>, AssetError> {
         Ok(self.catalog.find_entry(path, selection).await?)
     }
 
@@ -107,21 +114,38 @@ impl Assets {
         entry: u64,
         metadata: &EntryMetadata,
     ) -> Result<Option<Entry>, AssetError> {
-        Ok(self.catalog.update_metadata(path, entry, metadata, Timestamp::now()).await?)
+        Ok(self
+            .catalog
+            .update_metadata(path, entry, metadata, Timestamp::now())
+            .await?)
     }
 
     /// Deletes entries and then their objects; returns what was deleted.
-    pub async fn delete(&self, path: &AssetPath, target: DeleteTarget) -> Result<Vec<Entry>, AssetError> {
+    pub async fn delete(
+        &self,
+        path: &AssetPath,
+        target: DeleteTarget,
+    ) -> Result<Vec<Entry>, AssetError> {
         let deleted = match target {
             DeleteTarget::Tree => self.catalog.delete_tree(path).await?,
-            DeleteTarget::Entry(n) => self.catalog.delete_entry(path, n).await?.into_iter().collect(),
+            DeleteTarget::Entry(n) => self
+                .catalog
+                .delete_entry(path, n)
+                .await?
+                .into_iter()
+                .collect(),
             DeleteTarget::Newest => {
                 let newest = Selection {
                     ordering: crate::address::Ordering::New,
                     labels: Vec::new(),
                 };
                 match self.catalog.find_entry(path, &newest).await? {
-                    Some(entry) => self.catalog.delete_entry(path, entry.entry).await?.into_iter().collect(),
+                    Some(entry) => self
+                        .catalog
+                        .delete_entry(path, entry.entry)
+                        .await?
+                        .into_iter()
+                        .collect(),
                     None => Vec::new(),
                 }
             }

@@ -74,7 +74,8 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn from_config(config: &ApiKeyConfig) -> Result<Self, KeyConfigError> {
         let mut hash = [0u8; 32];
-        hex::decode_to_slice(config.sha256.trim(), &mut hash).map_err(|_| KeyConfigError::BadHash)?;
+        hex::decode_to_slice(config.sha256.trim(), &mut hash)
+            .map_err(|_| KeyConfigError::BadHash)?;
         if config.scopes.is_empty() {
             return Err(KeyConfigError::NoScopes);
         }
@@ -85,7 +86,10 @@ impl ApiKey {
         let prefix = if stripped.is_empty() {
             None
         } else {
-            Some(AssetPath::parse(stripped).map_err(|_| KeyConfigError::BadPrefix(config.prefix.clone()))?)
+            Some(
+                AssetPath::parse(stripped)
+                    .map_err(|_| KeyConfigError::BadPrefix(config.prefix.clone()))?,
+            )
         };
         Ok(Self {
             name: config.name.clone(),
@@ -127,9 +131,15 @@ const DEV_KEY_FILE: &str = "dev-api-key.sha256";
 impl KeyRing {
     /// The configured keys or, with none configured, the development key
     /// whose hash lives in `data_dir` (made now if there is none yet).
-    pub fn load(configured: &[ApiKeyConfig], data_dir: &Path) -> anyhow::Result<(Self, Option<NewDevelopmentKey>)> {
+    pub fn load(
+        configured: &[ApiKeyConfig],
+        data_dir: &Path,
+    ) -> anyhow::Result<(Self, Option<NewDevelopmentKey>)> {
         if !configured.is_empty() {
-            let keys = configured.iter().map(ApiKey::from_config).collect::<Result<_, _>>()?;
+            let keys = configured
+                .iter()
+                .map(ApiKey::from_config)
+                .collect::<Result<_, _>>()?;
             return Ok((Self { keys }, None));
         }
         let file = data_dir.join(DEV_KEY_FILE);
@@ -150,7 +160,12 @@ impl KeyRing {
             scopes: Scope::ALL.to_vec(),
             prefix: "/".into(),
         })
-        .map_err(|e| anyhow::anyhow!("{}: {e}; delete it to make a new development key", file.display()))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; delete it to make a new development key",
+                file.display()
+            )
+        })?;
         Ok((Self { keys: vec![key] }, created))
     }
 
@@ -177,7 +192,10 @@ impl KeyRing {
 pub fn generate_key(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 #[cfg(test)]
@@ -191,7 +209,9 @@ mod tests {
             scopes: scopes.to_vec(),
             prefix: prefix.into(),
         };
-        KeyRing::load(&[config], Path::new("/nonexistent")).unwrap().0
+        KeyRing::load(&[config], Path::new("/nonexistent"))
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -201,7 +221,11 @@ mod tests {
         assert!(ring.authenticate(Some("bearer secret")).is_ok());
         assert_eq!(ring.authenticate(None).unwrap_err(), AuthError::MissingKey);
         for bad in ["Bearer wrong", "secret", "Basic secret", "Bearer", ""] {
-            assert_eq!(ring.authenticate(Some(bad)).unwrap_err(), AuthError::InvalidKey, "{bad}");
+            assert_eq!(
+                ring.authenticate(Some(bad)).unwrap_err(),
+                AuthError::InvalidKey,
+                "{bad}"
+            );
         }
     }
 
@@ -212,8 +236,14 @@ mod tests {
         let key = ring.authenticate(Some("Bearer secret")).unwrap();
         assert!(key.authorize(Scope::Write, &path("users/1")).is_ok());
         assert!(key.authorize(Scope::Write, &path("users")).is_ok());
-        assert!(matches!(key.authorize(Scope::Write, &path("usersx")), Err(AuthError::OutsidePrefix { .. })));
-        assert!(matches!(key.authorize(Scope::Delete, &path("users/1")), Err(AuthError::MissingScope { .. })));
+        assert!(matches!(
+            key.authorize(Scope::Write, &path("usersx")),
+            Err(AuthError::OutsidePrefix { .. })
+        ));
+        assert!(matches!(
+            key.authorize(Scope::Delete, &path("users/1")),
+            Err(AuthError::MissingScope { .. })
+        ));
     }
 
     #[test]

@@ -33,7 +33,12 @@ impl From<figment::Error> for ConfigError {
     fn from(error: figment::Error) -> Self {
         // figment reports each problem with its key path and its source
         // (file or environment variable); keep all of them.
-        Self::Invalid(error.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        // Kiln uses no figment profiles, so the implicit `default.` prefix is noise.
+        let messages: Vec<String> = error
+            .into_iter()
+            .map(|e| e.to_string().replace("key \"default.", "key \""))
+            .collect();
+        Self::Invalid(messages.join("; "))
     }
 }
 
@@ -195,11 +200,14 @@ impl Config {
             )));
         }
         if self.limits.max_upload_bytes == 0 {
-            return Err(ConfigError::Invalid("limits.max-upload-bytes must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "limits.max-upload-bytes must be at least 1".into(),
+            ));
         }
         for (i, key) in self.api_keys.iter().enumerate() {
-            crate::auth::ApiKey::from_config(key)
-                .map_err(|e| ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name)))?;
+            crate::auth::ApiKey::from_config(key).map_err(|e| {
+                ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name))
+            })?;
         }
         PathRules::compile(&self.paths, &self.limits)?;
         Ok(())
@@ -214,7 +222,9 @@ impl Config {
 
     pub fn storage_root(&self) -> PathBuf {
         match &self.storage {
-            StorageConfig::Fs { root } => root.clone().unwrap_or_else(|| self.data_dir.join("objects")),
+            StorageConfig::Fs { root } => root
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("objects")),
         }
     }
 }
@@ -245,16 +255,34 @@ mod tests {
             ("[server]\nbogus = 1", "bogus"),
             ("[limits]\nmax-upload-bytes = \"big\"", "max-upload-bytes"),
             ("[storage]\nkind = \"ftp\"", "ftp"),
-            ("[[paths]]\npattern = \"/**\"\ncache-control = 5", "cache-control"),
-            ("[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5", "max-upload-bytez"),
+            (
+                "[[paths]]\npattern = \"/**\"\ncache-control = 5",
+                "cache-control",
+            ),
+            (
+                "[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5",
+                "max-upload-bytez",
+            ),
             ("[[paths]]\npattern = \"users/*\"", "users/*"),
-            ("[[paths]]\npattern = \"/**\"\nallowed-content-types = [\"text/html\"]", "text/html"),
-            ("[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"read\"]", "sha256"),
-            ("[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"fly\"]", "fly"),
+            (
+                "[[paths]]\npattern = \"/**\"\nallowed-content-types = [\"text/html\"]",
+                "text/html",
+            ),
+            (
+                "[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"read\"]",
+                "sha256",
+            ),
+            (
+                "[[api-keys]]\nname = \"ci\"\nsha256 = \"abc\"\nscopes = [\"fly\"]",
+                "fly",
+            ),
             ("unknown-section = 1", "unknown-section"),
         ] {
             let error = Config::from_toml(text).expect_err(text).to_string();
-            assert!(error.contains(key), "{text:?} gave {error:?}, which does not name {key:?}");
+            assert!(
+                error.contains(key),
+                "{text:?} gave {error:?}, which does not name {key:?}"
+            );
         }
     }
 }

@@ -31,7 +31,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the catalog")?;
     let root = config.storage_root();
-    let store = store::FsStore::open(&root).with_context(|| format!("opening the object store at {}", root.display()))?;
+    let store = store::FsStore::open(&root)
+        .with_context(|| format!("opening the object store at {}", root.display()))?;
     let assets = assets::Assets::new(catalog, Arc::new(store));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

@@ -43,8 +43,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")),
+            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -64,12 +65,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(kiln::serve(config)),
-        Command::Config { command: ConfigCommand::Check } => {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
             print!("{}", toml::to_string_pretty(&config)?);
             eprintln!("configuration is valid");
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Explain { path } } => {
+        Command::Config {
+            command: ConfigCommand::Explain { path },
+        } => {
             let path = AssetPath::parse(path.trim_start_matches('/'))?;
             let rules = PathRules::compile(&config.paths, &config.limits)?;
             let resolved = rules.resolve(&path);

@@ -94,11 +94,16 @@ pub enum ProbeError {
     #[error("the upload is empty")]
     Empty,
     /// The bytes are not one of the supported formats, whatever the headers said.
-    #[error("the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL or TIFF)")]
+    #[error(
+        "the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL or TIFF)"
+    )]
     Unrecognised,
     /// The bytes start like `format` but are cut short or damaged.
     #[error("the {} file is truncated or corrupt: {reason}", .format.mime())]
-    Broken { format: ImageFormat, reason: &'static str },
+    Broken {
+        format: ImageFormat,
+        reason: &'static str,
+    },
 }
 
 /// Sniffs, measures and structurally checks an upload.
@@ -118,11 +123,21 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
         ImageFormat::Tiff => check_tiff(bytes),
     };
     structure.map_err(broken)?;
-    let size = imagesize::blob_size(bytes).map_err(|_| broken("the header has no readable dimensions"))?;
-    let (width, height) = (
-        u32::try_from(size.width).map_err(|_| broken("the width does not fit 32 bits"))?,
-        u32::try_from(size.height).map_err(|_| broken("the height does not fit 32 bits"))?,
-    );
+    let (width, height) = match format {
+        // imagesize takes the first `ispe` box it meets, which in a grid
+        // image is a tile's; the primary item's is the one that counts.
+        ImageFormat::Avif | ImageFormat::Heic => heif_primary_size(bytes)
+            .ok_or(broken("the primary image has no readable dimensions"))?,
+        _ => {
+            let size = imagesize::blob_size(bytes)
+                .map_err(|_| broken("the header has no readable dimensions"))?;
+            (
+                u32::try_from(size.width).map_err(|_| broken("the width does not fit 32 bits"))?,
+                u32::try_from(size.height)
+                    .map_err(|_| broken("the height does not fit 32 bits"))?,
+            )
+        }
+    };
     if width == 0 || height == 0 {
         return Err(broken("the header gives a zero dimension"));
     }
@@ -131,7 +146,11 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     } else {
         (width, height)
     };
-    Ok(ImageInfo { format, width, height })
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+    })
 }
 
 /// The format the bytes announce in their magic numbers, if supported.
@@ -152,8 +171,12 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 fn exif_orientation(bytes: &[u8]) -> Option<u32> {
-    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok()?;
-    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?.value.get_uint(0)
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()?;
+    exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?
+        .value
+        .get_uint(0)
 }
 
 type Check = Result<(), &'static str>;
@@ -172,7 +195,11 @@ impl<'a> Bytes<'a> {
         self.data.len().saturating_sub(self.pos)
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.data.len()).ok_or("the file ends early")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.data.len())
+            .ok_or("the file ends early")?;
         let slice = &self.data[self.pos..end];
         self.pos = end;
         Ok(slice)
@@ -197,7 +224,9 @@ impl<'a> Bytes<'a> {
     }
     fn u64_be(&mut self) -> Result<u64, &'static str> {
         let b = self.take(8)?;
-        Ok(u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        Ok(u64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
     }
 }
 
@@ -217,7 +246,11 @@ fn check_jpeg(data: &[u8]) -> Check {
         }
         match marker {
             0xD9 => {
-                return if seen_frame { Ok(()) } else { Err("the file has no image frame") };
+                return if seen_frame {
+                    Ok(())
+                } else {
+                    Err("the file has no image frame")
+                };
             }
             0xD0..=0xD7 | 0x01 => continue,
             0x00 => return Err("a stray 0xFF00 sequence stands where a marker belongs"),
@@ -275,7 +308,11 @@ fn check_png(data: &[u8]) -> Check {
         match kind {
             b"IDAT" => seen_data = true,
             b"IEND" => {
-                return if seen_data { Ok(()) } else { Err("the file has no image data") };
+                return if seen_data {
+                    Ok(())
+                } else {
+                    Err("the file has no image data")
+                };
             }
             _ => {}
         }
@@ -294,7 +331,11 @@ fn check_gif(data: &[u8]) -> Check {
     loop {
         match r.u8()? {
             0x3B => {
-                return if frames > 0 { Ok(()) } else { Err("the file has no image") };
+                return if frames > 0 {
+                    Ok(())
+                } else {
+                    Err("the file has no image")
+                };
             }
             0x21 => {
                 r.skip(1)?;
@@ -329,7 +370,9 @@ fn skip_gif_sub_blocks(r: &mut Bytes) -> Check {
 fn check_webp(data: &[u8]) -> Check {
     let mut r = Bytes::at(data, 4);
     let riff_size = r.u32_le()? as usize;
-    let end = riff_size.checked_add(8).ok_or("the RIFF size is impossible")?;
+    let end = riff_size
+        .checked_add(8)
+        .ok_or("the RIFF size is impossible")?;
     if end > data.len() {
         return Err("the file is shorter than its RIFF header says");
     }
@@ -343,7 +386,11 @@ fn check_webp(data: &[u8]) -> Check {
             seen_image = true;
         }
     }
-    if seen_image { Ok(()) } else { Err("the file has no image data") }
+    if seen_image {
+        Ok(())
+    } else {
+        Err("the file has no image data")
+    }
 }
 
 /// Walks the top-level boxes of an ISO base media file (AVIF, HEIC, JPEG XL
@@ -378,11 +425,88 @@ fn check_isobmff(data: &[u8], needs_media: bool) -> Check {
     Ok(())
 }
 
+/// The child boxes of an ISO BMFF box body, as (type, body) pairs; stops at
+/// the first box that does not fit.
+fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut r = Bytes::at(data, 0);
+    std::iter::from_fn(move || {
+        let start = r.pos;
+        let size = r.u32_be().ok()? as u64;
+        let kind = r.take(4).ok()?;
+        let size = match size {
+            0 => (data.len() - start) as u64,
+            1 => r.u64_be().ok()?,
+            n => n,
+        };
+        let body_len = usize::try_from(size.checked_sub((r.pos - start) as u64)?).ok()?;
+        Some((kind, r.take(body_len).ok()?))
+    })
+}
+
+fn child<'a>(data: &'a [u8], kind: &[u8]) -> Option<&'a [u8]> {
+    boxes(data).find(|(k, _)| *k == kind).map(|(_, body)| body)
+}
+
+/// Width and height of a HEIF/AVIF file's primary item, as displayed (an
+/// `irot` of 90 or 270 degrees swaps them).
+fn heif_primary_size(data: &[u8]) -> Option<(u32, u32)> {
+    let meta = child(data, b"meta")?.get(4..)?; // skip the full-box header
+    let pitm = child(meta, b"pitm")?;
+    let mut r = Bytes::at(pitm, 4);
+    let primary = if pitm[0] == 0 {
+        u32::from(r.u16_be().ok()?)
+    } else {
+        r.u32_be().ok()?
+    };
+    let iprp = child(meta, b"iprp")?;
+    let properties: Vec<(&[u8], &[u8])> = boxes(child(iprp, b"ipco")?).collect();
+    let ipma = child(iprp, b"ipma")?;
+    let (version, wide_index) = (ipma.first()?, ipma.get(3)? & 1 == 1);
+    let mut r = Bytes::at(ipma, 4);
+    let mut size = None;
+    let mut rotation = 0;
+    for _ in 0..r.u32_be().ok()? {
+        let item = if *version < 1 {
+            u32::from(r.u16_be().ok()?)
+        } else {
+            r.u32_be().ok()?
+        };
+        for _ in 0..r.u8().ok()? {
+            let index = if wide_index {
+                usize::from(r.u16_be().ok()? & 0x7FFF)
+            } else {
+                usize::from(r.u8().ok()? & 0x7F)
+            };
+            if item != primary || index == 0 {
+                continue;
+            }
+            match properties.get(index - 1)? {
+                (b"ispe", body) => {
+                    let mut p = Bytes::at(body, 4);
+                    size = Some((p.u32_be().ok()?, p.u32_be().ok()?));
+                }
+                (b"irot", body) => rotation = body.first()? & 3,
+                _ => {}
+            }
+        }
+    }
+    let (width, height) = size?;
+    Some(if rotation % 2 == 1 {
+        (height, width)
+    } else {
+        (width, height)
+    })
+}
+
 fn check_jxl(data: &[u8]) -> Check {
     if data.starts_with(&[0xFF, 0x0A]) {
         // A bare codestream carries no length to check against; libvips
         // finds damage inside it when the pixels are decoded.
-        return if data.len() > 2 { Ok(()) } else { Err("the file ends early") };
+        return if data.len() > 2 {
+            Ok(())
+        } else {
+            Err("the file ends early")
+        };
     }
     check_isobmff(data, false)
 }
@@ -393,12 +517,20 @@ fn check_tiff(data: &[u8]) -> Check {
     let little = data.starts_with(b"II");
     let u16_at = |pos: usize| -> Result<u16, &'static str> {
         let b = data.get(pos..pos + 2).ok_or("the file ends early")?;
-        Ok(if little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+        Ok(if little {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
     };
     let u32_at = |pos: usize| -> Result<u32, &'static str> {
         let b = data.get(pos..pos + 4).ok_or("the file ends early")?;
         let b = [b[0], b[1], b[2], b[3]];
-        Ok(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
     let ifd = u32_at(4)? as usize;
     let count = u16_at(ifd)? as usize;
@@ -415,9 +547,17 @@ fn check_tiff(data: &[u8]) -> Check {
             4 => 4,
             _ => continue,
         };
-        let values_at = if n * width <= 4 { at + 8 } else { u32_at(at + 8)? as usize };
+        let values_at = if n * width <= 4 {
+            at + 8
+        } else {
+            u32_at(at + 8)? as usize
+        };
         let read = |j: usize| -> Result<usize, &'static str> {
-            Ok(if width == 2 { u16_at(values_at + j * 2)? as usize } else { u32_at(values_at + j * 4)? as usize })
+            Ok(if width == 2 {
+                u16_at(values_at + j * 2)? as usize
+            } else {
+                u32_at(values_at + j * 4)? as usize
+            })
         };
         match tag {
             273 | 324 => offsets = Some((n, values_at, width)),
@@ -437,10 +577,16 @@ fn check_tiff(data: &[u8]) -> Check {
         return Err("strip offsets and lengths disagree");
     }
     let value = |(_, at, width): (usize, usize, usize), j: usize| -> Result<usize, &'static str> {
-        Ok(if width == 2 { u16_at(at + j * 2)? as usize } else { u32_at(at + j * 4)? as usize })
+        Ok(if width == 2 {
+            u16_at(at + j * 2)? as usize
+        } else {
+            u32_at(at + j * 4)? as usize
+        })
     };
     for j in 0..offsets.0 {
-        let end = value(offsets, j)?.checked_add(value(lengths, j)?).ok_or("a strip is out of range")?;
+        let end = value(offsets, j)?
+            .checked_add(value(lengths, j)?)
+            .ok_or("a strip is out of range")?;
         if end > data.len() {
             return Err("the file ends before its image data");
         }
@@ -453,16 +599,20 @@ mod tests {
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let image =
+            image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
     }
 
     fn encode(format: image::ImageFormat) -> Vec<u8> {
-        let image = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, 90]));
+        let image =
+            image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, 90]));
         let mut out = Cursor::new(Vec::new());
-        image::DynamicImage::ImageRgb8(image).write_to(&mut out, format).unwrap();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut out, format)
+            .unwrap();
         out.into_inner()
     }
 
@@ -475,7 +625,14 @@ mod tests {
             (image::ImageFormat::WebP, ImageFormat::Webp),
         ] {
             let info = probe(&encode(format)).unwrap_or_else(|e| panic!("{format:?}: {e}"));
-            assert_eq!(info, ImageInfo { format: expected, width: 40, height: 30 });
+            assert_eq!(
+                info,
+                ImageInfo {
+                    format: expected,
+                    width: 40,
+                    height: 30
+                }
+            );
         }
     }
 
@@ -489,7 +646,11 @@ mod tests {
         ] {
             let bytes = encode(format);
             for cut in 1..bytes.len() {
-                assert!(probe(&bytes[..cut]).is_err(), "{format:?} cut at {cut} of {} was accepted", bytes.len());
+                assert!(
+                    probe(&bytes[..cut]).is_err(),
+                    "{format:?} cut at {cut} of {} was accepted",
+                    bytes.len()
+                );
             }
         }
     }
@@ -499,13 +660,24 @@ mod tests {
         let mut bytes = png(16, 16);
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x55;
-        assert!(matches!(probe(&bytes), Err(ProbeError::Broken { format: ImageFormat::Png, .. })));
+        assert!(matches!(
+            probe(&bytes),
+            Err(ProbeError::Broken {
+                format: ImageFormat::Png,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn not_images() {
         assert_eq!(probe(b""), Err(ProbeError::Empty));
-        for bytes in [&b"hello, this is text"[..], b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.4", &[0u8; 64]] {
+        for bytes in [
+            &b"hello, this is text"[..],
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            b"%PDF-1.4",
+            &[0u8; 64],
+        ] {
             assert_eq!(probe(bytes), Err(ProbeError::Unrecognised));
         }
     }

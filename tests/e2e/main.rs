@@ -1,1 +1,12 @@
+//! End-to-end tests: each starts a real `kiln` process on a free loopback
+//! port with its own data directory, and talks HTTP to it.
 
+mod harness;
+mod images;
+
+mod auth;
+mod delivery;
+mod errors;
+mod lifecycle;
+mod stack;
+mod uploads;

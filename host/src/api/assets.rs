@@ -21,7 +21,10 @@ use crate::catalog::{Entry, EntryMetadata, Selection};
 use crate::probe::ImageFormat;
 
 pub async fn without_path() -> ApiError {
-    ApiError::bad_request("invalid_path", "the asset path is empty; use /assets/{path}")
+    ApiError::bad_request(
+        "invalid_path",
+        "the asset path is empty; use /assets/{path}",
+    )
 }
 
 pub async fn handle(
@@ -41,7 +44,9 @@ pub async fn handle(
     }
     let query = uri.query().unwrap_or_default();
     match method {
-        Method::GET | Method::HEAD => fetch(&state, address, query, &headers, method == Method::HEAD).await,
+        Method::GET | Method::HEAD => {
+            fetch(&state, address, query, &headers, method == Method::HEAD).await
+        }
         Method::POST => create(&state, &address.path, query, &headers, body).await,
         Method::PUT => update(&state, address, query, &headers, body).await,
         _ => delete(&state, address, query, &headers).await,
@@ -50,7 +55,8 @@ pub async fn handle(
 
 /// Which methods a URL of this shape accepts.
 fn allowed_methods(selectors: &Selectors) -> Result<&'static str, ApiError> {
-    let entry_only = matches!(selectors.ordering, Some(Ordering::Entry(_))) && selectors.format.is_none();
+    let entry_only =
+        matches!(selectors.ordering, Some(Ordering::Entry(_))) && selectors.format.is_none();
     Ok(if selectors.recursive {
         if selectors.ordering.is_some() || selectors.format.is_some() {
             return Err(ApiError::bad_request(
@@ -68,8 +74,15 @@ fn allowed_methods(selectors: &Selectors) -> Result<&'static str, ApiError> {
     })
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope, path: &AssetPath) -> Result<(), ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+    path: &AssetPath,
+) -> Result<(), ApiError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let key = state.0.keys.authenticate(authorization)?;
     key.authorize(scope, path)?;
     Ok(())
@@ -78,7 +91,10 @@ fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope, path: &AssetPa
 /// Writes take no query parameters (yet: signed uploads will add `exp` and `s`).
 fn reject_params(query: &str) -> Result<(), ApiError> {
     match form_urlencoded::parse(query.as_bytes()).next() {
-        Some((key, _)) => Err(ApiError::invalid_param(&key, "this request takes no query parameters")),
+        Some((key, _)) => Err(ApiError::invalid_param(
+            &key,
+            "this request takes no query parameters",
+        )),
         None => Ok(()),
     }
 }
@@ -88,7 +104,12 @@ fn parse_fetch_params(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     let mut labels = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.strip_prefix("label:") {
-            Some("") => return Err(ApiError::invalid_param(&key, "a label filter needs a key: label:{key}={value}")),
+            Some("") => {
+                return Err(ApiError::invalid_param(
+                    &key,
+                    "a label filter needs a key: label:{key}={value}",
+                ));
+            }
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
             None => {
                 return Err(ApiError::invalid_param(
@@ -114,9 +135,22 @@ async fn fetch(
         labels,
     };
     let resolved = state.0.rules.resolve(&address.path);
-    let entry = state.0.assets.find(&address.path, &selection).await?.ok_or_else(|| not_found(&address.path, &selection))?;
-    let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
-    let entry_url = format!("{}/assets/{}/-/entry/{}/content", state.base_url(headers), entry.path.as_str(), entry.entry);
+    let entry = state
+        .0
+        .assets
+        .find(&address.path, &selection)
+        .await?
+        .ok_or_else(|| not_found(&address.path, &selection))?;
+    let format = address
+        .selectors
+        .format
+        .unwrap_or(resolved.settings.return_format);
+    let entry_url = format!(
+        "{}/assets/{}/-/entry/{}/content",
+        state.base_url(headers),
+        entry.path.as_str(),
+        entry.entry
+    );
     match format {
         ReturnFormat::Metadata => Ok(axum::Json(metadata_json(&entry)).into_response()),
         ReturnFormat::Link => Ok(axum::Json(json!({
@@ -131,7 +165,8 @@ async fn fetch(
         ReturnFormat::Redirect => {
             // Only the `entry` strategy exists so far; see config::RedirectStrategy.
             let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
-            let location = HeaderValue::from_str(&entry_url).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let location =
+                HeaderValue::from_str(&entry_url).map_err(|e| ApiError::Internal(e.to_string()))?;
             response.headers_mut().insert(header::LOCATION, location);
             if let Ok(value) = HeaderValue::from_str(&resolved.settings.cache_control) {
                 response.headers_mut().insert(header::CACHE_CONTROL, value);
@@ -147,7 +182,10 @@ async fn fetch(
                 )
             });
             let representation = Representation {
-                etag: format!("\"{}\"", &entry.original.sha256[..entry.original.sha256.len().min(32)]),
+                etag: format!(
+                    "\"{}\"",
+                    &entry.original.sha256[..entry.original.sha256.len().min(32)]
+                ),
                 last_modified: entry.created_at.to_system_time(),
                 content_type: entry.original.content_type.clone(),
                 cache_control: resolved.settings.cache_control.clone(),
@@ -171,7 +209,11 @@ fn not_found(path: &AssetPath, selection: &Selection) -> ApiError {
         Ordering::Entry(n) => format!("no entry {n}"),
         _ => "no entries".to_owned(),
     };
-    let labels = if selection.labels.is_empty() { "" } else { " carrying those labels" };
+    let labels = if selection.labels.is_empty() {
+        ""
+    } else {
+        " carrying those labels"
+    };
     ApiError::NotFound(format!("{path} has {which}{labels}"))
 }
 
@@ -207,11 +249,20 @@ async fn create(
     reject_params(query)?;
     let resolved = state.0.rules.resolve(path);
     let limits = &state.0.config.limits;
-    let upload = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes).await?;
+    let upload = upload::read_upload(
+        headers,
+        body,
+        resolved.max_upload_bytes,
+        limits.max_json_bytes,
+    )
+    .await?;
     let (bytes, metadata) = match upload {
         Upload::Image { bytes, metadata } => (bytes, metadata),
         Upload::FromUrl(request) => {
-            request.metadata.validate().map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
+            request
+                .metadata
+                .validate()
+                .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
             return Err(ApiError::Forbidden {
                 code: "url_not_allowed",
                 message: format!(
@@ -221,11 +272,18 @@ async fn create(
             });
         }
     };
-    metadata.validate().map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
-    let entry = state.0.assets.ingest(path, bytes, metadata, &resolved.settings).await?;
+    metadata
+        .validate()
+        .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
+    let entry = state
+        .0
+        .assets
+        .ingest(path, bytes, metadata, &resolved.settings)
+        .await?;
     let location = format!("/assets/{}/-/entry/{}", entry.path.as_str(), entry.entry);
     let mut response = (StatusCode::CREATED, axum::Json(metadata_json(&entry))).into_response();
-    let location = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let location =
+        HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
@@ -242,8 +300,11 @@ async fn update(
     let Some(Ordering::Entry(number)) = address.selectors.ordering else {
         return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
     };
-    let metadata: EntryMetadata = upload::read_json(headers, body, state.0.config.limits.max_json_bytes).await?;
-    metadata.validate().map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
+    let metadata: EntryMetadata =
+        upload::read_json(headers, body, state.0.config.limits.max_json_bytes).await?;
+    metadata
+        .validate()
+        .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
     let entry = state
         .0
         .assets
@@ -253,7 +314,12 @@ async fn update(
     Ok(axum::Json(metadata_json(&entry)).into_response())
 }
 
-async fn delete(state: &AppState, address: Address, query: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn delete(
+    state: &AppState,
+    address: Address,
+    query: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     authorize(state, headers, Scope::Delete, &address.path)?;
     reject_params(query)?;
     let target = match address.selectors.ordering {
@@ -263,7 +329,10 @@ async fn delete(state: &AppState, address: Address, query: &str, headers: &Heade
     };
     let deleted = state.0.assets.delete(&address.path, target).await?;
     if deleted.is_empty() {
-        return Err(ApiError::NotFound(format!("nothing to delete at {}", address.path)));
+        return Err(ApiError::NotFound(format!(
+            "nothing to delete at {}",
+            address.path
+        )));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

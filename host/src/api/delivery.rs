@@ -45,7 +45,9 @@ impl Representation {
     fn not_modified(&self, request: &HeaderMap) -> bool {
         // If-None-Match takes precedence; If-Modified-Since is ignored when it is present.
         if let Some(value) = request.get(header::IF_NONE_MATCH) {
-            return value.to_str().is_ok_and(|list| etag_list_matches(list, &self.etag));
+            return value
+                .to_str()
+                .is_ok_and(|list| etag_list_matches(list, &self.etag));
         }
         request
             .get(header::IF_MODIFIED_SINCE)
@@ -56,7 +58,11 @@ impl Representation {
 
     fn validators(&self, headers: &mut HeaderMap) {
         set(headers, header::ETAG, &self.etag);
-        set(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(self.last_modified));
+        set(
+            headers,
+            header::LAST_MODIFIED,
+            &httpdate::fmt_http_date(self.last_modified),
+        );
         set(headers, header::CACHE_CONTROL, &self.cache_control);
     }
 
@@ -104,7 +110,11 @@ impl Representation {
         let mut response = Response::new(Body::from(part));
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         self.entity_headers(response.headers_mut(), end - start + 1);
-        set(response.headers_mut(), header::CONTENT_RANGE, &format!("bytes {start}-{end}/{total}"));
+        set(
+            response.headers_mut(),
+            header::CONTENT_RANGE,
+            &format!("bytes {start}-{end}/{total}"),
+        );
         Ok(response)
     }
 
@@ -130,7 +140,10 @@ fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 }
 
 fn whole_seconds(time: SystemTime) -> SystemTime {
-    let seconds = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
 }
 
@@ -143,8 +156,11 @@ fn etag_list_matches(list: &str, etag: &str) -> bool {
 }
 
 /// Characters that must be percent-encoded in an RFC 5987 `filename*` value.
-const ATTR_CHAR: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// `Content-Disposition: attachment` with a filename from `alt` or the last
 /// path segment, ending in the extension of the content.
@@ -152,7 +168,13 @@ pub fn attachment(alt: Option<&str>, last_segment: &str, format: Option<ImageFor
     let base = alt
         .map(|alt| {
             alt.chars()
-                .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+                .map(|c| {
+                    if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .take(100)
                 .collect::<String>()
         })
@@ -165,7 +187,10 @@ pub fn attachment(alt: Option<&str>, last_segment: &str, format: Option<ImageFor
             let extension = extension.to_ascii_lowercase();
             if format.extensions().contains(&extension.as_str()) {
                 base.clone()
-            } else if ImageFormat::ALL.iter().any(|f| f.extensions().contains(&extension.as_str())) {
+            } else if ImageFormat::ALL
+                .iter()
+                .any(|f| f.extensions().contains(&extension.as_str()))
+            {
                 format!("{stem}.{}", format.extension())
             } else {
                 format!("{base}.{}", format.extension())
@@ -173,7 +198,10 @@ pub fn attachment(alt: Option<&str>, last_segment: &str, format: Option<ImageFor
         }
         None => base,
     };
-    let ascii: String = name.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '_' })
+        .collect();
     let encoded = percent_encoding::utf8_percent_encode(&name, ATTR_CHAR);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
@@ -203,6 +231,9 @@ mod tests {
         assert!(name(Some("   "), "seg").contains("filename=\"seg.jpg\""));
         let unicode = name(Some("Straße"), "x");
         assert!(unicode.contains("filename=\"Stra_e.jpg\""), "{unicode}");
-        assert!(unicode.contains("filename*=UTF-8''Stra%C3%9Fe.jpg"), "{unicode}");
+        assert!(
+            unicode.contains("filename*=UTF-8''Stra%C3%9Fe.jpg"),
+            "{unicode}"
+        );
     }
 }

@@ -13,21 +13,36 @@ use crate::probe::ProbeError;
 #[derive(Debug)]
 pub enum ApiError {
     /// 400 with a specific code: `invalid_path`, `invalid_param`, `invalid_body` …
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
     Unauthorized(String),
-    Forbidden { code: &'static str, message: String },
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
     NotFound(String),
-    MethodNotAllowed { allow: &'static str },
-    PayloadTooLarge { limit: u64 },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    PayloadTooLarge {
+        limit: u64,
+    },
     UnsupportedMediaType(String),
-    RangeNotSatisfiable { length: u64 },
+    RangeNotSatisfiable {
+        length: u64,
+    },
     /// A fault of the server itself; the message is logged, not sent.
     Internal(String),
 }
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_param(param: &str, why: impl std::fmt::Display) -> Self {
@@ -38,7 +53,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
-            Self::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
+            Self::Unauthorized(message) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", message.clone())
+            }
             Self::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.clone()),
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message.clone()),
             Self::MethodNotAllowed { allow } => (
@@ -51,9 +68,11 @@ impl ApiError {
                 "payload_too_large",
                 format!("the body is larger than the {limit} bytes allowed here"),
             ),
-            Self::UnsupportedMediaType(message) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message.clone())
-            }
+            Self::UnsupportedMediaType(message) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message.clone(),
+            ),
             Self::RangeNotSatisfiable { length } => (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "range_not_satisfiable",
@@ -103,7 +122,9 @@ impl From<AddressError> for ApiError {
     fn from(error: AddressError) -> Self {
         match error {
             AddressError::InvalidPath(message) => Self::bad_request("invalid_path", message),
-            AddressError::InvalidSelector(message) => Self::bad_request("invalid_selector", message),
+            AddressError::InvalidSelector(message) => {
+                Self::bad_request("invalid_selector", message)
+            }
         }
     }
 }
@@ -123,9 +144,15 @@ impl From<AuthError> for ApiError {
 impl From<AssetError> for ApiError {
     fn from(error: AssetError) -> Self {
         match error {
-            AssetError::Probe(ProbeError::Empty) => Self::bad_request("empty_body", "the upload is empty"),
-            AssetError::Probe(ProbeError::Unrecognised) => Self::UnsupportedMediaType(error.to_string()),
-            AssetError::Probe(ProbeError::Broken { .. }) => Self::bad_request("invalid_image", error.to_string()),
+            AssetError::Probe(ProbeError::Empty) => {
+                Self::bad_request("empty_body", "the upload is empty")
+            }
+            AssetError::Probe(ProbeError::Unrecognised) => {
+                Self::UnsupportedMediaType(error.to_string())
+            }
+            AssetError::Probe(ProbeError::Broken { .. }) => {
+                Self::bad_request("invalid_image", error.to_string())
+            }
             AssetError::TypeNotAllowed { .. } => Self::UnsupportedMediaType(error.to_string()),
             AssetError::Catalog(_) | AssetError::Store(_) => Self::Internal(error.to_string()),
         }

@@ -36,7 +36,12 @@ struct Inner {
 
 impl AppState {
     pub fn new(config: Config, rules: PathRules, assets: Assets, keys: KeyRing) -> Self {
-        Self(Arc::new(Inner { config, rules, assets, keys }))
+        Self(Arc::new(Inner {
+            config,
+            rules,
+            assets,
+            keys,
+        }))
     }
 
     /// Base of absolute URLs: `server.public-url`, else the request's Host.
@@ -47,7 +52,12 @@ impl AppState {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')));
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
+            });
         match host {
             Some(host) => format!("http://{host}"),
             None => format!("http://{}", self.0.config.server.listen),
@@ -84,7 +94,9 @@ async fn ready(State(state): State<AppState>) -> Response {
                 "not_ready",
                 "the catalog or the object store cannot be reached; see the server log",
             );
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             response
         }
     }

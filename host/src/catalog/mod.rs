@@ -52,7 +52,10 @@ impl Timestamp {
         let nanos = i128::from(self.0) * 1_000_000;
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_default()
     }
 }
@@ -88,7 +91,11 @@ impl EntryMetadata {
         if self.tags.len() > MAX_TAGS {
             return Err(format!("at most {MAX_TAGS} tags are allowed"));
         }
-        let texts = self.labels.iter().flat_map(|(k, v)| [k, v]).chain(&self.tags);
+        let texts = self
+            .labels
+            .iter()
+            .flat_map(|(k, v)| [k, v])
+            .chain(&self.tags);
         for text in texts {
             if text.chars().count() > MAX_LABEL_CHARS || text.chars().any(char::is_control) {
                 return Err(format!(
@@ -144,7 +151,11 @@ pub trait Catalog: Send + Sync {
     /// and whose original is already in the object store.
     async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError>;
 
-    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError>;
+    async fn find_entry(
+        &self,
+        path: &AssetPath,
+        selection: &Selection,
+    ) -> Result<Option<Entry>, CatalogError>;
 
     /// Replaces an entry's metadata and bumps `modified_at`.
     async fn update_metadata(
@@ -155,14 +166,21 @@ pub trait Catalog: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<Entry>, CatalogError>;
 
-    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Entry>, CatalogError>;
+    async fn delete_entry(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+    ) -> Result<Option<Entry>, CatalogError>;
 
     /// Deletes every entry at and below `path`, returning what was deleted.
     async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Entry>, CatalogError>;
 }
 
 /// Opens the catalog a database URL names and brings its schema up to date.
-pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
+pub async fn open(
+    url: &str,
+    max_connections: Option<u32>,
+) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
     } else {

@@ -4,7 +4,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp};
@@ -31,7 +33,8 @@ impl SqliteCatalog {
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|e| CatalogError::Database(sqlx::Error::Io(e)))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| CatalogError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.unwrap_or(8))
@@ -82,7 +85,10 @@ async fn replace_labels(
     id: i64,
     metadata: &EntryMetadata,
 ) -> Result<(), CatalogError> {
-    sqlx::query("DELETE FROM entry_labels WHERE entry_id = ?").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM entry_labels WHERE entry_id = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     for (key, value) in &metadata.labels {
         sqlx::query("INSERT INTO entry_labels (entry_id, key, value) VALUES (?, ?, ?)")
             .bind(id)
@@ -138,15 +144,26 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
+    async fn find_entry(
+        &self,
+        path: &AssetPath,
+        selection: &Selection,
+    ) -> Result<Option<Entry>, CatalogError> {
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
         query.push_bind(path.as_str());
         if let Ordering::Entry(n) = selection.ordering {
             query.push(" AND e.entry = ").push_bind(n as i64);
         }
         for (key, value) in &selection.labels {
-            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
-            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
+            query.push(
+                " AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ",
+            );
+            query
+                .push_bind(key)
+                .push(" AND l.value = ")
+                .push_bind(value)
+                .push(")");
         }
         query.push(match selection.ordering {
             Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
@@ -184,12 +201,18 @@ impl Catalog for SqliteCatalog {
         entry_from_row(&row).map(Some)
     }
 
-    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Entry>, CatalogError> {
-        let row = sqlx::query(&format!("DELETE FROM entries WHERE path = ? AND entry = ? RETURNING {COLUMNS}"))
-            .bind(path.as_str())
-            .bind(entry as i64)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn delete_entry(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+    ) -> Result<Option<Entry>, CatalogError> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM entries WHERE path = ? AND entry = ? RETURNING {COLUMNS}"
+        ))
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(entry_from_row).transpose()
     }
 

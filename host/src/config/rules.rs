@@ -51,7 +51,10 @@ pub enum RedirectStrategy {
 }
 
 fn all_formats() -> Vec<String> {
-    ImageFormat::ALL.iter().map(|f| f.mime().to_owned()).collect()
+    ImageFormat::ALL
+        .iter()
+        .map(|f| f.mime().to_owned())
+        .collect()
 }
 
 fn default_cache_control() -> String {
@@ -76,9 +79,9 @@ impl Default for PathSettings {
 
 impl PathSettings {
     fn from_table(table: toml::Table) -> Result<Self, String> {
-        let settings: PathSettings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            e.message().to_owned()
-        })?;
+        let settings: PathSettings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         for mime in &settings.allowed_content_types {
             if ImageFormat::from_mime(mime).is_none() {
                 return Err(format!(
@@ -97,7 +100,9 @@ impl PathSettings {
     }
 
     pub fn allows(&self, format: ImageFormat) -> bool {
-        self.allowed_content_types.iter().any(|m| m == format.mime())
+        self.allowed_content_types
+            .iter()
+            .any(|m| m == format.mime())
     }
 }
 
@@ -128,12 +133,17 @@ impl PathRules {
     pub fn compile(rules: &[PathRuleConfig], limits: &LimitsConfig) -> Result<Self, ConfigError> {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
-            let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
+            let invalid = |why: String| {
+                ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern))
+            };
             let matchers = compile_pattern(&rule.pattern).map_err(invalid)?;
             // Each rule is checked alone so that the error names the rule.
             PathSettings::from_table(rule.settings.clone()).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
-            let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
+            let literal = segments
+                .iter()
+                .filter(|s| !s.contains(['*', '?', '[', '{']))
+                .count();
             let counted = segments.iter().filter(|s| **s != "**").count();
             compiled.push(CompiledRule {
                 pattern: rule.pattern.clone(),
@@ -167,7 +177,9 @@ impl PathRules {
             tracing::error!(%error, path = %target, "merged path rules did not validate; using defaults");
             PathSettings::default()
         });
-        let max_upload_bytes = settings.max_upload_bytes.unwrap_or(self.default_max_upload_bytes);
+        let max_upload_bytes = settings
+            .max_upload_bytes
+            .unwrap_or(self.default_max_upload_bytes);
         ResolvedRules {
             patterns,
             merged,
@@ -243,14 +255,23 @@ mod tests {
             ("x", vec!["/**"]),
             ("users", vec!["/**", "/users/**"]),
             ("users/1", vec!["/**", "/users/**", "/users/*"]),
-            ("users/1/avatar", vec!["/**", "/users/**", "/users/*/avatar"]),
+            (
+                "users/1/avatar",
+                vec!["/**", "/users/**", "/users/*/avatar"],
+            ),
             ("users/1/avatar/big", vec!["/**", "/users/**"]),
             ("usersx/1", vec!["/**"]),
         ] {
             assert_eq!(resolve(&rules, path).patterns, patterns, "{path}");
         }
-        assert_eq!(resolve(&rules, "users/1/avatar").settings.cache_control, "avatar");
-        assert_eq!(resolve(&rules, "users/1").settings.cache_control, "one-below-users");
+        assert_eq!(
+            resolve(&rules, "users/1/avatar").settings.cache_control,
+            "avatar"
+        );
+        assert_eq!(
+            resolve(&rules, "users/1").settings.cache_control,
+            "one-below-users"
+        );
         assert_eq!(resolve(&rules, "users/1").max_upload_bytes, 10);
         assert_eq!(resolve(&rules, "x").max_upload_bytes, 32 * 1024 * 1024);
     }
@@ -332,8 +353,16 @@ mod tests {
         );
         assert!(resolve(&rules, "x").settings.allows(ImageFormat::Png));
         assert!(!resolve(&rules, "x").settings.allows(ImageFormat::Jpeg));
-        assert!(!resolve(&rules, "locked/x").settings.allows(ImageFormat::Png));
-        assert!(resolve(&rules, "elsewhere").settings.allows(ImageFormat::Png));
+        assert!(
+            !resolve(&rules, "locked/x")
+                .settings
+                .allows(ImageFormat::Png)
+        );
+        assert!(
+            resolve(&rules, "elsewhere")
+                .settings
+                .allows(ImageFormat::Png)
+        );
     }
 
     #[test]
@@ -341,7 +370,11 @@ mod tests {
         let rules = rules("");
         let resolved = resolve(&rules, "a/b");
         assert!(resolved.patterns.is_empty());
-        assert!(ImageFormat::ALL.iter().all(|f| resolved.settings.allows(*f)));
+        assert!(
+            ImageFormat::ALL
+                .iter()
+                .all(|f| resolved.settings.allows(*f))
+        );
         assert_eq!(resolved.settings.return_format, ReturnFormat::Content);
     }
 }

@@ -47,7 +47,9 @@ fn blocking_failed(key: &ObjectKey, error: tokio::task::JoinError) -> StoreError
 }
 
 fn write_atomically(temp_dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = target.parent().ok_or_else(|| std::io::Error::other("object key has no parent"))?;
+    let parent = target
+        .parent()
+        .ok_or_else(|| std::io::Error::other("object key has no parent"))?;
     std::fs::create_dir_all(parent)?;
     let mut temp = tempfile::NamedTempFile::new_in(temp_dir)?;
     temp.write_all(bytes)?;
@@ -80,7 +82,9 @@ impl ObjectStore for FsStore {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
         match tokio::fs::read(self.file(key)).await {
             Ok(bytes) => Ok(Bytes::from(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound(key.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(key.to_string()))
+            }
             Err(e) => Err(io(key)(e)),
         }
     }
@@ -124,9 +128,19 @@ mod tests {
         assert_eq!(store.get(&key).await.unwrap(), Bytes::from_static(b"two"));
         store.delete(&key).await.unwrap();
         store.delete(&key).await.unwrap();
-        assert!(matches!(store.get(&key).await, Err(StoreError::NotFound(_))));
-        assert!(!dir.path().join("a").exists(), "empty directories are pruned");
-        assert_eq!(std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(), 0, "no temp files left");
+        assert!(matches!(
+            store.get(&key).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(
+            !dir.path().join("a").exists(),
+            "empty directories are pruned"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(),
+            0,
+            "no temp files left"
+        );
         store.ping().await.unwrap();
     }
 }

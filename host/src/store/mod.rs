@@ -46,7 +46,9 @@ impl ObjectKey {
                 !segment.is_empty()
                     && segment != "."
                     && segment != ".."
-                    && segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+                    && segment
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
             });
         valid.then(|| Self(key.to_owned()))
     }
@@ -81,9 +83,14 @@ mod tests {
     #[test]
     fn keys() {
         let path = AssetPath::parse("users/1/avatar").unwrap();
-        assert_eq!(ObjectKey::original(&path, 3).as_str(), "users/1/avatar/-/3/original");
+        assert_eq!(
+            ObjectKey::original(&path, 3).as_str(),
+            "users/1/avatar/-/3/original"
+        );
         assert!(ObjectKey::parse("users/1/avatar/-/3/original").is_some());
-        for bad in ["", "/a", "a/", "a//b", "a/../b", "..", ".", "a\\b", "a/b c", "a/%2e"] {
+        for bad in [
+            "", "/a", "a/", "a//b", "a/../b", "..", ".", "a\\b", "a/b c", "a/%2e",
+        ] {
             assert!(ObjectKey::parse(bad).is_none(), "{bad:?}");
         }
     }

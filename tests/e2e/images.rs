@@ -1,0 +1,44 @@
+//! Images made on the spot, so that tests need no files for the common formats.
+
+use std::io::Cursor;
+
+fn encode(image: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, format).expect("encode test image");
+    out.into_inner()
+}
+
+fn gradient(width: u32, height: u32, seed: u8) -> image::DynamicImage {
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8 ^ seed, (y * 5) as u8, seed.wrapping_mul(3)])
+    }))
+}
+
+/// A PNG whose bytes differ with `seed`.
+pub fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    encode(gradient(width, height, seed), image::ImageFormat::Png)
+}
+
+pub fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    encode(gradient(width, height, seed), image::ImageFormat::Jpeg)
+}
+
+pub fn gif(width: u32, height: u32) -> Vec<u8> {
+    encode(gradient(width, height, 1), image::ImageFormat::Gif)
+}
+
+/// A PNG of noise, which does not compress: its size is about 3 bytes a pixel.
+pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let image = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [a, b, c, _] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    encode(
+        image::DynamicImage::ImageRgb8(image),
+        image::ImageFormat::Png,
+    )
+}
