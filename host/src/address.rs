@@ -53,8 +53,7 @@ impl AssetPath {
 
     /// True when `self` is `other` or lies below it.
     pub fn is_within(&self, other: &AssetPath) -> bool {
-        self.0 == other.0
-            || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+        self.0 == other.0 || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
     }
 }
 
@@ -85,14 +84,10 @@ fn validate_segments(segments: &[&str]) -> Result<(), AddressError> {
     for segment in segments {
         match *segment {
             "" => {
-                return invalid(
-                    "the asset path has an empty segment (a doubled or trailing slash)".into(),
-                );
+                return invalid("the asset path has an empty segment (a doubled or trailing slash)".into());
             }
             "." | ".." => {
-                return invalid(format!(
-                    "the asset path may not contain a `{segment}` segment"
-                ));
+                return invalid(format!("the asset path may not contain a `{segment}` segment"));
             }
             SEPARATOR => {
                 return invalid("the segment `-` is reserved as the selector separator".into());
@@ -103,9 +98,7 @@ fn validate_segments(segments: &[&str]) -> Result<(), AddressError> {
             return invalid(if bad == '%' {
                 "percent-encoded characters are not allowed in asset paths".into()
             } else {
-                format!(
-                    "the character {bad:?} is not allowed in asset paths; use A-Z a-z 0-9 . _ ~ -"
-                )
+                format!("the character {bad:?} is not allowed in asset paths; use A-Z a-z 0-9 . _ ~ -")
             });
         }
     }
@@ -182,9 +175,7 @@ impl Address {
 fn parse_selectors(tokens: &[&str]) -> Result<Selectors, AddressError> {
     let invalid = |why: String| Err(AddressError::InvalidSelector(why));
     if tokens.is_empty() || tokens == [""] {
-        return invalid(
-            "the separator `-` must be followed by selectors, e.g. /-/entry/2/metadata".into(),
-        );
+        return invalid("the separator `-` must be followed by selectors, e.g. /-/entry/2/metadata".into());
     }
     let mut selectors = Selectors::default();
     let mut tokens = tokens.iter();
@@ -194,9 +185,7 @@ fn parse_selectors(tokens: &[&str]) -> Result<Selectors, AddressError> {
             "modified" => Some(Ordering::Modified),
             "entry" => {
                 let Some(number) = tokens.next() else {
-                    return invalid(
-                        "`entry` must be followed by an entry number, e.g. entry/3".into(),
-                    );
+                    return invalid("`entry` must be followed by an entry number, e.g. entry/3".into());
                 };
                 Some(Ordering::Entry(parse_entry_number(number)?))
             }
@@ -204,9 +193,7 @@ fn parse_selectors(tokens: &[&str]) -> Result<Selectors, AddressError> {
         };
         if let Some(ordering) = ordering {
             if selectors.ordering.replace(ordering).is_some() {
-                return invalid(
-                    "at most one ordering selector (new, modified, entry/{n}) is allowed".into(),
-                );
+                return invalid("at most one ordering selector (new, modified, entry/{n}) is allowed".into());
             }
             continue;
         }
@@ -272,14 +259,7 @@ mod tests {
 
     #[test]
     fn valid_paths() {
-        for raw in [
-            "a",
-            "users/123/avatar",
-            "A-b_c.d~e/f",
-            "..a/b..",
-            "x.jpg",
-            "-a/b-",
-        ] {
+        for raw in ["a", "users/123/avatar", "A-b_c.d~e/f", "..a/b..", "x.jpg", "-a/b-"] {
             let address = parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(address.path.as_str(), raw);
             assert!(address.selectors.is_empty());
@@ -295,9 +275,8 @@ mod tests {
         let too_deep = vec!["s"; MAX_SEGMENTS + 1].join("/");
         let too_long = "a".repeat(MAX_PATH_BYTES + 1);
         for raw in [
-            "", "/", "a//b", "a/", "/a", ".", "a/./b", "a/..", "..", "-", "a%2Fb", "a%2e%2e",
-            "%00", "a%41", "a b", "a\\b", "ü", "a?b", "a:b", "a@b", "a+b", "a*b", &too_deep,
-            &too_long,
+            "", "/", "a//b", "a/", "/a", ".", "a/./b", "a/..", "..", "-", "a%2Fb", "a%2e%2e", "%00", "a%41", "a b",
+            "a\\b", "ü", "a?b", "a:b", "a@b", "a+b", "a*b", &too_deep, &too_long,
         ] {
             match parse(raw) {
                 Err(AddressError::InvalidPath(_)) => {}
@@ -331,10 +310,7 @@ mod tests {
             ("download", ReturnFormat::Download),
             ("redirect", ReturnFormat::Redirect),
         ] {
-            assert_eq!(
-                parse(&format!("x/-/{raw}")).unwrap().selectors.format,
-                Some(format)
-            );
+            assert_eq!(parse(&format!("x/-/{raw}")).unwrap().selectors.format, Some(format));
         }
     }
 
@@ -366,10 +342,7 @@ mod tests {
             }
         }
         assert_eq!(
-            parse("p/-/entry/9223372036854775807")
-                .unwrap()
-                .selectors
-                .ordering,
+            parse("p/-/entry/9223372036854775807").unwrap().selectors.ordering,
             Some(Ordering::Entry(i64::MAX as u64))
         );
     }

@@ -1,21 +1,26 @@
-//! Operations on entries — ingest an upload, find, read, update, delete —
-//! composed from the probe, the catalog and the object store.
+//! Operations on entries — ingest an upload, find, render, update, delete —
+//! composed from the probe, the transformer, the catalog and the store.
 //!
-//! This is what the HTTP layer (and later the CLI and the job runner) calls;
-//! it knows nothing of HTTP. Ordering between catalog and store is chosen so
-//! that a failure halfway leaves at worst an orphaned object, never a catalog
-//! row whose bytes are missing.
+//! This is what the HTTP layer and the job runner call; it knows nothing of
+//! HTTP. Ordering between catalog and store is chosen so that a failure
+//! halfway leaves at worst an orphaned object, never a catalog row whose
+//! bytes are missing.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::address::AssetPath;
-use crate::catalog::{Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp};
-use crate::config::PathSettings;
+use crate::address::{AssetPath, Ordering};
+use crate::catalog::{
+    Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp, Variant, VariantClaim,
+};
+use crate::config::{LqipKind, PathSettings};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
+use crate::transform::{LqipKinds, Plan, Source, TransformError, Transformer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
@@ -24,10 +29,18 @@ pub enum AssetError {
     Probe(#[from] ProbeError),
     /// The upload is a valid image of a type the path does not accept.
     #[error("{} uploads are not allowed at this path; allowed: {}", .format.mime(), .allowed.join(", "))]
-    TypeNotAllowed {
-        format: ImageFormat,
-        allowed: Vec<String>,
-    },
+    TypeNotAllowed { format: ImageFormat, allowed: Vec<String> },
+    /// The upload's pixels could not be decoded.
+    #[error("the image could not be decoded: {0}")]
+    Undecodable(TransformError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    /// The path's preprocessing parameters do not fit this upload.
+    #[error("preprocessing: {0}")]
+    Preprocess(String),
+    /// Another process has been making this variant for longer than we wait.
+    #[error("the variant is still being made elsewhere; try again shortly")]
+    VariantBusy,
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -42,18 +55,68 @@ pub enum DeleteTarget {
     Tree,
 }
 
+/// The bytes a fetch answers with.
+pub enum Rendition {
+    /// The plan is the identity: the original itself.
+    Original,
+    /// A variant made earlier.
+    Cached(Variant),
+    /// A variant made for this request.
+    Fresh(Variant, Bytes),
+}
+
+/// A job kind on the durable queue.
+pub const EAGER_VARIANT_JOB: &str = "eager-variant";
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct EagerVariant {
+    pub path: String,
+    pub entry: u64,
+    pub profile: String,
+}
+
 #[derive(Clone)]
 pub struct Assets {
     catalog: Arc<dyn Catalog>,
     store: Arc<dyn ObjectStore>,
+    transformer: Arc<Transformer>,
+    /// Variants being made by this process, so that its own concurrent
+    /// requests wait on a lock instead of polling the catalog.
+    making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// The planning facts of an entry's original.
+pub fn source_of(entry: &Entry) -> Source {
+    Source {
+        format: ImageFormat::from_mime(&entry.original.content_type).unwrap_or(ImageFormat::Jpeg),
+        width: entry.original.width,
+        height: entry.original.height,
+        has_alpha: entry.original.has_alpha,
+        pages: entry.original.pages,
+        colour: entry.original.colour,
+    }
 }
 
 impl Assets {
-    pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn ObjectStore>) -> Self {
-        Self { catalog, store }
+    pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn ObjectStore>, transformer: Arc<Transformer>) -> Self {
+        Self {
+            catalog,
+            store,
+            transformer,
+            making: Arc::default(),
+        }
     }
 
-    /// Checks an upload and, if it is acceptable, stores it as the next entry at `path`.
+    pub fn transformer(&self) -> &Transformer {
+        &self.transformer
+    }
+
+    pub fn catalog(&self) -> &dyn Catalog {
+        self.catalog.as_ref()
+    }
+
+    /// Checks an upload and, if it is acceptable, preprocesses it and stores
+    /// it as the next entry at `path`; then queues its eager variants.
     pub async fn ingest(
         &self,
         path: &AssetPath,
@@ -68,10 +131,40 @@ impl Assets {
                 allowed: settings.allowed_content_types.clone(),
             });
         }
+        let lqip = LqipKinds {
+            blurhash: settings.lqip.contains(&LqipKind::Blurhash),
+            thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
+        };
+        let mut inspection = self.inspect(bytes.clone(), info, lqip).await?;
+        let (bytes, info) = match &settings.preprocess {
+            Some(preprocess) => {
+                let params = preprocess
+                    .params(info.width, info.height, self.transformer.param_limits())
+                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
+                let plan = Plan::new(
+                    &params,
+                    &inspection.source,
+                    None,
+                    self.transformer.limits().max_dimension,
+                )
+                .map_err(|e| AssetError::Preprocess(e.to_string()))?;
+                if plan.identity {
+                    (bytes, info)
+                } else {
+                    let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
+                    let bytes = Bytes::from(encoded.bytes);
+                    let info = probe::probe(&bytes)?;
+                    inspection = self.inspect(bytes.clone(), info, lqip).await?;
+                    (bytes, info)
+                }
+            }
+            None => (bytes, info),
+        };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let number = self.catalog.allocate_entry(path).await?;
         let object_key = ObjectKey::original(path, number);
         let now = Timestamp::now();
+        let source = inspection.source;
         let entry = Entry {
             path: path.clone(),
             entry: number,
@@ -83,7 +176,11 @@ impl Assets {
                 bytes: bytes.len() as u64,
                 sha256,
                 object_key: object_key.clone(),
+                has_alpha: source.has_alpha,
+                pages: source.pages,
+                colour: source.colour,
             },
+            lqip: inspection.lqip,
             created_at: now,
             modified_at: now,
         };
@@ -92,20 +189,146 @@ impl Assets {
             self.discard(&object_key).await;
             return Err(error.into());
         }
+        for profile in &settings.eager_variants {
+            let job = EagerVariant {
+                path: path.as_str().to_owned(),
+                entry: number,
+                profile: profile.clone(),
+            };
+            let payload = serde_json::to_string(&job).unwrap_or_default();
+            self.catalog.enqueue_job(EAGER_VARIANT_JOB, &payload, now).await?;
+        }
         tracing::info!(path = %path, entry = number, content_type = %entry.original.content_type, "entry stored");
         Ok(entry)
     }
 
-    pub async fn find(
+    async fn inspect(
         &self,
-        path: &AssetPath,
-        selection: &Selection,
-    ) -> Result<Option<Entry>, AssetError> {
+        bytes: Bytes,
+        info: probe::ImageInfo,
+        lqip: LqipKinds,
+    ) -> Result<crate::transform::Inspection, AssetError> {
+        self.transformer
+            .inspect(bytes, info, lqip)
+            .await
+            .map_err(|error| match error {
+                TransformError::Pipeline(_) => AssetError::Undecodable(error),
+                other => AssetError::Transform(other),
+            })
+    }
+
+    pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, AssetError> {
         Ok(self.catalog.find_entry(path, selection).await?)
     }
 
-    pub async fn read_original(&self, entry: &Entry) -> Result<Bytes, AssetError> {
-        Ok(self.store.get(&entry.original.object_key).await?)
+    pub async fn read(&self, key: &ObjectKey) -> Result<Bytes, AssetError> {
+        Ok(self.store.get(key).await?)
+    }
+
+    /// A variant already made for `plan`, if any.
+    pub async fn existing(&self, entry: &Entry, plan: &Plan) -> Result<Option<Variant>, AssetError> {
+        let key = plan.key(entry.original.has_alpha);
+        Ok(self.catalog.find_variant(&entry.path, entry.entry, &key).await?)
+    }
+
+    /// The bytes for `plan`: the original, a cached variant, or a variant
+    /// made now — once, however many requests and processes ask at once.
+    pub async fn render(&self, entry: &Entry, plan: &Plan) -> Result<Rendition, AssetError> {
+        if plan.identity {
+            return Ok(Rendition::Original);
+        }
+        let key = plan.key(entry.original.has_alpha);
+        if let Some(variant) = self.catalog.find_variant(&entry.path, entry.entry, &key).await? {
+            return Ok(Rendition::Cached(variant));
+        }
+        let local = format!("{}\n{}\n{key}", entry.path.as_str(), entry.entry);
+        let lock = self.local_lock(&local);
+        let rendition = {
+            let _making = lock.lock().await;
+            self.claim_and_render(entry, plan, &key).await
+        };
+        drop(lock);
+        self.release_local_lock(&local);
+        rendition
+    }
+
+    fn local_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut making = self.making.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        making.entry(key.to_owned()).or_default().clone()
+    }
+
+    fn release_local_lock(&self, key: &str) {
+        let mut making = self.making.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if making.get(key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            making.remove(key);
+        }
+    }
+
+    async fn claim_and_render(&self, entry: &Entry, plan: &Plan, key: &str) -> Result<Rendition, AssetError> {
+        let timeout = self.transformer.limits().timeout;
+        // A lease outlives the time limit so that a live maker is never
+        // overtaken; a dead one's lease lapses and another process takes over.
+        let lease = timeout * 2 + Duration::from_secs(5);
+        let give_up = Instant::now() + lease + timeout;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let now = Timestamp::now();
+            let until = Timestamp(now.0 + lease.as_millis() as i64);
+            match self
+                .catalog
+                .claim_variant(&entry.path, entry.entry, key, now, until)
+                .await?
+            {
+                VariantClaim::Ready(variant) => return Ok(Rendition::Cached(variant)),
+                VariantClaim::Claimed => {
+                    let made = self.make_variant(entry, plan, key).await;
+                    if made.is_err() {
+                        self.catalog.abandon_variant(&entry.path, entry.entry, key).await?;
+                    }
+                    return made;
+                }
+                VariantClaim::Busy if Instant::now() > give_up => return Err(AssetError::VariantBusy),
+                VariantClaim::Busy => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    async fn make_variant(&self, entry: &Entry, plan: &Plan, key: &str) -> Result<Rendition, AssetError> {
+        let original = self.store.get(&entry.original.object_key).await?;
+        let encoded = self
+            .transformer
+            .render(original, plan.clone(), source_of(entry))
+            .await?;
+        let bytes = Bytes::from(encoded.bytes);
+        let object_key = ObjectKey::variant(
+            &entry.path,
+            entry.entry,
+            &hex::encode(&Sha256::digest(key.as_bytes())[..16]),
+        );
+        let variant = Variant {
+            key: key.to_owned(),
+            content_type: plan.output.format.mime().to_owned(),
+            width: encoded.width,
+            height: encoded.height,
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            object_key: object_key.clone(),
+            created_at: Timestamp::now(),
+        };
+        self.store.put(&object_key, bytes.clone()).await?;
+        if let Err(error) = self.catalog.complete_variant(&entry.path, entry.entry, &variant).await {
+            self.discard(&object_key).await;
+            return Err(error.into());
+        }
+        tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
+        Ok(Rendition::Fresh(variant, bytes))
+    }
+
+    pub async fn variants(&self, entry: &Entry) -> Result<Vec<Variant>, AssetError> {
+        Ok(self.catalog.list_variants(&entry.path, entry.entry).await?)
     }
 
     pub async fn update_metadata(
@@ -120,23 +343,15 @@ impl Assets {
             .await?)
     }
 
-    /// Deletes entries and then their objects; returns what was deleted.
-    pub async fn delete(
-        &self,
-        path: &AssetPath,
-        target: DeleteTarget,
-    ) -> Result<Vec<Entry>, AssetError> {
+    /// Deletes entries with their variants, then their objects; returns
+    /// what was deleted.
+    pub async fn delete(&self, path: &AssetPath, target: DeleteTarget) -> Result<Vec<Entry>, AssetError> {
         let deleted = match target {
             DeleteTarget::Tree => self.catalog.delete_tree(path).await?,
-            DeleteTarget::Entry(n) => self
-                .catalog
-                .delete_entry(path, n)
-                .await?
-                .into_iter()
-                .collect(),
+            DeleteTarget::Entry(n) => self.catalog.delete_entry(path, n).await?.into_iter().collect(),
             DeleteTarget::Newest => {
                 let newest = Selection {
-                    ordering: crate::address::Ordering::New,
+                    ordering: Ordering::New,
                     labels: Vec::new(),
                 };
                 match self.catalog.find_entry(path, &newest).await? {
@@ -150,10 +365,10 @@ impl Assets {
                 }
             }
         };
-        for entry in &deleted {
-            self.discard(&entry.original.object_key).await;
+        for key in deleted.iter().flat_map(|d| &d.objects) {
+            self.discard(key).await;
         }
-        Ok(deleted)
+        Ok(deleted.into_iter().map(|d| d.entry).collect())
     }
 
     /// Removes an object whose catalog row is gone or was never written. A

@@ -74,8 +74,7 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn from_config(config: &ApiKeyConfig) -> Result<Self, KeyConfigError> {
         let mut hash = [0u8; 32];
-        hex::decode_to_slice(config.sha256.trim(), &mut hash)
-            .map_err(|_| KeyConfigError::BadHash)?;
+        hex::decode_to_slice(config.sha256.trim(), &mut hash).map_err(|_| KeyConfigError::BadHash)?;
         if config.scopes.is_empty() {
             return Err(KeyConfigError::NoScopes);
         }
@@ -86,10 +85,7 @@ impl ApiKey {
         let prefix = if stripped.is_empty() {
             None
         } else {
-            Some(
-                AssetPath::parse(stripped)
-                    .map_err(|_| KeyConfigError::BadPrefix(config.prefix.clone()))?,
-            )
+            Some(AssetPath::parse(stripped).map_err(|_| KeyConfigError::BadPrefix(config.prefix.clone()))?)
         };
         Ok(Self {
             name: config.name.clone(),
@@ -131,15 +127,9 @@ const DEV_KEY_FILE: &str = "dev-api-key.sha256";
 impl KeyRing {
     /// The configured keys or, with none configured, the development key
     /// whose hash lives in `data_dir` (made now if there is none yet).
-    pub fn load(
-        configured: &[ApiKeyConfig],
-        data_dir: &Path,
-    ) -> anyhow::Result<(Self, Option<NewDevelopmentKey>)> {
+    pub fn load(configured: &[ApiKeyConfig], data_dir: &Path) -> anyhow::Result<(Self, Option<NewDevelopmentKey>)> {
         if !configured.is_empty() {
-            let keys = configured
-                .iter()
-                .map(ApiKey::from_config)
-                .collect::<Result<_, _>>()?;
+            let keys = configured.iter().map(ApiKey::from_config).collect::<Result<_, _>>()?;
             return Ok((Self { keys }, None));
         }
         let file = data_dir.join(DEV_KEY_FILE);
@@ -160,12 +150,7 @@ impl KeyRing {
             scopes: Scope::ALL.to_vec(),
             prefix: "/".into(),
         })
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}; delete it to make a new development key",
-                file.display()
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}; delete it to make a new development key", file.display()))?;
         Ok((Self { keys: vec![key] }, created))
     }
 
@@ -209,9 +194,7 @@ mod tests {
             scopes: scopes.to_vec(),
             prefix: prefix.into(),
         };
-        KeyRing::load(&[config], Path::new("/nonexistent"))
-            .unwrap()
-            .0
+        KeyRing::load(&[config], Path::new("/nonexistent")).unwrap().0
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod rules;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub use rules::{PathRules, PathSettings, RedirectStrategy, ResolvedRules};
+pub use rules::{LqipKind, OnDemand, PathRules, PathSettings, Preprocess, RedirectStrategy, ResolvedRules};
+
+use crate::transform::{ParamLimits, Params};
 
 /// Environment variables that configure Kiln start with this prefix;
 /// `__` separates nesting levels and `_` stands for `-` in key names.
@@ -53,6 +56,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub api_keys: Vec<ApiKeyConfig>,
+    /// Named transformations: `[profiles.thumbnail] w = 300 …`.
+    pub profiles: BTreeMap<String, BTreeMap<String, toml::Value>>,
     pub paths: Vec<PathRuleConfig>,
 }
 
@@ -65,6 +70,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             api_keys: Vec::new(),
+            profiles: BTreeMap::new(),
             paths: Vec::new(),
         }
     }
@@ -122,6 +128,19 @@ pub struct LimitsConfig {
     pub max_upload_bytes: u64,
     /// The largest JSON body (metadata updates, URL ingest requests).
     pub max_json_bytes: u64,
+    /// Originals with more pixels (width x height of one frame) are refused,
+    /// checked from the header before any decoding.
+    pub max_input_pixels: u64,
+    /// The largest width or height a transformation may produce.
+    pub max_output_dimension: u32,
+    /// Originals with more animation frames are refused.
+    pub max_frames: u32,
+    /// A transformation running longer is stopped and answered with 422.
+    pub transform_timeout_ms: u64,
+    /// Transformations run at once; 0 means one per core.
+    pub transform_workers: usize,
+    /// Transformations that may wait for a worker before requests get 503.
+    pub transform_queue: usize,
 }
 
 impl Default for LimitsConfig {
@@ -129,7 +148,46 @@ impl Default for LimitsConfig {
         Self {
             max_upload_bytes: 32 * 1024 * 1024,
             max_json_bytes: 64 * 1024,
+            max_input_pixels: 100_000_000,
+            max_output_dimension: 8192,
+            max_frames: 500,
+            transform_timeout_ms: 30_000,
+            transform_workers: 0,
+            transform_queue: 32,
         }
+    }
+}
+
+impl LimitsConfig {
+    pub fn params(&self) -> ParamLimits {
+        ParamLimits {
+            max_dimension: self.max_output_dimension,
+        }
+    }
+
+    pub fn transform(&self) -> crate::transform::TransformLimits {
+        crate::transform::TransformLimits {
+            max_input_pixels: self.max_input_pixels,
+            max_dimension: self.max_output_dimension,
+            max_frames: self.max_frames,
+            timeout: std::time::Duration::from_millis(self.transform_timeout_ms),
+            workers: self.transform_workers,
+            queue: self.transform_queue,
+        }
+    }
+}
+
+/// The configured profiles, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles(BTreeMap<String, Params>);
+
+impl Profiles {
+    pub fn get(&self, name: &str) -> Option<&Params> {
+        self.0.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 }
 
@@ -199,18 +257,44 @@ impl Config {
                 "database.url {url:?}: only sqlite:// catalogs are supported in this version"
             )));
         }
-        if self.limits.max_upload_bytes == 0 {
-            return Err(ConfigError::Invalid(
-                "limits.max-upload-bytes must be at least 1".into(),
-            ));
+        for (key, zero) in [
+            ("max-upload-bytes", self.limits.max_upload_bytes == 0),
+            ("max-input-pixels", self.limits.max_input_pixels == 0),
+            ("max-output-dimension", self.limits.max_output_dimension == 0),
+            ("max-frames", self.limits.max_frames == 0),
+            ("transform-timeout-ms", self.limits.transform_timeout_ms == 0),
+        ] {
+            if zero {
+                return Err(ConfigError::Invalid(format!("limits.{key} must be at least 1")));
+            }
         }
+        let profiles = self.profiles()?;
         for (i, key) in self.api_keys.iter().enumerate() {
-            crate::auth::ApiKey::from_config(key).map_err(|e| {
-                ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name))
-            })?;
+            crate::auth::ApiKey::from_config(key)
+                .map_err(|e| ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name)))?;
         }
-        PathRules::compile(&self.paths, &self.limits)?;
+        PathRules::compile(&self.paths, &self.limits, &profiles)?;
         Ok(())
+    }
+
+    /// Parses `[profiles.*]` with the same rules as URL parameters.
+    pub fn profiles(&self) -> Result<Profiles, ConfigError> {
+        let mut parsed = BTreeMap::new();
+        for (name, table) in &self.profiles {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "profiles.{name}: a profile name is letters, digits, - and _"
+                )));
+            }
+            let params = Params::from_profile(table, self.limits.params())
+                .map_err(|e| ConfigError::Invalid(format!("profiles.{name}.{}: {}", e.param, e.message)))?;
+            parsed.insert(name.clone(), params);
+        }
+        Ok(Profiles(parsed))
     }
 
     pub fn database_url(&self) -> String {
@@ -222,9 +306,7 @@ impl Config {
 
     pub fn storage_root(&self) -> PathBuf {
         match &self.storage {
-            StorageConfig::Fs { root } => root
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join("objects")),
+            StorageConfig::Fs { root } => root.clone().unwrap_or_else(|| self.data_dir.join("objects")),
         }
     }
 }
@@ -255,14 +337,8 @@ mod tests {
             ("[server]\nbogus = 1", "bogus"),
             ("[limits]\nmax-upload-bytes = \"big\"", "max-upload-bytes"),
             ("[storage]\nkind = \"ftp\"", "ftp"),
-            (
-                "[[paths]]\npattern = \"/**\"\ncache-control = 5",
-                "cache-control",
-            ),
-            (
-                "[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5",
-                "max-upload-bytez",
-            ),
+            ("[[paths]]\npattern = \"/**\"\ncache-control = 5", "cache-control"),
+            ("[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5", "max-upload-bytez"),
             ("[[paths]]\npattern = \"users/*\"", "users/*"),
             (
                 "[[paths]]\npattern = \"/**\"\nallowed-content-types = [\"text/html\"]",

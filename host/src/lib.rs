@@ -11,8 +11,10 @@ pub mod assets;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+mod jobs;
 pub mod probe;
 pub mod store;
+pub mod transform;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,15 +27,17 @@ use crate::config::{Config, PathRules};
 /// SIGINT or SIGTERM; in-flight requests are then given
 /// `server.shutdown-grace-seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let rules = PathRules::compile(&config.paths, &config.limits)?;
+    let profiles = config.profiles()?;
+    let rules = PathRules::compile(&config.paths, &config.limits, &profiles)?;
+    let transformer = Arc::new(transform::Transformer::new(config.limits.transform())?);
     let (keys, new_key) = auth::KeyRing::load(&config.api_keys, &config.data_dir)?;
     let catalog = catalog::open(&config.database_url(), config.database.max_connections)
         .await
         .context("opening the catalog")?;
     let root = config.storage_root();
-    let store = store::FsStore::open(&root)
-        .with_context(|| format!("opening the object store at {}", root.display()))?;
-    let assets = assets::Assets::new(catalog, Arc::new(store));
+    let store =
+        store::FsStore::open(&root).with_context(|| format!("opening the object store at {}", root.display()))?;
+    let assets = assets::Assets::new(catalog, Arc::new(store), transformer);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -46,7 +50,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     println!("kiln listening on http://{address}");
-    let app = api::router(api::AppState::new(config, rules, assets, keys));
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), jobs_stopped));
+    let app = api::router(api::AppState::new(config, rules, profiles, assets, keys));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -65,6 +71,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tokio::time::sleep(grace).await;
         } => tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time; exiting"),
     }
+    // A job cut short stays locked until its lease passes, then runs again.
+    let _ = stop_jobs.send(true);
+    let _ = tokio::time::timeout(grace, job_runner).await;
     Ok(())
 }
 

@@ -43,9 +43,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -76,7 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::Explain { path },
         } => {
             let path = AssetPath::parse(path.trim_start_matches('/'))?;
-            let rules = PathRules::compile(&config.paths, &config.limits)?;
+            let rules = PathRules::compile(&config.paths, &config.limits, &config.profiles()?)?;
             let resolved = rules.resolve(&path);
             println!("# rules for {path}, applied in this order (later ones override):");
             if resolved.patterns.is_empty() {

@@ -79,6 +79,46 @@ impl ImageFormat {
     }
 }
 
+/// The colour model of an original, as libvips reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceColour {
+    Srgb,
+    Gray,
+    Cmyk,
+    /// Anything else (16-bit, Lab, …): always converted for output.
+    Other,
+}
+
+impl SourceColour {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Srgb => "srgb",
+            Self::Gray => "gray",
+            Self::Cmyk => "cmyk",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "srgb" => Self::Srgb,
+            "gray" => Self::Gray,
+            "cmyk" => Self::Cmyk,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Low-quality image placeholders, computed at upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lqip {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Base64 (standard alphabet, padded) of the ThumbHash bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbhash: Option<String>,
+}
+
 /// What the probe learned about an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
@@ -94,16 +134,11 @@ pub enum ProbeError {
     #[error("the upload is empty")]
     Empty,
     /// The bytes are not one of the supported formats, whatever the headers said.
-    #[error(
-        "the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL or TIFF)"
-    )]
+    #[error("the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL or TIFF)")]
     Unrecognised,
     /// The bytes start like `format` but are cut short or damaged.
     #[error("the {} file is truncated or corrupt: {reason}", .format.mime())]
-    Broken {
-        format: ImageFormat,
-        reason: &'static str,
-    },
+    Broken { format: ImageFormat, reason: &'static str },
 }
 
 /// Sniffs, measures and structurally checks an upload.
@@ -126,15 +161,14 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     let (width, height) = match format {
         // imagesize takes the first `ispe` box it meets, which in a grid
         // image is a tile's; the primary item's is the one that counts.
-        ImageFormat::Avif | ImageFormat::Heic => heif_primary_size(bytes)
-            .ok_or(broken("the primary image has no readable dimensions"))?,
+        ImageFormat::Avif | ImageFormat::Heic => {
+            heif_primary_size(bytes).ok_or(broken("the primary image has no readable dimensions"))?
+        }
         _ => {
-            let size = imagesize::blob_size(bytes)
-                .map_err(|_| broken("the header has no readable dimensions"))?;
+            let size = imagesize::blob_size(bytes).map_err(|_| broken("the header has no readable dimensions"))?;
             (
                 u32::try_from(size.width).map_err(|_| broken("the width does not fit 32 bits"))?,
-                u32::try_from(size.height)
-                    .map_err(|_| broken("the height does not fit 32 bits"))?,
+                u32::try_from(size.height).map_err(|_| broken("the height does not fit 32 bits"))?,
             )
         }
     };
@@ -146,11 +180,7 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     } else {
         (width, height)
     };
-    Ok(ImageInfo {
-        format,
-        width,
-        height,
-    })
+    Ok(ImageInfo { format, width, height })
 }
 
 /// The format the bytes announce in their magic numbers, if supported.
@@ -171,9 +201,7 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 fn exif_orientation(bytes: &[u8]) -> Option<u32> {
-    let exif = exif::Reader::new()
-        .read_from_container(&mut Cursor::new(bytes))
-        .ok()?;
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok()?;
     exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?
         .value
         .get_uint(0)
@@ -224,9 +252,7 @@ impl<'a> Bytes<'a> {
     }
     fn u64_be(&mut self) -> Result<u64, &'static str> {
         let b = self.take(8)?;
-        Ok(u64::from_be_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        Ok(u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 }
 
@@ -370,9 +396,7 @@ fn skip_gif_sub_blocks(r: &mut Bytes) -> Check {
 fn check_webp(data: &[u8]) -> Check {
     let mut r = Bytes::at(data, 4);
     let riff_size = r.u32_le()? as usize;
-    let end = riff_size
-        .checked_add(8)
-        .ok_or("the RIFF size is impossible")?;
+    let end = riff_size.checked_add(8).ok_or("the RIFF size is impossible")?;
     if end > data.len() {
         return Err("the file is shorter than its RIFF header says");
     }
@@ -599,16 +623,14 @@ mod tests {
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let image =
-            image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
     }
 
     fn encode(format: image::ImageFormat) -> Vec<u8> {
-        let image =
-            image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, 90]));
+        let image = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, 90]));
         let mut out = Cursor::new(Vec::new());
         image::DynamicImage::ImageRgb8(image)
             .write_to(&mut out, format)

@@ -8,19 +8,12 @@ use crate::images::png;
 
 fn key_config(name: &str, key: &str, scopes: &str, prefix: &str) -> String {
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
-    format!(
-        "[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\nprefix = \"{prefix}\"\n"
-    )
+    format!("[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\nprefix = \"{prefix}\"\n")
 }
 
 async fn configured() -> Kiln {
     let config = [
-        key_config(
-            "all",
-            "key-all",
-            r#"["read", "write", "delete", "admin"]"#,
-            "/",
-        ),
+        key_config("all", "key-all", r#"["read", "write", "delete", "admin"]"#, "/"),
         key_config("writer", "key-writer", r#"["write"]"#, "/"),
         key_config("users", "key-users", r#"["write", "delete"]"#, "/users"),
     ]
@@ -44,21 +37,13 @@ fn request(kiln: &Kiln, method: Method, path: &str, key: Option<&str>) -> reqwes
 #[tokio::test]
 async fn configured_keys_scopes_and_prefixes() {
     let kiln = configured().await;
-    assert!(
-        kiln.key.is_none(),
-        "no development key when keys are configured"
-    );
+    assert!(kiln.key.is_none(), "no development key when keys are configured");
     assert!(!kiln.data().join("dev-api-key.sha256").exists());
-    let status = request(
-        &kiln,
-        Method::POST,
-        "/assets/users/1",
-        Some("Bearer key-all"),
-    )
-    .send()
-    .await
-    .unwrap()
-    .status();
+    let status = request(&kiln, Method::POST, "/assets/users/1", Some("Bearer key-all"))
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 201);
 
     let writes = [
@@ -75,30 +60,19 @@ async fn configured_keys_scopes_and_prefixes() {
             Some("Basic a2V5LWFsbA=="),
             Some("Bearer "),
         ] {
-            let response = request(&kiln, method.clone(), path, header)
-                .send()
-                .await
-                .unwrap();
+            let response = request(&kiln, method.clone(), path, header).send().await.unwrap();
             assert_eq!(
-                response
-                    .headers()
-                    .get("www-authenticate")
-                    .map(|v| v.to_str().unwrap()),
+                response.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
                 Some("Bearer")
             );
             assert_error(response, 401, "unauthorized").await;
         }
     }
     // The writer key lacks `delete`; the users key is confined to /users.
-    let response = request(
-        &kiln,
-        Method::DELETE,
-        "/assets/users/1",
-        Some("Bearer key-writer"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = request(&kiln, Method::DELETE, "/assets/users/1", Some("Bearer key-writer"))
+        .send()
+        .await
+        .unwrap();
     assert_error(response, 403, "forbidden").await;
     for (method, path) in [
         (Method::POST, "/assets/other/1"),
@@ -126,29 +100,19 @@ async fn configured_keys_scopes_and_prefixes() {
 
     // Keys that are allowed do their work.
     assert_eq!(
-        request(
-            &kiln,
-            Method::POST,
-            "/assets/users/2",
-            Some("Bearer key-users")
-        )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        request(&kiln, Method::POST, "/assets/users/2", Some("Bearer key-users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         201
     );
     assert_eq!(
-        request(
-            &kiln,
-            Method::POST,
-            "/assets/anywhere",
-            Some("Bearer key-writer")
-        )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        request(&kiln, Method::POST, "/assets/anywhere", Some("Bearer key-writer"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         201
     );
     assert_eq!(
@@ -178,10 +142,7 @@ async fn configured_keys_scopes_and_prefixes() {
         204
     );
     // Reads need no key.
-    assert_eq!(
-        kiln.get("/assets/anywhere").send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(kiln.get("/assets/anywhere").send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -203,11 +164,7 @@ async fn the_development_key_is_printed_once_and_only_its_hash_is_kept() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        201,
-        "the key still works after a restart"
-    );
+    assert_eq!(response.status(), 201, "the key still works after a restart");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["entry"], 2, "the catalog survived the restart");
 }

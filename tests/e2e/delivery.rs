@@ -25,10 +25,7 @@ async fn content_carries_validators_and_answers_conditionals() {
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "image/jpeg");
     assert_eq!(headers["content-length"], bytes.len().to_string());
-    assert_eq!(
-        headers["cache-control"],
-        "public, max-age=31536000, immutable"
-    );
+    assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(headers["accept-ranges"], "bytes");
     let etag = headers["etag"].to_str().unwrap().to_owned();
     assert!(
@@ -36,23 +33,12 @@ async fn content_carries_validators_and_answers_conditionals() {
         "strong ETag: {etag}"
     );
     let last_modified = headers["last-modified"].to_str().unwrap().to_owned();
-    assert!(
-        httpdate::parse_http_date(&last_modified).is_ok(),
-        "{last_modified}"
-    );
+    assert!(httpdate::parse_http_date(&last_modified).is_ok(), "{last_modified}");
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
 
     let plain = kiln.get("/assets/plain").send().await.unwrap();
-    assert_eq!(
-        plain.headers()["cache-control"],
-        "public, max-age=3600",
-        "the default"
-    );
-    assert_eq!(
-        plain.headers()["etag"].to_str().unwrap(),
-        etag,
-        "same bytes, same ETag"
-    );
+    assert_eq!(plain.headers()["cache-control"], "public, max-age=3600", "the default");
+    assert_eq!(plain.headers()["etag"].to_str().unwrap(), etag, "same bytes, same ETag");
 
     for (header, value) in [
         ("if-none-match", etag.clone()),
@@ -62,9 +48,7 @@ async fn content_carries_validators_and_answers_conditionals() {
         ("if-modified-since", last_modified.clone()),
         (
             "if-modified-since",
-            httpdate::fmt_http_date(
-                std::time::SystemTime::now() + std::time::Duration::from_secs(60),
-            ),
+            httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(60)),
         ),
     ] {
         let response = kiln
@@ -79,10 +63,7 @@ async fn content_carries_validators_and_answers_conditionals() {
     }
     for (header, value) in [
         ("if-none-match", "\"something-else\"".to_owned()),
-        (
-            "if-modified-since",
-            "Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
-        ),
+        ("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT".to_owned()),
         ("if-modified-since", "not a date".to_owned()),
     ] {
         let response = kiln
@@ -128,19 +109,11 @@ async fn ranges_and_head() {
         .await
         .unwrap();
     assert_eq!(response.status(), 206);
-    assert_eq!(
-        response.headers()["content-range"],
-        format!("bytes 10-19/{total}")
-    );
+    assert_eq!(response.headers()["content-range"], format!("bytes 10-19/{total}"));
     assert_eq!(response.headers()["content-length"], "10");
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes[10..20]);
 
-    let response = kiln
-        .get("/assets/r")
-        .header("range", "bytes=-5")
-        .send()
-        .await
-        .unwrap();
+    let response = kiln.get("/assets/r").header("range", "bytes=-5").send().await.unwrap();
     assert_eq!(response.status(), 206);
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes[total - 5..]);
 
@@ -158,19 +131,11 @@ async fn ranges_and_head() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.headers()["content-range"],
-        format!("bytes */{total}")
-    );
+    assert_eq!(response.headers()["content-range"], format!("bytes */{total}"));
     assert_error(response, 416, "range_not_satisfiable").await;
 
     for ignored in ["bytes=0-1,5-6", "pages=1-2", "bytes=abc"] {
-        let response = kiln
-            .get("/assets/r")
-            .header("range", ignored)
-            .send()
-            .await
-            .unwrap();
+        let response = kiln.get("/assets/r").header("range", ignored).send().await.unwrap();
         assert_eq!(response.status(), 200, "{ignored}");
         assert_eq!(response.bytes().await.unwrap().len(), total, "{ignored}");
     }
@@ -196,12 +161,7 @@ async fn ranges_and_head() {
         .unwrap();
     assert_eq!(stale.status(), 200);
 
-    let head = kiln
-        .client
-        .head(kiln.url("/assets/r"))
-        .send()
-        .await
-        .unwrap();
+    let head = kiln.client.head(kiln.url("/assets/r")).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], total.to_string());
     assert_eq!(head.headers()["content-type"], "image/png");
@@ -219,12 +179,7 @@ async fn ranges_and_head() {
             .unwrap()
             .starts_with("attachment")
     );
-    let missing = kiln
-        .client
-        .head(kiln.url("/assets/nothing"))
-        .send()
-        .await
-        .unwrap();
+    let missing = kiln.client.head(kiln.url("/assets/nothing")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
 
@@ -262,24 +217,13 @@ async fn return_formats() {
     assert_eq!(link["content_type"], "image/jpeg");
     assert!(link["alt"].is_null());
 
-    let redirect = kiln
-        .get("/assets/photos/kite.png/-/redirect")
-        .send()
-        .await
-        .unwrap();
+    let redirect = kiln.get("/assets/photos/kite.png/-/redirect").send().await.unwrap();
     assert_eq!(redirect.status(), 307);
     assert_eq!(redirect.headers()["location"], entry_url);
 
-    let download = kiln
-        .get("/assets/photos/kite.png/-/download")
-        .send()
-        .await
-        .unwrap();
+    let download = kiln.get("/assets/photos/kite.png/-/download").send().await.unwrap();
     assert_eq!(download.status(), 200);
-    let disposition = download.headers()["content-disposition"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     assert!(
         disposition.contains("filename=\"kite.jpg\""),
@@ -293,11 +237,7 @@ async fn return_formats() {
         .send()
         .await
         .unwrap();
-    let download = kiln
-        .get("/assets/photos/kite.png/-/download")
-        .send()
-        .await
-        .unwrap();
+    let download = kiln.get("/assets/photos/kite.png/-/download").send().await.unwrap();
     let disposition = download.headers()["content-disposition"].to_str().unwrap();
     assert!(
         disposition.contains("filename=\"Red-kite-over-the-hill.jpg\""),
@@ -325,14 +265,7 @@ async fn return_formats() {
 
     // A path rule sets the default return format; an explicit selector overrides it.
     kiln.upload_ok("linked/a", bytes.clone()).await;
-    let default: serde_json::Value = kiln
-        .get("/assets/linked/a")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let default: serde_json::Value = kiln.get("/assets/linked/a").send().await.unwrap().json().await.unwrap();
     assert_eq!(
         default["url"],
         "https://img.example.com/assets/linked/a/-/entry/1/content"
@@ -345,16 +278,6 @@ async fn return_formats() {
 async fn links_fall_back_to_the_host_header() {
     let kiln = Kiln::start().await;
     kiln.upload_ok("h", png(4, 4, 1)).await;
-    let link: serde_json::Value = kiln
-        .get("/assets/h/-/link")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        link["url"],
-        format!("{}/assets/h/-/entry/1/content", kiln.base)
-    );
+    let link: serde_json::Value = kiln.get("/assets/h/-/link").send().await.unwrap().json().await.unwrap();
+    assert_eq!(link["url"], format!("{}/assets/h/-/entry/1/content", kiln.base));
 }

@@ -11,22 +11,13 @@ use crate::images::png;
 async fn raw_status(kiln: &Kiln, method: &str, target: &str) -> (u16, String) {
     let address = kiln.base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    );
+    let request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
     (status, body)
 }
 
@@ -83,19 +74,11 @@ async fn selectors_params_methods_and_routes() {
         "/assets/p/-/link/content",
         "/assets/p/-/recursive/content",
     ] {
-        assert_error(
-            kiln.get(target).send().await.unwrap(),
-            400,
-            "invalid_selector",
-        )
-        .await;
+        assert_error(kiln.get(target).send().await.unwrap(), 400, "invalid_selector").await;
     }
-    for query in ["w=100", "label:=x", "foo", "s=abc"] {
+    for query in ["w=0", "label:=x", "foo", "s=abc", "zoom=2"] {
         let json = assert_error(
-            kiln.get(&format!("/assets/p?{query}"))
-                .send()
-                .await
-                .unwrap(),
+            kiln.get(&format!("/assets/p?{query}")).send().await.unwrap(),
             400,
             "invalid_param",
         )
@@ -117,11 +100,7 @@ async fn selectors_params_methods_and_routes() {
     for (method, target, allow) in [
         (Method::PATCH, "/assets/p", "GET, HEAD, POST, DELETE"),
         (Method::PUT, "/assets/p", "GET, HEAD, POST, DELETE"),
-        (
-            Method::POST,
-            "/assets/p/-/entry/1",
-            "GET, HEAD, PUT, DELETE",
-        ),
+        (Method::POST, "/assets/p/-/entry/1", "GET, HEAD, PUT, DELETE"),
         (Method::DELETE, "/assets/p/-/metadata", "GET, HEAD"),
         (Method::GET, "/assets/p/-/recursive", "DELETE"),
         (Method::POST, "/health", "GET, HEAD"),

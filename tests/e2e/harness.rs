@@ -129,10 +129,7 @@ impl Kiln {
 
     /// A request with the development key.
     pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
-        let key = self
-            .key
-            .as_deref()
-            .expect("this server has no development key");
+        let key = self.key.as_deref().expect("this server has no development key");
         self.client.request(method, self.url(path)).bearer_auth(key)
     }
 
@@ -210,19 +207,13 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> serde_
         .unwrap_or("")
         .to_owned();
     let body = response.text().await.unwrap_or_default();
-    assert_eq!(
-        actual, status,
-        "expected {status} {code}, got {actual}: {body}"
-    );
+    assert_eq!(actual, status, "expected {status} {code}, got {actual}: {body}");
     assert!(
         content_type.starts_with("application/json"),
         "error is not JSON ({content_type}): {body}"
     );
     let json: serde_json::Value = serde_json::from_str(&body).expect("error body is JSON");
     assert_eq!(json["error"], code, "{body}");
-    assert!(
-        json["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     json
 }

@@ -37,8 +37,32 @@ pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
         let [a, b, c, _] = state.to_le_bytes();
         image::Rgb([a, b, c])
     });
-    encode(
-        image::DynamicImage::ImageRgb8(image),
-        image::ImageFormat::Png,
-    )
+    encode(image::DynamicImage::ImageRgb8(image), image::ImageFormat::Png)
+}
+
+/// A PNG whose left half is red and right half blue, so flips and turns show.
+pub fn halves(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, _| {
+        if x < width / 2 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    encode(image::DynamicImage::ImageRgb8(image), image::ImageFormat::Png)
+}
+
+/// Decodes any format Kiln writes, all frames, with libvips.
+pub fn decode(bytes: &[u8]) -> rs_vips::VipsImage {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| rs_vips::Vips::init("kiln-tests").expect("libvips"));
+    // Only the multi-page loaders take `n`.
+    rs_vips::VipsImage::new_from_buffer(bytes, "n=-1")
+        .or_else(|_| rs_vips::VipsImage::new_from_buffer(bytes, ""))
+        .expect("the response decodes")
+}
+
+/// The pixel at (x, y) of a decoded image, every band.
+pub fn pixel(image: &rs_vips::VipsImage, x: i32, y: i32) -> Vec<f64> {
+    image.getpoint(x, y).expect("getpoint")
 }

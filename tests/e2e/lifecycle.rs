@@ -10,14 +10,7 @@ use crate::images::png;
 #[tokio::test]
 async fn health_and_ready() {
     let kiln = Kiln::start().await;
-    let health: serde_json::Value = kiln
-        .get("/health")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = kiln.get("/health").send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let ready = kiln.get("/ready").send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -102,10 +95,7 @@ async fn environment_overrides_the_file() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        link["url"],
-        "https://cdn.example.org/assets/env/-/entry/1/content"
-    );
+    assert_eq!(link["url"], "https://cdn.example.org/assets/env/-/entry/1/content");
 }
 
 #[tokio::test]
@@ -129,37 +119,17 @@ async fn config_explain_prints_the_merged_rules() {
     .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
         .current_dir(dir.path())
-        .args([
-            "--config",
-            "kiln.toml",
-            "config",
-            "explain",
-            "/users/42/avatar",
-        ])
+        .args(["--config", "kiln.toml", "config", "explain", "/users/42/avatar"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let order: Vec<usize> = ["#   /**", "#   /users/**", "#   /users/*/avatar"]
         .iter()
-        .map(|p| {
-            stdout
-                .find(p)
-                .unwrap_or_else(|| panic!("{p} missing from:\n{stdout}"))
-        })
+        .map(|p| stdout.find(p).unwrap_or_else(|| panic!("{p} missing from:\n{stdout}")))
         .collect();
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "less specific first:\n{stdout}"
-    );
-    assert!(
-        stdout.contains("allowed-content-types = [\"image/png\"]"),
-        "{stdout}"
-    );
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "less specific first:\n{stdout}");
+    assert!(stdout.contains("allowed-content-types = [\"image/png\"]"), "{stdout}");
     assert!(stdout.contains("cache-control = \"private\""), "{stdout}");
     assert!(stdout.contains("max-upload-bytes = 5000"), "{stdout}");
 
@@ -213,9 +183,5 @@ fn the_example_config_is_valid() {
         .args(["config", "check"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }

@@ -9,4 +9,5 @@ mod delivery;
 mod errors;
 mod lifecycle;
 mod stack;
+mod transforms;
 mod uploads;

@@ -25,28 +25,16 @@ async fn newest_entry_wins_and_older_entries_stay_reachable() {
     let (first, second) = (png(8, 8, 1), png(8, 8, 2));
     let response = kiln.upload("users/123/avatar", first.clone()).await;
     assert_eq!(response.status(), 201);
-    assert_eq!(
-        response.headers()["location"],
-        "/assets/users/123/avatar/-/entry/1"
-    );
+    assert_eq!(response.headers()["location"], "/assets/users/123/avatar/-/entry/1");
     let response = kiln.upload("users/123/avatar", second.clone()).await;
-    assert_eq!(
-        response.headers()["location"],
-        "/assets/users/123/avatar/-/entry/2"
-    );
+    assert_eq!(response.headers()["location"], "/assets/users/123/avatar/-/entry/2");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["entry"], 2);
     assert_eq!(body["path"], "/users/123/avatar");
 
     assert_eq!(content(&kiln, "/assets/users/123/avatar").await, second);
-    assert_eq!(
-        content(&kiln, "/assets/users/123/avatar/-/new").await,
-        second
-    );
-    assert_eq!(
-        content(&kiln, "/assets/users/123/avatar/-/entry/1").await,
-        first
-    );
+    assert_eq!(content(&kiln, "/assets/users/123/avatar/-/new").await, second);
+    assert_eq!(content(&kiln, "/assets/users/123/avatar/-/entry/1").await, first);
     assert_eq!(
         content(&kiln, "/assets/users/123/avatar/-/entry/1/content").await,
         first
@@ -56,20 +44,12 @@ async fn newest_entry_wins_and_older_entries_stay_reachable() {
         second
     );
     assert_error(
-        kiln.get("/assets/users/123/avatar/-/entry/3")
-            .send()
-            .await
-            .unwrap(),
+        kiln.get("/assets/users/123/avatar/-/entry/3").send().await.unwrap(),
         404,
         "not_found",
     )
     .await;
-    assert_error(
-        kiln.get("/assets/users/123").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(kiln.get("/assets/users/123").send().await.unwrap(), 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -79,11 +59,7 @@ async fn deleting_the_newest_exposes_the_previous_and_numbers_are_never_reused()
     for image in &images {
         kiln.upload_ok("a/b", image.clone()).await;
     }
-    let delete = kiln
-        .authed(Method::DELETE, "/assets/a/b")
-        .send()
-        .await
-        .unwrap();
+    let delete = kiln.authed(Method::DELETE, "/assets/a/b").send().await.unwrap();
     assert_eq!(delete.status(), 204);
     assert_eq!(content(&kiln, "/assets/a/b").await, images[1]);
     assert_error(
@@ -111,15 +87,8 @@ async fn deleting_the_newest_exposes_the_previous_and_numbers_are_never_reused()
     .await;
 
     let next = kiln.upload_ok("a/b", png(8, 8, 9)).await;
-    assert_eq!(
-        next["entry"], 4,
-        "entry 3 was deleted, but its number is not reused"
-    );
-    assert_eq!(
-        kiln.stored_objects().len(),
-        2,
-        "deleted entries leave no objects"
-    );
+    assert_eq!(next["entry"], 4, "entry 3 was deleted, but its number is not reused");
+    assert_eq!(kiln.stored_objects().len(), 2, "deleted entries leave no objects");
 }
 
 #[tokio::test]
@@ -144,11 +113,7 @@ async fn recursive_delete_removes_the_tree_and_nothing_beside_it() {
     }
     for kept in ["tx", "t.other", "u/t"] {
         assert_eq!(
-            kiln.get(&format!("/assets/{kept}"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
+            kiln.get(&format!("/assets/{kept}")).send().await.unwrap().status(),
             200,
             "{kept}"
         );
@@ -167,10 +132,7 @@ async fn metadata_updates_bump_modified_and_feed_the_modified_selector() {
     let kiln = Kiln::start().await;
     kiln.upload_ok("p", png(4, 4, 1)).await;
     kiln.upload_ok("p", png(4, 4, 2)).await;
-    assert_eq!(
-        metadata(&kiln, "/assets/p/-/modified/metadata").await["entry"],
-        2
-    );
+    assert_eq!(metadata(&kiln, "/assets/p/-/modified/metadata").await["entry"], 2);
 
     let update = json!({"alt": "A kite", "labels": {"color": "red"}, "tags": ["sky", "toy"]});
     let response = kiln
@@ -186,10 +148,7 @@ async fn metadata_updates_bump_modified_and_feed_the_modified_selector() {
     assert_eq!(updated["tags"], json!(["sky", "toy"]));
     assert!(updated["modified_at"].as_str().unwrap() > updated["created_at"].as_str().unwrap());
 
-    assert_eq!(
-        metadata(&kiln, "/assets/p/-/modified/info").await["entry"],
-        1
-    );
+    assert_eq!(metadata(&kiln, "/assets/p/-/modified/info").await["entry"], 1);
     assert_eq!(
         metadata(&kiln, "/assets/p/-/metadata").await["entry"],
         2,
@@ -276,11 +235,7 @@ async fn label_filters_select_the_newest_entry_carrying_every_label() {
         let found = metadata(&kiln, &format!("/assets/themed/-/metadata?{query}")).await;
         assert_eq!(found["entry"], entry, "{query}");
     }
-    let none = kiln
-        .get("/assets/themed?label:size=medium")
-        .send()
-        .await
-        .unwrap();
+    let none = kiln.get("/assets/themed?label:size=medium").send().await.unwrap();
     assert_error(none, 404, "not_found").await;
     let pinned = kiln
         .get("/assets/themed/-/entry/3/metadata?label:theme=dark")
@@ -289,8 +244,5 @@ async fn label_filters_select_the_newest_entry_carrying_every_label() {
         .unwrap();
     assert_error(pinned, 404, "not_found").await;
     let encoded = metadata(&kiln, "/assets/themed/-/metadata?label%3Asize=small").await;
-    assert_eq!(
-        encoded["entry"], 2,
-        "a percent-encoded colon is the same parameter"
-    );
+    assert_eq!(encoded["entry"], 2, "a percent-encoded colon is the same parameter");
 }

@@ -40,11 +40,7 @@ async fn every_format_is_sniffed_and_measured_from_its_header() {
         assert_eq!(body["original"]["height"], height, "{file}");
         assert_eq!(body["original"]["bytes"], bytes.len(), "{file}");
 
-        let fetched = kiln
-            .get(&format!("/assets/formats/{file}"))
-            .send()
-            .await
-            .unwrap();
+        let fetched = kiln.get(&format!("/assets/formats/{file}")).send().await.unwrap();
         assert_eq!(fetched.headers()["content-type"], content_type, "{file}");
         assert_eq!(
             fetched.bytes().await.unwrap().to_vec(),
@@ -105,20 +101,8 @@ async fn broken_uploads_are_refused_and_leave_nothing_behind() {
             415,
             "unsupported_media_type",
         ),
-        (
-            "zeros",
-            "image/png",
-            vec![0; 4096],
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "corrupted PNG",
-            "image/png",
-            corrupted_png,
-            400,
-            "invalid_image",
-        ),
+        ("zeros", "image/png", vec![0; 4096], 415, "unsupported_media_type"),
+        ("corrupted PNG", "image/png", corrupted_png, 400, "invalid_image"),
         (
             "truncated GIF",
             "image/gif",
@@ -181,12 +165,7 @@ async fn broken_uploads_are_refused_and_leave_nothing_behind() {
         let error = assert_error(response, status, code).await;
         eprintln!("{name}: {}", error["message"]);
     }
-    assert_error(
-        kiln.get("/assets/broken").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(kiln.get("/assets/broken").send().await.unwrap(), 404, "not_found").await;
     assert!(
         kiln.stored_objects().is_empty(),
         "refused uploads left objects: {:?}",
@@ -236,8 +215,7 @@ async fn multipart_uploads_carry_metadata() {
         bytes
     );
 
-    let without_metadata =
-        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png(4, 4, 1)));
+    let without_metadata = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png(4, 4, 1)));
     let response = kiln
         .authed(Method::POST, "/assets/pets/cat")
         .multipart(without_metadata)
@@ -281,8 +259,7 @@ async fn multipart_uploads_carry_metadata() {
             "invalid_body",
         ),
         (
-            reqwest::multipart::Form::new()
-                .part("file", reqwest::multipart::Part::bytes(b"text".to_vec())),
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"text".to_vec())),
             415,
             "unsupported_media_type",
         ),
@@ -312,12 +289,7 @@ async fn multipart_uploads_carry_metadata() {
         .await
         .unwrap();
     assert_error(no_boundary, 400, "invalid_body").await;
-    assert_error(
-        kiln.get("/assets/pets/dog").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(kiln.get("/assets/pets/dog").send().await.unwrap(), 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -385,16 +357,10 @@ async fn path_rules_limit_types_and_sizes() {
         }
         Err(error) => assert!(error.is_request() || error.is_body(), "{error}"),
     }
-    assert_error(
-        kiln.get("/assets/avatars/2").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(kiln.get("/assets/avatars/2").send().await.unwrap(), 404, "not_found").await;
 
     // Multipart bodies are held to the same limit.
-    let form =
-        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big_png));
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big_png));
     let response = kiln
         .authed(Method::POST, "/assets/avatars/3")
         .multipart(form)
@@ -405,11 +371,8 @@ async fn path_rules_limit_types_and_sizes() {
     assert_eq!(kiln.stored_objects().len(), 3);
 }
 
-fn futures_stream(
-    bytes: Vec<u8>,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+fn futures_stream(bytes: Vec<u8>) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(1000).map(|c| Ok(c.to_vec())).collect();
     futures_util::stream::iter(chunks)
 }
 

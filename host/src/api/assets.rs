@@ -15,16 +15,15 @@ use super::delivery::{self, Precondition, Representation};
 use super::error::ApiError;
 use super::upload::{self, Upload};
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat, Selectors};
-use crate::assets::DeleteTarget;
+use crate::assets::{DeleteTarget, Rendition, source_of};
 use crate::auth::Scope;
-use crate::catalog::{Entry, EntryMetadata, Selection};
+use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
+use crate::config::OnDemand;
 use crate::probe::ImageFormat;
+use crate::transform::{Params, Plan};
 
 pub async fn without_path() -> ApiError {
-    ApiError::bad_request(
-        "invalid_path",
-        "the asset path is empty; use /assets/{path}",
-    )
+    ApiError::bad_request("invalid_path", "the asset path is empty; use /assets/{path}")
 }
 
 pub async fn handle(
@@ -44,9 +43,7 @@ pub async fn handle(
     }
     let query = uri.query().unwrap_or_default();
     match method {
-        Method::GET | Method::HEAD => {
-            fetch(&state, address, query, &headers, method == Method::HEAD).await
-        }
+        Method::GET | Method::HEAD => fetch(&state, address, query, &headers, method == Method::HEAD).await,
         Method::POST => create(&state, &address.path, query, &headers, body).await,
         Method::PUT => update(&state, address, query, &headers, body).await,
         _ => delete(&state, address, query, &headers).await,
@@ -55,8 +52,7 @@ pub async fn handle(
 
 /// Which methods a URL of this shape accepts.
 fn allowed_methods(selectors: &Selectors) -> Result<&'static str, ApiError> {
-    let entry_only =
-        matches!(selectors.ordering, Some(Ordering::Entry(_))) && selectors.format.is_none();
+    let entry_only = matches!(selectors.ordering, Some(Ordering::Entry(_))) && selectors.format.is_none();
     Ok(if selectors.recursive {
         if selectors.ordering.is_some() || selectors.format.is_some() {
             return Err(ApiError::bad_request(
@@ -74,15 +70,8 @@ fn allowed_methods(selectors: &Selectors) -> Result<&'static str, ApiError> {
     })
 }
 
-fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: Scope,
-    path: &AssetPath,
-) -> Result<(), ApiError> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope, path: &AssetPath) -> Result<(), ApiError> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let key = state.0.keys.authenticate(authorization)?;
     key.authorize(scope, path)?;
     Ok(())
@@ -91,17 +80,22 @@ fn authorize(
 /// Writes take no query parameters (yet: signed uploads will add `exp` and `s`).
 fn reject_params(query: &str) -> Result<(), ApiError> {
     match form_urlencoded::parse(query.as_bytes()).next() {
-        Some((key, _)) => Err(ApiError::invalid_param(
-            &key,
-            "this request takes no query parameters",
-        )),
+        Some((key, _)) => Err(ApiError::invalid_param(&key, "this request takes no query parameters")),
         None => Ok(()),
     }
 }
 
-/// Reads `label:{key}={value}` filters; anything else is an unknown parameter.
-fn parse_fetch_params(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+/// A fetch's query, split into label filters and transformation parameters.
+struct FetchQuery {
+    labels: Vec<(String, String)>,
+    /// Transformation parameters as sent (decoded), for stable links.
+    pairs: Vec<(String, String)>,
+    params: Params,
+}
+
+fn parse_fetch_query(state: &AppState, query: &str) -> Result<FetchQuery, ApiError> {
     let mut labels = Vec::new();
+    let mut pairs = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.strip_prefix("label:") {
             Some("") => {
@@ -111,15 +105,58 @@ fn parse_fetch_params(query: &str) -> Result<Vec<(String, String)>, ApiError> {
                 ));
             }
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
-            None => {
-                return Err(ApiError::invalid_param(
-                    &key,
-                    "unknown parameter; this version accepts only label:{key}={value} filters",
-                ));
-            }
+            None => pairs.push((key.into_owned(), value.into_owned())),
         }
     }
-    Ok(labels)
+    let explicit = Params::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        state.0.config.limits.params(),
+    )?;
+    let params = match &explicit.profile {
+        Some(name) => match state.0.profiles.get(name) {
+            Some(profile) => profile.overlaid_with(&explicit),
+            None => {
+                return Err(ApiError::invalid_param(
+                    "profile",
+                    format!("there is no profile {name:?}; see GET /profiles"),
+                ));
+            }
+        },
+        None => explicit,
+    };
+    Ok(FetchQuery { labels, pairs, params })
+}
+
+/// Enforces the path's `on-demand` mode before anything is made.
+async fn check_on_demand(
+    state: &AppState,
+    mode: OnDemand,
+    query: &FetchQuery,
+    entry: &Entry,
+    plan: &Plan,
+) -> Result<(), ApiError> {
+    let refuse = |code: &'static str, message: &str| {
+        Err(ApiError::Forbidden {
+            code,
+            message: message.into(),
+        })
+    };
+    match mode {
+        OnDemand::Enabled => Ok(()),
+        OnDemand::ProfilesOnly if query.pairs.iter().all(|(k, _)| k == "profile") => Ok(()),
+        OnDemand::ProfilesOnly => refuse(
+            "on_demand_restricted",
+            "this path serves only named profiles: use ?profile=NAME alone",
+        ),
+        OnDemand::Disabled if plan.identity => Ok(()),
+        OnDemand::Disabled => match state.0.assets.existing(entry, plan).await? {
+            Some(_) => Ok(()),
+            None => refuse(
+                "on_demand_disabled",
+                "this path serves originals and eager variants only",
+            ),
+        },
+    }
 }
 
 async fn fetch(
@@ -129,10 +166,10 @@ async fn fetch(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
-    let labels = parse_fetch_params(query)?;
+    let query = parse_fetch_query(state, query)?;
     let selection = Selection {
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
-        labels,
+        labels: query.labels.clone(),
     };
     let resolved = state.0.rules.resolve(&address.path);
     let entry = state
@@ -141,67 +178,148 @@ async fn fetch(
         .find(&address.path, &selection)
         .await?
         .ok_or_else(|| not_found(&address.path, &selection))?;
-    let format = address
-        .selectors
-        .format
-        .unwrap_or(resolved.settings.return_format);
-    let entry_url = format!(
-        "{}/assets/{}/-/entry/{}/content",
-        state.base_url(headers),
-        entry.path.as_str(),
-        entry.entry
-    );
-    match format {
-        ReturnFormat::Metadata => Ok(axum::Json(metadata_json(&entry)).into_response()),
-        ReturnFormat::Link => Ok(axum::Json(json!({
-            "url": entry_url,
-            "width": entry.original.width,
-            "height": entry.original.height,
-            "content_type": entry.original.content_type,
+    let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
+    if format == ReturnFormat::Metadata {
+        let variants = state.0.assets.variants(&entry).await?;
+        return Ok(axum::Json(metadata_json(&entry, &variants)).into_response());
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let plan = Plan::new(
+        &query.params,
+        &source_of(&entry),
+        accept,
+        state.0.config.limits.max_output_dimension,
+    )?;
+    check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
+    let url = variant_url(&state.base_url(headers), &entry, &query.pairs, &plan);
+    let mut response = match format {
+        ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
+            "url": url,
+            "width": plan.width,
+            "height": plan.height,
+            "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
             "alt": entry.metadata.alt,
-            "lqip": null,
+            "lqip": entry.lqip,
         }))
-        .into_response()),
+        .into_response(),
         ReturnFormat::Redirect => {
             // Only the `entry` strategy exists so far; see config::RedirectStrategy.
             let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
-            let location =
-                HeaderValue::from_str(&entry_url).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let location = HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.to_string()))?;
             response.headers_mut().insert(header::LOCATION, location);
             if let Ok(value) = HeaderValue::from_str(&resolved.settings.cache_control) {
                 response.headers_mut().insert(header::CACHE_CONTROL, value);
             }
-            Ok(response)
+            response
         }
         ReturnFormat::Content | ReturnFormat::Download => {
-            let disposition = (format == ReturnFormat::Download).then(|| {
-                delivery::attachment(
-                    entry.metadata.alt.as_deref(),
-                    entry.path.last_segment(),
-                    ImageFormat::from_mime(&entry.original.content_type),
-                )
-            });
-            let representation = Representation {
-                etag: format!(
-                    "\"{}\"",
-                    &entry.original.sha256[..entry.original.sha256.len().min(32)]
-                ),
-                last_modified: entry.created_at.to_system_time(),
-                content_type: entry.original.content_type.clone(),
-                cache_control: resolved.settings.cache_control.clone(),
-                length: entry.original.bytes,
-                disposition,
+            let rendition = state.0.assets.render(&entry, &plan).await?;
+            deliver(state, &entry, rendition, format, &resolved.settings.cache_control, headers, head).await?
+        }
+    };
+    if plan.negotiated {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    Ok(response)
+}
+
+/// Sends the original or a variant with validators, ranges and cache status.
+async fn deliver(
+    state: &AppState,
+    entry: &Entry,
+    rendition: Rendition,
+    format: ReturnFormat,
+    cache_control: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, ApiError> {
+    let (content_type, sha256, created, length, object, bytes, cache) = match rendition {
+        Rendition::Original => {
+            let o = &entry.original;
+            (
+                o.content_type.clone(),
+                o.sha256.clone(),
+                entry.created_at,
+                o.bytes,
+                o.object_key.clone(),
+                None,
+                "hit",
+            )
+        }
+        Rendition::Cached(v) => (
+            v.content_type,
+            v.sha256,
+            v.created_at,
+            v.bytes,
+            v.object_key,
+            None,
+            "hit",
+        ),
+        Rendition::Fresh(v, bytes) => (
+            v.content_type,
+            v.sha256,
+            v.created_at,
+            v.bytes,
+            v.object_key,
+            Some(bytes),
+            "miss",
+        ),
+    };
+    let disposition = (format == ReturnFormat::Download).then(|| {
+        delivery::attachment(
+            entry.metadata.alt.as_deref(),
+            entry.path.last_segment(),
+            ImageFormat::from_mime(&content_type),
+        )
+    });
+    let representation = Representation {
+        etag: format!("\"{}\"", &sha256[..sha256.len().min(32)]),
+        last_modified: created.to_system_time(),
+        content_type,
+        cache_control: cache_control.to_owned(),
+        length,
+        disposition,
+    };
+    let mut response = match representation.check(headers) {
+        Precondition::NotModified(response) => response,
+        Precondition::Send if head => representation.head(),
+        Precondition::Send => {
+            let bytes = match bytes {
+                Some(bytes) => bytes,
+                None => state.0.assets.read(&object).await?,
             };
-            if let Precondition::NotModified(response) = representation.check(headers) {
-                return Ok(response);
+            representation.send(headers, bytes)?
+        }
+    };
+    response
+        .headers_mut()
+        .insert("kiln-cache", HeaderValue::from_static(cache));
+    Ok(response)
+}
+
+/// The absolute, stable URL of this entry and variant: the entry pinned,
+/// parameters sorted, and a negotiated format written out.
+fn variant_url(base: &str, entry: &Entry, pairs: &[(String, String)], plan: &Plan) -> String {
+    let mut pairs: Vec<(String, String)> = pairs.to_vec();
+    if plan.negotiated {
+        for (key, value) in &mut pairs {
+            if key == "format" {
+                *value = plan.output.format.name().to_owned();
             }
-            if head {
-                return Ok(representation.head());
-            }
-            let bytes = state.0.assets.read_original(&entry).await?;
-            representation.send(headers, bytes)
         }
     }
+    pairs.sort();
+    let mut url = format!("{base}/assets/{}/-/entry/{}/content", entry.path.as_str(), entry.entry);
+    if !pairs.is_empty() {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        url.push('?');
+        url.push_str(&query);
+    }
+    url
 }
 
 fn not_found(path: &AssetPath, selection: &Selection) -> ApiError {
@@ -217,7 +335,7 @@ fn not_found(path: &AssetPath, selection: &Selection) -> ApiError {
     ApiError::NotFound(format!("{path} has {which}{labels}"))
 }
 
-pub fn metadata_json(entry: &Entry) -> serde_json::Value {
+pub fn metadata_json(entry: &Entry, variants: &[Variant]) -> serde_json::Value {
     json!({
         "path": entry.path.to_string(),
         "entry": entry.entry,
@@ -233,8 +351,15 @@ pub fn metadata_json(entry: &Entry) -> serde_json::Value {
             "bytes": entry.original.bytes,
             "sha256": entry.original.sha256,
         },
-        "lqip": null,
-        "variants": [],
+        "lqip": entry.lqip,
+        "variants": variants.iter().map(|v| json!({
+            "transformation": v.key,
+            "content_type": v.content_type,
+            "width": v.width,
+            "height": v.height,
+            "bytes": v.bytes,
+            "created_at": v.created_at.to_rfc3339(),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -249,13 +374,7 @@ async fn create(
     reject_params(query)?;
     let resolved = state.0.rules.resolve(path);
     let limits = &state.0.config.limits;
-    let upload = upload::read_upload(
-        headers,
-        body,
-        resolved.max_upload_bytes,
-        limits.max_json_bytes,
-    )
-    .await?;
+    let upload = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes).await?;
     let (bytes, metadata) = match upload {
         Upload::Image { bytes, metadata } => (bytes, metadata),
         Upload::FromUrl(request) => {
@@ -275,15 +394,10 @@ async fn create(
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
-    let entry = state
-        .0
-        .assets
-        .ingest(path, bytes, metadata, &resolved.settings)
-        .await?;
+    let entry = state.0.assets.ingest(path, bytes, metadata, &resolved.settings).await?;
     let location = format!("/assets/{}/-/entry/{}", entry.path.as_str(), entry.entry);
-    let mut response = (StatusCode::CREATED, axum::Json(metadata_json(&entry))).into_response();
-    let location =
-        HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = (StatusCode::CREATED, axum::Json(metadata_json(&entry, &[]))).into_response();
+    let location = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
@@ -300,8 +414,7 @@ async fn update(
     let Some(Ordering::Entry(number)) = address.selectors.ordering else {
         return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
     };
-    let metadata: EntryMetadata =
-        upload::read_json(headers, body, state.0.config.limits.max_json_bytes).await?;
+    let metadata: EntryMetadata = upload::read_json(headers, body, state.0.config.limits.max_json_bytes).await?;
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
@@ -311,15 +424,11 @@ async fn update(
         .update_metadata(&address.path, number, &metadata)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("{} has no entry {number}", address.path)))?;
-    Ok(axum::Json(metadata_json(&entry)).into_response())
+    let variants = state.0.assets.variants(&entry).await?;
+    Ok(axum::Json(metadata_json(&entry, &variants)).into_response())
 }
 
-async fn delete(
-    state: &AppState,
-    address: Address,
-    query: &str,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
+async fn delete(state: &AppState, address: Address, query: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     authorize(state, headers, Scope::Delete, &address.path)?;
     reject_params(query)?;
     let target = match address.selectors.ordering {
@@ -329,10 +438,7 @@ async fn delete(
     };
     let deleted = state.0.assets.delete(&address.path, target).await?;
     if deleted.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "nothing to delete at {}",
-            address.path
-        )));
+        return Err(ApiError::NotFound(format!("nothing to delete at {}", address.path)));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

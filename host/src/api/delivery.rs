@@ -45,9 +45,7 @@ impl Representation {
     fn not_modified(&self, request: &HeaderMap) -> bool {
         // If-None-Match takes precedence; If-Modified-Since is ignored when it is present.
         if let Some(value) = request.get(header::IF_NONE_MATCH) {
-            return value
-                .to_str()
-                .is_ok_and(|list| etag_list_matches(list, &self.etag));
+            return value.to_str().is_ok_and(|list| etag_list_matches(list, &self.etag));
         }
         request
             .get(header::IF_MODIFIED_SINCE)
@@ -198,10 +196,7 @@ pub fn attachment(alt: Option<&str>, last_segment: &str, format: Option<ImageFor
         }
         None => base,
     };
-    let ascii: String = name
-        .chars()
-        .map(|c| if c.is_ascii() { c } else { '_' })
-        .collect();
+    let ascii: String = name.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect();
     let encoded = percent_encoding::utf8_percent_encode(&name, ATTR_CHAR);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
@@ -231,9 +226,6 @@ mod tests {
         assert!(name(Some("   "), "seg").contains("filename=\"seg.jpg\""));
         let unicode = name(Some("Straße"), "x");
         assert!(unicode.contains("filename=\"Stra_e.jpg\""), "{unicode}");
-        assert!(
-            unicode.contains("filename*=UTF-8''Stra%C3%9Fe.jpg"),
-            "{unicode}"
-        );
+        assert!(unicode.contains("filename*=UTF-8''Stra%C3%9Fe.jpg"), "{unicode}");
     }
 }

@@ -9,6 +9,7 @@ use crate::address::AddressError;
 use crate::assets::AssetError;
 use crate::auth::AuthError;
 use crate::probe::ProbeError;
+use crate::transform::{ParamError, PoolError, TransformError};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -33,6 +34,13 @@ pub enum ApiError {
     RangeNotSatisfiable {
         length: u64,
     },
+    /// 422: the request is well-formed but this image cannot be processed as asked.
+    Unprocessable {
+        code: &'static str,
+        message: String,
+    },
+    /// 503 with `Retry-After`: the server is at capacity.
+    Overloaded(String),
     /// A fault of the server itself; the message is logged, not sent.
     Internal(String),
 }
@@ -53,9 +61,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
-            Self::Unauthorized(message) => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", message.clone())
-            }
+            Self::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
             Self::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.clone()),
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message.clone()),
             Self::MethodNotAllowed { allow } => (
@@ -78,6 +84,8 @@ impl ApiError {
                 "range_not_satisfiable",
                 format!("the requested range lies outside the {length} bytes of the content"),
             ),
+            Self::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
+            Self::Overloaded(message) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", message.clone()),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -112,6 +120,9 @@ impl IntoResponse for ApiError {
                     headers.insert(header::CONTENT_RANGE, value);
                 }
             }
+            Self::Overloaded(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             _ => {}
         }
         response
@@ -122,9 +133,7 @@ impl From<AddressError> for ApiError {
     fn from(error: AddressError) -> Self {
         match error {
             AddressError::InvalidPath(message) => Self::bad_request("invalid_path", message),
-            AddressError::InvalidSelector(message) => {
-                Self::bad_request("invalid_selector", message)
-            }
+            AddressError::InvalidSelector(message) => Self::bad_request("invalid_selector", message),
         }
     }
 }
@@ -144,17 +153,43 @@ impl From<AuthError> for ApiError {
 impl From<AssetError> for ApiError {
     fn from(error: AssetError) -> Self {
         match error {
-            AssetError::Probe(ProbeError::Empty) => {
-                Self::bad_request("empty_body", "the upload is empty")
-            }
-            AssetError::Probe(ProbeError::Unrecognised) => {
-                Self::UnsupportedMediaType(error.to_string())
-            }
-            AssetError::Probe(ProbeError::Broken { .. }) => {
-                Self::bad_request("invalid_image", error.to_string())
-            }
+            AssetError::Probe(ProbeError::Empty) => Self::bad_request("empty_body", "the upload is empty"),
+            AssetError::Probe(ProbeError::Unrecognised) => Self::UnsupportedMediaType(error.to_string()),
+            AssetError::Probe(ProbeError::Broken { .. }) => Self::bad_request("invalid_image", error.to_string()),
             AssetError::TypeNotAllowed { .. } => Self::UnsupportedMediaType(error.to_string()),
+            AssetError::Undecodable(_) => Self::bad_request("invalid_image", error.to_string()),
+            AssetError::Transform(transform) => transform.into(),
+            AssetError::Preprocess(message) => Self::Unprocessable {
+                code: "preprocess_failed",
+                message: format!("the path's preprocessing cannot apply to this upload: {message}"),
+            },
+            AssetError::VariantBusy => Self::Overloaded(error.to_string()),
             AssetError::Catalog(_) | AssetError::Store(_) => Self::Internal(error.to_string()),
         }
+    }
+}
+
+impl From<TransformError> for ApiError {
+    fn from(error: TransformError) -> Self {
+        let unprocessable = |code| Self::Unprocessable {
+            code,
+            message: error.to_string(),
+        };
+        match &error {
+            TransformError::TooManyPixels { .. } => unprocessable("image_too_large"),
+            TransformError::TooManyFrames { .. } => unprocessable("too_many_frames"),
+            TransformError::Pool(PoolError::TimedOut(_)) => unprocessable("transform_timeout"),
+            TransformError::Pool(PoolError::Overloaded) => {
+                Self::Overloaded("every transformation worker is busy; retry shortly".into())
+            }
+            TransformError::Pipeline(_) => unprocessable("transform_failed"),
+            TransformError::Pool(PoolError::Crashed(_)) | TransformError::Init(_) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(error: ParamError) -> Self {
+        Self::invalid_param(&error.param, &error.message)
     }
 }

@@ -19,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::assets::Assets;
 use crate::auth::KeyRing;
-use crate::config::{Config, PathRules};
+use crate::config::{Config, PathRules, Profiles};
 
 pub use error::ApiError;
 
@@ -30,15 +30,17 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     config: Config,
     rules: PathRules,
+    profiles: Profiles,
     assets: Assets,
     keys: KeyRing,
 }
 
 impl AppState {
-    pub fn new(config: Config, rules: PathRules, assets: Assets, keys: KeyRing) -> Self {
+    pub fn new(config: Config, rules: PathRules, profiles: Profiles, assets: Assets, keys: KeyRing) -> Self {
         Self(Arc::new(Inner {
             config,
             rules,
+            profiles,
             assets,
             keys,
         }))
@@ -49,15 +51,11 @@ impl AppState {
         if let Some(url) = &self.0.config.server.public_url {
             return url.clone();
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
-                    })
-            });
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
         match host {
             Some(host) => format!("http://{host}"),
             None => format!("http://{}", self.0.config.server.listen),
@@ -69,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health).fallback(only_get))
         .route("/ready", get(ready).fallback(only_get))
+        .route("/profiles", get(profiles).fallback(only_get))
         .route("/assets", any(assets::without_path))
         .route("/assets/", any(assets::without_path))
         .route("/assets/{*rest}", any(assets::handle))
@@ -100,6 +99,11 @@ async fn ready(State(state): State<AppState>) -> Response {
             response
         }
     }
+}
+
+/// The configured profiles, as written in the config.
+async fn profiles(State(state): State<AppState>) -> Response {
+    axum::Json(&state.0.config.profiles).into_response()
 }
 
 async fn only_get() -> ApiError {

@@ -18,10 +18,7 @@ use crate::catalog::EntryMetadata;
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 pub enum Upload {
-    Image {
-        bytes: Bytes,
-        metadata: EntryMetadata,
-    },
+    Image { bytes: Bytes, metadata: EntryMetadata },
     FromUrl(UrlIngest),
 }
 
@@ -45,20 +42,10 @@ pub fn media_type(headers: &HeaderMap) -> String {
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-pub async fn read_upload(
-    headers: &HeaderMap,
-    body: Body,
-    limit: u64,
-    json_limit: u64,
-) -> Result<Upload, ApiError> {
+pub async fn read_upload(headers: &HeaderMap, body: Body, limit: u64, json_limit: u64) -> Result<Upload, ApiError> {
     match media_type(headers).as_str() {
         "multipart/form-data" => read_multipart(headers, body, limit).await,
         "application/json" => {
@@ -90,9 +77,8 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {e}"))
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {e}")))
 }
 
 /// Collects a body, failing with 413 as soon as it passes `limit`.
@@ -103,9 +89,8 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64) -> Result
     let mut stream = body.into_data_stream();
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
-        })?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("the body could not be read: {e}")))?;
         if (collected.len() + chunk.len()) as u64 > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -134,8 +119,7 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<U
                 .per_field(limit)
                 .for_field("metadata", MULTIPART_OVERHEAD),
         );
-    let mut multipart =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let mut file = None;
     let mut metadata = None;
     let multipart_error = |error: multer::Error| match error {
@@ -151,25 +135,15 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<U
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(multipart_error)?;
-        let slot = if name == "file" {
-            &mut file
-        } else {
-            &mut metadata
-        };
+        let slot = if name == "file" { &mut file } else { &mut metadata };
         if slot.replace(bytes).is_some() {
-            return Err(invalid(format!(
-                "the multipart body has more than one `{name}` part"
-            )));
+            return Err(invalid(format!("the multipart body has more than one `{name}` part")));
         }
     }
     let bytes = file.ok_or_else(|| invalid("the multipart body has no `file` part".into()))?;
     let metadata = match metadata {
-        Some(json) => serde_json::from_slice(&json).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_metadata",
-                format!("the `metadata` part is not valid: {e}"),
-            )
-        })?,
+        Some(json) => serde_json::from_slice(&json)
+            .map_err(|e| ApiError::bad_request("invalid_metadata", format!("the `metadata` part is not valid: {e}")))?,
         None => EntryMetadata::default(),
     };
     Ok(Upload::Image { bytes, metadata })

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{AssetPath, Ordering};
+use crate::probe::{Lqip, SourceColour};
 use crate::store::ObjectKey;
 
 pub use sqlite::SqliteCatalog;
@@ -52,10 +53,7 @@ impl Timestamp {
         let nanos = i128::from(self.0) * 1_000_000;
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_default()
     }
 }
@@ -91,11 +89,7 @@ impl EntryMetadata {
         if self.tags.len() > MAX_TAGS {
             return Err(format!("at most {MAX_TAGS} tags are allowed"));
         }
-        let texts = self
-            .labels
-            .iter()
-            .flat_map(|(k, v)| [k, v])
-            .chain(&self.tags);
+        let texts = self.labels.iter().flat_map(|(k, v)| [k, v]).chain(&self.tags);
         for text in texts {
             if text.chars().count() > MAX_LABEL_CHARS || text.chars().any(char::is_control) {
                 return Err(format!(
@@ -120,6 +114,10 @@ pub struct Original {
     /// Hex SHA-256 of the bytes: also the strong ETag.
     pub sha256: String,
     pub object_key: ObjectKey,
+    pub has_alpha: bool,
+    /// Frames of an animation; 1 for a still image.
+    pub pages: u32,
+    pub colour: SourceColour,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,8 +126,51 @@ pub struct Entry {
     pub entry: u64,
     pub metadata: EntryMetadata,
     pub original: Original,
+    pub lqip: Option<Lqip>,
     pub created_at: Timestamp,
     pub modified_at: Timestamp,
+}
+
+/// A cached transformation of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// The canonical transformation (see `transform::Plan::key`).
+    pub key: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+    pub object_key: ObjectKey,
+    pub created_at: Timestamp,
+}
+
+/// The answer to a claim on a missing variant.
+#[derive(Debug, Clone)]
+pub enum VariantClaim {
+    /// Someone already made it.
+    Ready(Variant),
+    /// The caller holds the lease and must make it.
+    Claimed,
+    /// Another process holds a live lease; wait and ask again.
+    Busy,
+}
+
+/// What a delete removed: the entry and every object it owned.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub entry: Entry,
+    pub objects: Vec<ObjectKey>,
+}
+
+/// A job taken from the durable queue.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    /// Including this one.
+    pub attempts: u32,
 }
 
 /// Which entry a read means: an ordering plus labels it must carry.
@@ -151,11 +192,7 @@ pub trait Catalog: Send + Sync {
     /// and whose original is already in the object store.
     async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError>;
 
-    async fn find_entry(
-        &self,
-        path: &AssetPath,
-        selection: &Selection,
-    ) -> Result<Option<Entry>, CatalogError>;
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError>;
 
     /// Replaces an entry's metadata and bumps `modified_at`.
     async fn update_metadata(
@@ -166,21 +203,51 @@ pub trait Catalog: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<Entry>, CatalogError>;
 
-    async fn delete_entry(
+    /// Deletes an entry and its variants' rows, returning the objects to remove.
+    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Deleted>, CatalogError>;
+
+    /// Deletes every entry at and below `path`, returning what was deleted.
+    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError>;
+
+    async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError>;
+
+    /// Takes the lease on a missing variant, unless it is ready or another
+    /// live lease holds it. Exactly one caller across all processes gets
+    /// [`VariantClaim::Claimed`] until the lease passes.
+    async fn claim_variant(
         &self,
         path: &AssetPath,
         entry: u64,
-    ) -> Result<Option<Entry>, CatalogError>;
+        key: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<VariantClaim, CatalogError>;
 
-    /// Deletes every entry at and below `path`, returning what was deleted.
-    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Entry>, CatalogError>;
+    /// Records a variant made under a lease; its object is already stored.
+    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError>;
+
+    /// Gives up a lease after a failure, so that the next request tries again.
+    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError>;
+
+    async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError>;
+
+    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError>;
+
+    /// Takes the next due job, locking it until `lock_until`; a job whose
+    /// lock has passed (its taker died) is due again.
+    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError>;
+
+    async fn finish_job(&self, id: i64) -> Result<(), CatalogError>;
+
+    /// Puts a job back to run again at `run_at`.
+    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError>;
+
+    /// Gives up on a job; it stays in the table, marked failed.
+    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError>;
 }
 
 /// Opens the catalog a database URL names and brings its schema up to date.
-pub async fn open(
-    url: &str,
-    max_connections: Option<u32>,
-) -> Result<Arc<dyn Catalog>, CatalogError> {
+pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
     } else {

@@ -4,13 +4,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp};
+use super::{
+    Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Original, Selection, Timestamp, Variant, VariantClaim,
+};
 use crate::address::{AssetPath, Ordering};
+use crate::probe::SourceColour;
 use crate::store::ObjectKey;
 
 pub struct SqliteCatalog {
@@ -18,7 +19,9 @@ pub struct SqliteCatalog {
 }
 
 const COLUMNS: &str = "path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-                       object_key, created_at, modified_at";
+                       object_key, created_at, modified_at, has_alpha, pages, colour, lqip";
+
+const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, created_at";
 
 impl SqliteCatalog {
     pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, CatalogError> {
@@ -33,8 +36,7 @@ impl SqliteCatalog {
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CatalogError::Database(sqlx::Error::Io(e)))?;
+            std::fs::create_dir_all(parent).map_err(|e| CatalogError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.unwrap_or(8))
@@ -51,6 +53,8 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, CatalogError> {
     let labels: String = row.try_get("labels")?;
     let tags: String = row.try_get("tags")?;
     let object_key: String = row.try_get("object_key")?;
+    let lqip: Option<String> = row.try_get("lqip")?;
+    let colour: String = row.try_get("colour")?;
     let number = |column: &str| -> Result<u64, CatalogError> {
         u64::try_from(row.try_get::<i64, _>(column)?).map_err(|_| corrupt(column))
     };
@@ -69,10 +73,97 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, CatalogError> {
             bytes: number("bytes")?,
             sha256: row.try_get("sha256")?,
             object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+            has_alpha: row.try_get("has_alpha")?,
+            pages: u32::try_from(number("pages")?).map_err(|_| corrupt("pages"))?,
+            colour: SourceColour::from_name(&colour),
         },
+        lqip: lqip
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|_| corrupt("lqip"))?,
         created_at: Timestamp(row.try_get("created_at")?),
         modified_at: Timestamp(row.try_get("modified_at")?),
     })
+}
+
+fn variant_from_row(row: &SqliteRow) -> Result<Variant, CatalogError> {
+    let corrupt = |what: &str| CatalogError::Corrupt(format!("variants.{what}"));
+    let number = |column: &str| -> Result<u64, CatalogError> {
+        u64::try_from(row.try_get::<i64, _>(column)?).map_err(|_| corrupt(column))
+    };
+    let object_key: String = row.try_get("object_key")?;
+    Ok(Variant {
+        key: row.try_get("key")?,
+        content_type: row.try_get("content_type")?,
+        width: u32::try_from(number("width")?).map_err(|_| corrupt("width"))?,
+        height: u32::try_from(number("height")?).map_err(|_| corrupt("height"))?,
+        bytes: number("bytes")?,
+        sha256: row.try_get("sha256")?,
+        object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+        created_at: Timestamp(row.try_get("created_at")?),
+    })
+}
+
+/// Deletes the entries matched by `condition` (over columns `path` and
+/// `entry`) and their variants in one transaction, returning every object
+/// they owned.
+async fn delete_where(pool: &SqlitePool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
+    let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
+    let select_variants = format!(
+        "SELECT v.path, v.entry, v.object_key FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+         WHERE v.object_key IS NOT NULL AND {of_entries}"
+    );
+    let delete_variants = format!(
+        "DELETE FROM variants WHERE EXISTS (SELECT 1 FROM entries e WHERE e.path = variants.path \
+         AND e.entry = variants.entry AND {of_entries})"
+    );
+    let delete_entries = format!("DELETE FROM entries WHERE {condition} RETURNING {COLUMNS}");
+    let mut tx = pool.begin().await?;
+    let variant_rows = bind_all(sqlx::query(&select_variants), binds)
+        .fetch_all(&mut *tx)
+        .await?;
+    bind_all(sqlx::query(&delete_variants), binds).execute(&mut *tx).await?;
+    let entry_rows = bind_all(sqlx::query(&delete_entries), binds)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut deleted: Vec<Deleted> = entry_rows
+        .iter()
+        .map(|row| {
+            entry_from_row(row).map(|entry| Deleted {
+                objects: vec![entry.original.object_key.clone()],
+                entry,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    for row in &variant_rows {
+        let (path, number, key): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let owner = deleted
+            .iter_mut()
+            .find(|d| d.entry.path.as_str() == path && d.entry.entry as i64 == number);
+        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(&key)) {
+            owner.objects.push(key);
+        }
+    }
+    Ok(deleted)
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Int(n) => query.bind(*n),
+        };
+    }
+    query
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -122,7 +213,8 @@ impl Catalog for SqliteCatalog {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-             object_key, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             object_key, created_at, modified_at, has_alpha, pages, colour, lqip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(entry.path.as_str())
         .bind(entry.entry as i64)
@@ -137,6 +229,10 @@ impl Catalog for SqliteCatalog {
         .bind(entry.original.object_key.as_str())
         .bind(entry.created_at.0)
         .bind(entry.modified_at.0)
+        .bind(entry.original.has_alpha)
+        .bind(entry.original.pages)
+        .bind(entry.original.colour.name())
+        .bind(entry.lqip.as_ref().map(to_json))
         .fetch_one(&mut *tx)
         .await?;
         replace_labels(&mut tx, id, &entry.metadata).await?;
@@ -144,26 +240,15 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn find_entry(
-        &self,
-        path: &AssetPath,
-        selection: &Selection,
-    ) -> Result<Option<Entry>, CatalogError> {
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
         query.push_bind(path.as_str());
         if let Ordering::Entry(n) = selection.ordering {
             query.push(" AND e.entry = ").push_bind(n as i64);
         }
         for (key, value) in &selection.labels {
-            query.push(
-                " AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ",
-            );
-            query
-                .push_bind(key)
-                .push(" AND l.value = ")
-                .push_bind(value)
-                .push(")");
+            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
+            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
         }
         query.push(match selection.ordering {
             Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
@@ -201,31 +286,166 @@ impl Catalog for SqliteCatalog {
         entry_from_row(&row).map(Some)
     }
 
-    async fn delete_entry(
-        &self,
-        path: &AssetPath,
-        entry: u64,
-    ) -> Result<Option<Entry>, CatalogError> {
+    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Deleted>, CatalogError> {
+        let binds = [Bind::Text(path.as_str().to_owned()), Bind::Int(entry as i64)];
+        Ok(delete_where(&self.pool, "path = ? AND entry = ?", &binds)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError> {
+        // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
+        let binds = [
+            Bind::Text(path.as_str().to_owned()),
+            Bind::Text(format!("{}/", path.as_str())),
+            Bind::Text(format!("{}0", path.as_str())),
+        ];
+        delete_where(&self.pool, "(path = ? OR (path >= ? AND path < ?))", &binds).await
+    }
+
+    async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {
         let row = sqlx::query(&format!(
-            "DELETE FROM entries WHERE path = ? AND entry = ? RETURNING {COLUMNS}"
+            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = ? AND entry = ? AND key = ? AND state = 'ready'"
         ))
         .bind(path.as_str())
         .bind(entry as i64)
+        .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(entry_from_row).transpose()
+        row.as_ref().map(variant_from_row).transpose()
     }
 
-    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Entry>, CatalogError> {
-        // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
+    async fn claim_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        key: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<VariantClaim, CatalogError> {
+        // Inserting a pending row, or taking over one whose lease has
+        // passed, is the claim; SQLite runs the statement atomically.
+        let claimed = sqlx::query(
+            "INSERT INTO variants (path, entry, key, state, lease_until, created_at) VALUES (?, ?, ?, 'pending', ?, ?) \
+             ON CONFLICT (path, entry, key) DO UPDATE SET lease_until = excluded.lease_until \
+             WHERE variants.state = 'pending' AND variants.lease_until < ? RETURNING key",
+        )
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(key)
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        if claimed.is_some() {
+            return Ok(VariantClaim::Claimed);
+        }
+        Ok(match self.find_variant(path, entry, key).await? {
+            Some(variant) => VariantClaim::Ready(variant),
+            None => VariantClaim::Busy,
+        })
+    }
+
+    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE variants SET state = 'ready', content_type = ?, width = ?, height = ?, bytes = ?, sha256 = ?, \
+             object_key = ?, created_at = ? WHERE path = ? AND entry = ? AND key = ?",
+        )
+        .bind(&variant.content_type)
+        .bind(variant.width)
+        .bind(variant.height)
+        .bind(variant.bytes as i64)
+        .bind(&variant.sha256)
+        .bind(variant.object_key.as_str())
+        .bind(variant.created_at.0)
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(&variant.key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM variants WHERE path = ? AND entry = ? AND key = ? AND state = 'pending'")
+            .bind(path.as_str())
+            .bind(entry as i64)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError> {
         let rows = sqlx::query(&format!(
-            "DELETE FROM entries WHERE path = ? OR (path >= ? AND path < ?) RETURNING {COLUMNS}"
+            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = ? AND entry = ? AND state = 'ready' \
+             ORDER BY created_at, key"
         ))
         .bind(path.as_str())
-        .bind(format!("{}/", path.as_str()))
-        .bind(format!("{}0", path.as_str()))
+        .bind(entry as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(entry_from_row).collect()
+        rows.iter().map(variant_from_row).collect()
+    }
+
+    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError> {
+        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES (?, ?, ?, ?)")
+            .bind(kind)
+            .bind(payload)
+            .bind(run_at.0)
+            .bind(Timestamp::now().0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id = ( \
+               SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? \
+               AND (locked_until IS NULL OR locked_until < ?) ORDER BY run_at, id LIMIT 1) \
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(lock_until.0)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Job {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn finish_job(&self, id: i64) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM jobs WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ? WHERE id = ?")
+            .bind(run_at.0)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, LimitsConfig, PathRuleConfig};
+use super::{ConfigError, LimitsConfig, PathRuleConfig, Profiles};
 use crate::address::{AssetPath, ReturnFormat};
 use crate::probe::ImageFormat;
 
@@ -32,6 +32,81 @@ pub struct PathSettings {
     pub return_format: ReturnFormat,
     #[serde(default)]
     pub redirect: RedirectSettings,
+    /// Profiles made by the job queue right after each upload.
+    #[serde(default)]
+    pub eager_variants: Vec<String>,
+    /// Turns each upload into the stored original.
+    #[serde(default)]
+    pub preprocess: Option<Preprocess>,
+    /// Placeholders computed at upload.
+    #[serde(default)]
+    pub lqip: Vec<LqipKind>,
+    #[serde(default)]
+    pub on_demand: OnDemand,
+}
+
+/// `preprocess = { max-width, max-height, format, q, strip }`. The original
+/// is only ever shrunk to fit, never enlarged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Preprocess {
+    pub max_width: Option<u32>,
+    pub max_height: Option<u32>,
+    pub format: Option<String>,
+    pub q: Option<u8>,
+    pub strip: Option<String>,
+}
+
+impl Preprocess {
+    /// The transformation for an original of `width`x`height`.
+    pub fn params(
+        &self,
+        width: u32,
+        height: u32,
+        limits: crate::transform::ParamLimits,
+    ) -> Result<crate::transform::Params, crate::transform::ParamError> {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let too_wide = self.max_width.is_some_and(|max| width > max);
+        let too_tall = self.max_height.is_some_and(|max| height > max);
+        if too_wide || too_tall {
+            if let Some(max) = self.max_width {
+                pairs.push(("w", max.min(width).to_string()));
+            }
+            if let Some(max) = self.max_height {
+                pairs.push(("h", max.min(height).to_string()));
+            }
+        }
+        if let Some(format) = &self.format {
+            pairs.push(("format", format.clone()));
+        }
+        if let Some(q) = self.q {
+            pairs.push(("q", q.to_string()));
+        }
+        if let Some(strip) = &self.strip {
+            pairs.push(("strip", strip.clone()));
+        }
+        crate::transform::Params::parse(pairs.iter().map(|(k, v)| (*k, v.as_str())), limits)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LqipKind {
+    Blurhash,
+    Thumbhash,
+}
+
+/// What URLs may ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDemand {
+    /// Any transformation.
+    #[default]
+    Enabled,
+    /// Only `profile=NAME`, nothing else.
+    ProfilesOnly,
+    /// Only variants that already exist (e.g. eager ones) and originals.
+    Disabled,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,10 +126,7 @@ pub enum RedirectStrategy {
 }
 
 fn all_formats() -> Vec<String> {
-    ImageFormat::ALL
-        .iter()
-        .map(|f| f.mime().to_owned())
-        .collect()
+    ImageFormat::ALL.iter().map(|f| f.mime().to_owned()).collect()
 }
 
 fn default_cache_control() -> String {
@@ -73,12 +145,22 @@ impl Default for PathSettings {
             cache_control: default_cache_control(),
             return_format: default_return_format(),
             redirect: RedirectSettings::default(),
+            eager_variants: Vec::new(),
+            preprocess: None,
+            lqip: Vec::new(),
+            on_demand: OnDemand::Enabled,
         }
     }
 }
 
 impl PathSettings {
     fn from_table(table: toml::Table) -> Result<Self, String> {
+        Self::checked(table, None)
+    }
+
+    /// Parses and checks a table; with `context`, also the references to
+    /// profiles and the preprocessing parameters.
+    fn checked(table: toml::Table, context: Option<(&Profiles, &LimitsConfig)>) -> Result<Self, String> {
         let settings: PathSettings = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| e.to_string())?;
@@ -96,13 +178,21 @@ impl PathSettings {
         if settings.cache_control.chars().any(|c| c.is_control()) {
             return Err("cache-control may not contain control characters".into());
         }
+        if let Some((profiles, limits)) = context {
+            if let Some(name) = settings.eager_variants.iter().find(|name| !profiles.contains(name)) {
+                return Err(format!("eager-variants: there is no profile {name:?}"));
+            }
+            if let Some(preprocess) = &settings.preprocess {
+                preprocess
+                    .params(u32::MAX, u32::MAX, limits.params())
+                    .map_err(|e| format!("preprocess: {e}"))?;
+            }
+        }
         Ok(settings)
     }
 
     pub fn allows(&self, format: ImageFormat) -> bool {
-        self.allowed_content_types
-            .iter()
-            .any(|m| m == format.mime())
+        self.allowed_content_types.iter().any(|m| m == format.mime())
     }
 }
 
@@ -130,20 +220,15 @@ pub struct ResolvedRules {
 }
 
 impl PathRules {
-    pub fn compile(rules: &[PathRuleConfig], limits: &LimitsConfig) -> Result<Self, ConfigError> {
+    pub fn compile(rules: &[PathRuleConfig], limits: &LimitsConfig, profiles: &Profiles) -> Result<Self, ConfigError> {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
-            let invalid = |why: String| {
-                ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern))
-            };
+            let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
             let matchers = compile_pattern(&rule.pattern).map_err(invalid)?;
             // Each rule is checked alone so that the error names the rule.
-            PathSettings::from_table(rule.settings.clone()).map_err(invalid)?;
+            PathSettings::checked(rule.settings.clone(), Some((profiles, limits))).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
-            let literal = segments
-                .iter()
-                .filter(|s| !s.contains(['*', '?', '[', '{']))
-                .count();
+            let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
             let counted = segments.iter().filter(|s| **s != "**").count();
             compiled.push(CompiledRule {
                 pattern: rule.pattern.clone(),
@@ -177,9 +262,7 @@ impl PathRules {
             tracing::error!(%error, path = %target, "merged path rules did not validate; using defaults");
             PathSettings::default()
         });
-        let max_upload_bytes = settings
-            .max_upload_bytes
-            .unwrap_or(self.default_max_upload_bytes);
+        let max_upload_bytes = settings.max_upload_bytes.unwrap_or(self.default_max_upload_bytes);
         ResolvedRules {
             patterns,
             merged,
@@ -226,7 +309,7 @@ mod tests {
 
     fn rules(text: &str) -> PathRules {
         let config = crate::config::Config::from_toml(text).unwrap();
-        PathRules::compile(&config.paths, &config.limits).unwrap()
+        PathRules::compile(&config.paths, &config.limits, &config.profiles().unwrap()).unwrap()
     }
 
     fn resolve(rules: &PathRules, path: &str) -> ResolvedRules {
@@ -255,23 +338,14 @@ mod tests {
             ("x", vec!["/**"]),
             ("users", vec!["/**", "/users/**"]),
             ("users/1", vec!["/**", "/users/**", "/users/*"]),
-            (
-                "users/1/avatar",
-                vec!["/**", "/users/**", "/users/*/avatar"],
-            ),
+            ("users/1/avatar", vec!["/**", "/users/**", "/users/*/avatar"]),
             ("users/1/avatar/big", vec!["/**", "/users/**"]),
             ("usersx/1", vec!["/**"]),
         ] {
             assert_eq!(resolve(&rules, path).patterns, patterns, "{path}");
         }
-        assert_eq!(
-            resolve(&rules, "users/1/avatar").settings.cache_control,
-            "avatar"
-        );
-        assert_eq!(
-            resolve(&rules, "users/1").settings.cache_control,
-            "one-below-users"
-        );
+        assert_eq!(resolve(&rules, "users/1/avatar").settings.cache_control, "avatar");
+        assert_eq!(resolve(&rules, "users/1").settings.cache_control, "one-below-users");
         assert_eq!(resolve(&rules, "users/1").max_upload_bytes, 10);
         assert_eq!(resolve(&rules, "x").max_upload_bytes, 32 * 1024 * 1024);
     }
@@ -353,16 +427,8 @@ mod tests {
         );
         assert!(resolve(&rules, "x").settings.allows(ImageFormat::Png));
         assert!(!resolve(&rules, "x").settings.allows(ImageFormat::Jpeg));
-        assert!(
-            !resolve(&rules, "locked/x")
-                .settings
-                .allows(ImageFormat::Png)
-        );
-        assert!(
-            resolve(&rules, "elsewhere")
-                .settings
-                .allows(ImageFormat::Png)
-        );
+        assert!(!resolve(&rules, "locked/x").settings.allows(ImageFormat::Png));
+        assert!(resolve(&rules, "elsewhere").settings.allows(ImageFormat::Png));
     }
 
     #[test]
@@ -370,11 +436,7 @@ mod tests {
         let rules = rules("");
         let resolved = resolve(&rules, "a/b");
         assert!(resolved.patterns.is_empty());
-        assert!(
-            ImageFormat::ALL
-                .iter()
-                .all(|f| resolved.settings.allows(*f))
-        );
+        assert!(ImageFormat::ALL.iter().all(|f| resolved.settings.allows(*f)));
         assert_eq!(resolved.settings.return_format, ReturnFormat::Content);
     }
 }

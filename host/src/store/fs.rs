@@ -82,9 +82,7 @@ impl ObjectStore for FsStore {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
         match tokio::fs::read(self.file(key)).await {
             Ok(bytes) => Ok(Bytes::from(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StoreError::NotFound(key.to_string()))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound(key.to_string())),
             Err(e) => Err(io(key)(e)),
         }
     }
@@ -128,14 +126,8 @@ mod tests {
         assert_eq!(store.get(&key).await.unwrap(), Bytes::from_static(b"two"));
         store.delete(&key).await.unwrap();
         store.delete(&key).await.unwrap();
-        assert!(matches!(
-            store.get(&key).await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(
-            !dir.path().join("a").exists(),
-            "empty directories are pruned"
-        );
+        assert!(matches!(store.get(&key).await, Err(StoreError::NotFound(_))));
+        assert!(!dir.path().join("a").exists(), "empty directories are pruned");
         assert_eq!(
             std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(),
             0,

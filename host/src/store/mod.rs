@@ -39,6 +39,12 @@ impl ObjectKey {
         Self(format!("{}/-/{entry}/original", path.as_str()))
     }
 
+    /// The key of a variant of entry `entry` at `path`; `hash` names the
+    /// canonical transformation.
+    pub fn variant(path: &AssetPath, entry: u64, hash: &str) -> Self {
+        Self(format!("{}/-/{entry}/{hash}", path.as_str()))
+    }
+
     /// Re-validates a key read back from the catalog.
     pub fn parse(key: &str) -> Option<Self> {
         let valid = !key.is_empty()
@@ -83,14 +89,9 @@ mod tests {
     #[test]
     fn keys() {
         let path = AssetPath::parse("users/1/avatar").unwrap();
-        assert_eq!(
-            ObjectKey::original(&path, 3).as_str(),
-            "users/1/avatar/-/3/original"
-        );
+        assert_eq!(ObjectKey::original(&path, 3).as_str(), "users/1/avatar/-/3/original");
         assert!(ObjectKey::parse("users/1/avatar/-/3/original").is_some());
-        for bad in [
-            "", "/a", "a/", "a//b", "a/../b", "..", ".", "a\\b", "a/b c", "a/%2e",
-        ] {
+        for bad in ["", "/a", "a/", "a//b", "a/../b", "..", ".", "a\\b", "a/b c", "a/%2e"] {
             assert!(ObjectKey::parse(bad).is_none(), "{bad:?}");
         }
     }

@@ -1,0 +1,93 @@
+//! The job runner: takes jobs from the durable queue in the catalog and runs
+//! them (today: eager variants after an upload).
+//!
+//! Every process runs one. A job is taken by locking its row, so each run of
+//! a job happens in exactly one process; a failed job is retried with
+//! exponential backoff, and a process that dies mid-job leaves a lock that
+//! lapses, after which another runner takes the job again. Nothing about
+//! jobs lives in process memory.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::address::{AssetPath, Ordering};
+use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant, source_of};
+use crate::catalog::{Job, Selection, Timestamp};
+use crate::config::Profiles;
+use crate::transform::Plan;
+
+/// How often an idle runner looks for due jobs.
+const POLL: Duration = Duration::from_millis(250);
+/// Attempts before a job is marked failed.
+const MAX_ATTEMPTS: u32 = 5;
+
+pub async fn run(assets: Assets, profiles: Profiles, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let worked = match take_one(&assets, &profiles).await {
+            Ok(worked) => worked,
+            Err(error) => {
+                tracing::warn!(%error, "job queue unavailable");
+                false
+            }
+        };
+        if !worked {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
+
+/// Runs the next due job, if there is one; true when one ran.
+async fn take_one(assets: &Assets, profiles: &Profiles) -> Result<bool, crate::catalog::CatalogError> {
+    let catalog = assets.catalog();
+    let now = Timestamp::now();
+    // The lock outlasts a transformation's time limit with room to spare.
+    let lock = assets.transformer().limits().timeout * 3 + Duration::from_secs(10);
+    let Some(job) = catalog
+        .claim_job(now, Timestamp(now.0 + lock.as_millis() as i64))
+        .await?
+    else {
+        return Ok(false);
+    };
+    match perform(assets, profiles, &job).await {
+        Ok(()) => catalog.finish_job(job.id).await?,
+        Err(error) if job.attempts >= MAX_ATTEMPTS => {
+            tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
+            catalog.fail_job(job.id, &error).await?;
+        }
+        Err(error) => {
+            let backoff = Duration::from_secs(1 << job.attempts.min(10));
+            tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = ?backoff, "job failed; will retry");
+            let run_at = Timestamp(Timestamp::now().0 + backoff.as_millis() as i64);
+            catalog.retry_job(job.id, run_at, &error).await?;
+        }
+    }
+    Ok(true)
+}
+
+async fn perform(assets: &Assets, profiles: &Profiles, job: &Job) -> Result<(), String> {
+    match job.kind.as_str() {
+        EAGER_VARIANT_JOB => {
+            let task: EagerVariant = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+            let path = AssetPath::parse(&task.path).map_err(|e| e.to_string())?;
+            let selection = Selection {
+                ordering: Ordering::Entry(task.entry),
+                labels: Vec::new(),
+            };
+            let Some(entry) = assets.find(&path, &selection).await.map_err(|e| e.to_string())? else {
+                return Ok(()); // deleted since: nothing left to make
+            };
+            let params = profiles
+                .get(&task.profile)
+                .ok_or_else(|| format!("there is no profile {:?} any more", task.profile))?;
+            let max = assets.transformer().limits().max_dimension;
+            let plan = Plan::new(params, &source_of(&entry), None, max).map_err(|e| e.to_string())?;
+            assets.render(&entry, &plan).await.map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        other => Err(format!("unknown job kind {other:?}")),
+    }
+}

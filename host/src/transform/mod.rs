@@ -1,0 +1,240 @@
+//! Image transformations on libvips (SPEC §3, §4): parameters, canonical
+//! plans, the pipeline, and the bounded pool they run on.
+//!
+//! **Invariant:** libvips work only ever runs inside [`Transformer`]'s pool,
+//! on blocking threads, at most one job per permit; the async runtime never
+//! decodes or encodes. This module knows nothing of HTTP or storage.
+
+mod params;
+mod pipeline;
+mod plan;
+mod pool;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rs_vips::VipsImage;
+use rs_vips::enums::Interpretation;
+use rs_vips::voption::{Setter, VOption};
+
+pub use params::{
+    ColourSpace, Filter, Fit, FormatRequest, Gravity, NAMES as PARAM_NAMES, OutputFormat, ParamError, ParamLimits,
+    Params, Rect, Strip,
+};
+pub use pipeline::Encoded;
+pub use plan::{Plan, Source, negotiate};
+pub use pool::PoolError;
+
+use crate::probe::{ImageInfo, Lqip, SourceColour};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error("libvips failed at {0}")]
+    Pipeline(#[from] pipeline::PipelineError),
+    /// The original is larger than `limits.max-input-pixels`.
+    #[error("the image is {width}x{height}, more than the {limit} pixels allowed")]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("the image has {frames} frames, more than the {limit} allowed")]
+    TooManyFrames { frames: u32, limit: u32 },
+    #[error("libvips could not start: {0}")]
+    Init(String),
+}
+
+/// Limits on transformation work, from `[limits]`.
+#[derive(Debug, Clone, Copy)]
+pub struct TransformLimits {
+    pub max_input_pixels: u64,
+    pub max_dimension: u32,
+    pub max_frames: u32,
+    pub timeout: Duration,
+    /// Concurrent transformations; 0 means one per core.
+    pub workers: usize,
+    /// Transformations allowed to wait for a worker before 503.
+    pub queue: usize,
+}
+
+/// Which placeholders to compute.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LqipKinds {
+    pub blurhash: bool,
+    pub thumbhash: bool,
+}
+
+/// What the upload-time inspection learned.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub source: Source,
+    pub lqip: Option<Lqip>,
+}
+
+pub struct Transformer {
+    pool: pool::Pool,
+    limits: TransformLimits,
+}
+
+fn init_vips() -> Result<(), TransformError> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        rs_vips::Vips::init("kiln").map_err(|e| e.to_string())?;
+        // Parallelism comes from the pool, one job per core; libvips' own
+        // worker threads on top would only oversubscribe the cores.
+        rs_vips::Vips::concurrency_set(1);
+        // Every variant is made once and stored: libvips' operation cache
+        // would only hold memory.
+        rs_vips::Vips::cache_set_max(0);
+        // Only the loaders of the formats Kiln accepts may run: every other
+        // loader (ImageMagick, SVG, PDF, MATLAB, …) is blocked, whatever
+        // the bytes claim to be.
+        block_operation("VipsForeignLoad", true)?;
+        for loader in ALLOWED_LOADERS {
+            block_operation(loader, false)?;
+        }
+        Ok(())
+    })
+    .clone()
+    .map_err(TransformError::Init)
+}
+
+/// The libvips loader classes of JPEG, PNG, WebP, GIF, AVIF/HEIC, JPEG XL and TIFF.
+const ALLOWED_LOADERS: [&str; 7] = [
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadNsgif",
+    "VipsForeignLoadHeif",
+    "VipsForeignLoadJxl",
+    "VipsForeignLoadTiff",
+];
+
+fn block_operation(class: &str, blocked: bool) -> Result<(), String> {
+    let name = std::ffi::CString::new(class).map_err(|e| e.to_string())?;
+    // SAFETY: sets a flag on a libvips operation class by name; the string
+    // outlives the call.
+    unsafe { rs_vips::bindings::vips_operation_block_set(name.as_ptr(), i32::from(blocked)) };
+    Ok(())
+}
+
+impl Transformer {
+    pub fn new(limits: TransformLimits) -> Result<Self, TransformError> {
+        init_vips()?;
+        let workers = if limits.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            limits.workers
+        };
+        Ok(Self {
+            pool: pool::Pool::new(workers, limits.queue, limits.timeout),
+            limits,
+        })
+    }
+
+    pub fn param_limits(&self) -> ParamLimits {
+        ParamLimits {
+            max_dimension: self.limits.max_dimension,
+        }
+    }
+
+    pub fn limits(&self) -> &TransformLimits {
+        &self.limits
+    }
+
+    /// Checks the pixel and frame limits against what a header says.
+    pub fn check_limits(&self, width: u32, height: u32, frames: u32) -> Result<(), TransformError> {
+        let limit = self.limits.max_input_pixels;
+        if u64::from(width) * u64::from(height) > limit {
+            return Err(TransformError::TooManyPixels { width, height, limit });
+        }
+        if frames > self.limits.max_frames {
+            return Err(TransformError::TooManyFrames {
+                frames,
+                limit: self.limits.max_frames,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads what planning needs from an upload, decoding a small thumbnail
+    /// on the way (which proves the pixel data decodes) and computing the
+    /// placeholders asked for.
+    pub async fn inspect(&self, bytes: Bytes, info: ImageInfo, lqip: LqipKinds) -> Result<Inspection, TransformError> {
+        self.check_limits(info.width, info.height, 1)?;
+        let inspection = self.pool.run(move |_| inspect_blocking(&bytes, info, lqip)).await??;
+        self.check_limits(info.width, info.height, inspection.source.pages)?;
+        Ok(inspection)
+    }
+
+    /// Carries out `plan` on an original.
+    pub async fn render(&self, bytes: Bytes, plan: Plan, source: Source) -> Result<Encoded, TransformError> {
+        self.check_limits(source.width, source.height, source.pages)?;
+        let encoded = self
+            .pool
+            .run(move |watchdog| pipeline::run(&bytes, &plan, &source, |image| watchdog.watch(image)))
+            .await??;
+        Ok(encoded)
+    }
+}
+
+fn inspect_blocking(bytes: &[u8], info: ImageInfo, lqip: LqipKinds) -> Result<Inspection, pipeline::PipelineError> {
+    let failed = |step: &'static str| {
+        move |e: rs_vips::error::Error| pipeline::PipelineError::Vips {
+            step,
+            message: e.to_string().replace("vips error: ", ""),
+        }
+    };
+    let header = VipsImage::new_from_buffer(bytes, "").map_err(failed("inspect"))?;
+    let pages = header.get_int("n-pages").unwrap_or(1).max(1) as u32;
+    let colour = match header.get_interpretation().map_err(failed("inspect"))? {
+        Interpretation::Srgb | Interpretation::Rgb => SourceColour::Srgb,
+        Interpretation::BW => SourceColour::Gray,
+        Interpretation::Cmyk => SourceColour::Cmyk,
+        _ => SourceColour::Other,
+    };
+    let source = Source {
+        format: info.format,
+        width: info.width,
+        height: info.height,
+        has_alpha: header.hasalpha(),
+        pages,
+        colour,
+    };
+    // Decoding a small thumbnail walks all of the compressed data, so damage
+    // that the structural probe cannot see fails the upload here.
+    let thumb = VipsImage::thumbnail_buffer_with_opts(
+        bytes,
+        64,
+        VOption::new()
+            .set("height", 64)
+            .set("option_string", "fail_on=truncated"),
+    )
+    .map_err(failed("decode"))?
+    .colourspace(Interpretation::Srgb)
+    .map_err(failed("decode"))?;
+    let thumb = if thumb.hasalpha() {
+        thumb
+    } else {
+        thumb.bandjoin_const(&[255.0]).map_err(failed("decode"))?
+    };
+    let (w, h) = (thumb.get_width() as u32, thumb.get_height() as u32);
+    let rgba = thumb.write_to_memory();
+    if rgba.len() != (w * h * 4) as usize {
+        return Err(pipeline::PipelineError::Vips {
+            step: "decode",
+            message: "the thumbnail has an unexpected layout".into(),
+        });
+    }
+    let lqip = (lqip.blurhash || lqip.thumbhash).then(|| Lqip {
+        blurhash: lqip
+            .blurhash
+            .then(|| blurhash::encode(4, 3, w, h, &rgba).ok())
+            .flatten(),
+        thumbhash: lqip.thumbhash.then(|| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .encode(thumbhash::rgba_to_thumb_hash(w as usize, h as usize, &rgba))
+        }),
+    });
+    Ok(Inspection { source, lqip })
+}

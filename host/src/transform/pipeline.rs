@@ -1,0 +1,442 @@
+//! The native pipeline: a [`Plan`] carried out on libvips.
+//!
+//! The whole order of processing is the one list [`STEPS`]; each step takes
+//! the frames so far and returns new ones, and does nothing when the plan
+//! does not ask for it. Work is lazy until [`encode`], where libvips pulls
+//! pixels through the whole chain at once; loading is shrink-on-load wherever
+//! the plan allows (no source crop, one frame).
+//!
+//! Everything here is blocking and must run on the transform pool, never on
+//! the async runtime.
+
+use rs_vips::VipsImage;
+use rs_vips::enums::{Angle, BandFormat, Direction, Interpretation, OperationRelational};
+use rs_vips::voption::{Setter, VOption};
+
+use super::params::{ColourSpace, Filter, OutputFormat, Strip};
+use super::plan::{Extract, Plan, Source};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// libvips refused or failed; the message is libvips' own.
+    #[error("{step}: {message}")]
+    Vips { step: &'static str, message: String },
+}
+
+type Result<T> = std::result::Result<T, PipelineError>;
+
+fn vips(step: &'static str) -> impl Fn(rs_vips::error::Error) -> PipelineError {
+    move |error| PipelineError::Vips {
+        step,
+        message: error.to_string().replace("vips error: ", ""),
+    }
+}
+
+/// The images being worked on: one, or one per frame of an animation.
+type Frames = Vec<VipsImage>;
+
+type Step = fn(&Plan, &Source, Frames) -> Result<Frames>;
+
+/// The order of processing, after loading and before encoding.
+const STEPS: &[(&str, Step)] = &[
+    ("import colour", import_colour),
+    ("crop", crop),
+    ("resize", resize),
+    ("orient", orient),
+    ("extract", extract),
+    ("blur", blur),
+    ("sharpen", sharpen),
+    ("filter", filter),
+    ("embed", embed),
+    ("flatten", flatten),
+    ("export colour", export_colour),
+];
+
+/// The encoded result of a plan.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Runs `plan` on the original `bytes`. `on_built` receives the final lazy
+/// image before pixels are computed, so a watchdog can kill the evaluation.
+pub fn run(bytes: &[u8], plan: &Plan, source: &Source, on_built: impl FnOnce(&VipsImage)) -> Result<Encoded> {
+    let mut frames = load(bytes, plan, source)?;
+    for (_, step) in STEPS {
+        frames = step(plan, source, frames)?;
+    }
+    let image = join(frames, plan)?;
+    on_built(&image);
+    let image = strip(plan, image)?;
+    let (width, height) = (image.get_width() as u32, frame_height(&image));
+    let bytes = encode(plan, &image)?;
+    Ok(Encoded { bytes, width, height })
+}
+
+fn frame_height(image: &VipsImage) -> u32 {
+    let page = image.get_page_height();
+    if page > 0 && image.get_height() % page == 0 {
+        page as u32
+    } else {
+        image.get_height() as u32
+    }
+}
+
+/// Loads with shrink-on-load when the plan allows, else decodes in full and
+/// splits animations into frames.
+fn load(bytes: &[u8], plan: &Plan, source: &Source) -> Result<Frames> {
+    let loader_options = "fail_on=truncated";
+    if plan.crop.is_none() && !plan.output.animated {
+        // thumbnail picks the cheapest decode (JPEG DCT scaling, WebP and
+        // HEIF scaled decode, …) for the size it is asked for.
+        let (w, h) = pre_orientation_size(plan, source);
+        let image = VipsImage::thumbnail_buffer_with_opts(
+            bytes,
+            w as i32,
+            VOption::new()
+                .set("height", h as i32)
+                .set("size", "force")
+                .set("option_string", loader_options),
+        )
+        .map_err(vips("load"))?;
+        return Ok(vec![image]);
+    }
+    let options = if plan.output.animated {
+        format!("{loader_options},n=-1")
+    } else {
+        loader_options.to_owned()
+    };
+    let image = VipsImage::new_from_buffer(bytes, &options).map_err(vips("load"))?;
+    let page_height = image.get_page_height();
+    if plan.output.animated && page_height > 0 && page_height < image.get_height() {
+        let pages = image.get_height() / page_height;
+        return (0..pages)
+            .map(|i| {
+                image
+                    .extract_area(0, i * page_height, image.get_width(), page_height)
+                    .map_err(vips("load"))
+            })
+            .collect();
+    }
+    Ok(vec![image.autorot().map_err(vips("load"))?])
+}
+
+/// The size to resize to before the plan's orientation is applied.
+fn pre_orientation_size(plan: &Plan, source: &Source) -> (u32, u32) {
+    let (w, h) = plan.resize.unwrap_or_else(|| {
+        let (cw, ch) = plan.crop.map_or((source.width, source.height), |r| (r.width, r.height));
+        if plan.orientation.swaps_axes() {
+            (ch, cw)
+        } else {
+            (cw, ch)
+        }
+    });
+    if plan.orientation.swaps_axes() { (h, w) } else { (w, h) }
+}
+
+fn map(frames: Frames, step: &'static str, f: impl Fn(&VipsImage) -> rs_vips::Result<VipsImage>) -> Result<Frames> {
+    frames.iter().map(|image| f(image).map_err(vips(step))).collect()
+}
+
+/// Brings every image into 8-bit sRGB (or grey) through its ICC profile,
+/// unless the output keeps the original's colour space.
+fn import_colour(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    map(frames, "import colour", |image| {
+        let interpretation = image.get_interpretation()?;
+        let has_profile = image.get_typeof("icc-profile-data").unwrap_or(0) != 0;
+        // Only JPEG can carry CMYK; every other output gets sRGB.
+        let cmyk_unwritable = interpretation == Interpretation::Cmyk && plan.output.format != OutputFormat::Jpeg;
+        let keep = plan.output.colour == ColourSpace::Origin && !cmyk_unwritable;
+        if keep {
+            return Ok(image.clone());
+        }
+        match interpretation {
+            Interpretation::Cmyk => image.icc_transform_with_opts(
+                "srgb",
+                VOption::new()
+                    .set("embedded", true)
+                    .set("input_profile", "cmyk")
+                    .set("intent", "relative"),
+            ),
+            Interpretation::Srgb | Interpretation::BW if !has_profile => Ok(image.clone()),
+            Interpretation::Srgb | Interpretation::Rgb | Interpretation::BW if has_profile => {
+                let mut converted = image
+                    .icc_transform_with_opts("srgb", VOption::new().set("embedded", true).set("intent", "relative"))?;
+                converted.remove("icc-profile-data")?;
+                Ok(converted)
+            }
+            Interpretation::Grey16 | Interpretation::BW => image.colourspace(Interpretation::BW),
+            _ => image.colourspace(Interpretation::Srgb),
+        }
+    })
+}
+
+fn crop(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let Some(r) = plan.crop else { return Ok(frames) };
+    map(frames, "crop", |image| {
+        image.extract_area(r.x as i32, r.y as i32, r.width as i32, r.height as i32)
+    })
+}
+
+/// Resizes images that were not already resized while loading.
+fn resize(plan: &Plan, source: &Source, frames: Frames) -> Result<Frames> {
+    let (w, h) = pre_orientation_size(plan, source);
+    map(frames, "resize", |image| {
+        if image.get_width() as u32 == w && image.get_height() as u32 == h {
+            return Ok(image.clone());
+        }
+        image.thumbnail_image_with_opts(w as i32, VOption::new().set("height", h as i32).set("size", "force"))
+    })
+}
+
+fn orient(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let o = plan.orientation;
+    if o.is_identity() {
+        return Ok(frames);
+    }
+    map(frames, "orient", |image| {
+        let mirrored = if o.mirror {
+            image.flip(Direction::Horizontal)?
+        } else {
+            image.clone()
+        };
+        match o.quarter_turns {
+            1 => mirrored.rot(Angle::D90),
+            2 => mirrored.rot(Angle::D180),
+            3 => mirrored.rot(Angle::D270),
+            _ => Ok(mirrored),
+        }
+    })
+}
+
+fn extract(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    match plan.extract {
+        None => Ok(frames),
+        Some(Extract::Area(r)) => map(frames, "extract", |image| {
+            image.extract_area(r.x as i32, r.y as i32, r.width as i32, r.height as i32)
+        }),
+        Some(Extract::Smart {
+            width,
+            height,
+            attention,
+        }) => map(frames, "extract", |image| {
+            let interesting = if attention { "attention" } else { "entropy" };
+            // Smart crop reads the image more than once, which a sequential
+            // shrink-on-load cannot serve; the image is already resized, so
+            // holding it in memory is cheap.
+            image.copy_memory()?.smartcrop_with_opts(
+                width as i32,
+                height as i32,
+                VOption::new().set("interesting", interesting),
+            )
+        }),
+    }
+}
+
+fn blur(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let Some(sigma) = plan.blur else { return Ok(frames) };
+    map(frames, "blur", |image| image.gaussblur(sigma))
+}
+
+fn sharpen(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let Some(sigma) = plan.sharpen else { return Ok(frames) };
+    map(frames, "sharpen", |image| {
+        image.sharpen_with_opts(VOption::new().set("sigma", sigma))
+    })
+}
+
+/// Splits off alpha so that colour operations see colour bands only.
+fn split_alpha(image: &VipsImage) -> rs_vips::Result<(VipsImage, Option<VipsImage>)> {
+    if !image.hasalpha() {
+        return Ok((image.clone(), None));
+    }
+    let bands = image.get_bands();
+    let colour = image.extract_band_with_opts(0, VOption::new().set("n", bands - 1))?;
+    Ok((colour, Some(image.extract_band(bands - 1)?)))
+}
+
+fn rejoin_alpha(colour: VipsImage, alpha: Option<VipsImage>) -> rs_vips::Result<VipsImage> {
+    match alpha {
+        Some(alpha) => colour.bandjoin_with(alpha),
+        None => Ok(colour),
+    }
+}
+
+fn filter(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let Some(filter) = plan.filter else { return Ok(frames) };
+    map(frames, "filter", |image| {
+        let (colour, alpha) = split_alpha(image)?;
+        let grey = colour.colourspace(Interpretation::BW)?;
+        let filtered = match filter {
+            Filter::Grayscale => grey.colourspace(Interpretation::Srgb)?,
+            Filter::Bw => grey
+                .relational_const(OperationRelational::Moreeq, &[128.0])?
+                .colourspace(Interpretation::Srgb)?,
+            Filter::Sepia => {
+                let rgb = grey.colourspace(Interpretation::Srgb)?;
+                let matrix = VipsImage::new_matrix_from_array(
+                    3,
+                    3,
+                    &[0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131],
+                )?;
+                rgb.recomb(&matrix)?.cast(BandFormat::Uchar)?
+            }
+        };
+        rejoin_alpha(filtered, alpha)
+    })
+}
+
+fn embed(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    let Some(e) = plan.embed else { return Ok(frames) };
+    let [r, g, b, a] = plan.background.map(f64::from);
+    let transparent = a < 255.0 && plan.output.format.has_alpha();
+    map(frames, "embed", |image| {
+        let bands = image.get_bands();
+        let grey = bands <= 2;
+        let image = if transparent && !image.hasalpha() {
+            image.bandjoin_const(&[255.0])?
+        } else {
+            image.clone()
+        };
+        let mut background = if grey { vec![(r + g + b) / 3.0] } else { vec![r, g, b] };
+        if image.hasalpha() {
+            background.push(if transparent { a } else { 255.0 });
+        }
+        image.embed_with_opts(
+            e.left as i32,
+            e.top as i32,
+            e.width as i32,
+            e.height as i32,
+            VOption::new()
+                .set("extend", "background")
+                .set("background", background.as_slice()),
+        )
+    })
+}
+
+fn flatten(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    if plan.output.format.has_alpha() {
+        return Ok(frames);
+    }
+    let [r, g, b, _] = plan.background.map(f64::from);
+    map(frames, "flatten", |image| {
+        if !image.hasalpha() {
+            return Ok(image.clone());
+        }
+        let background = if image.get_bands() <= 2 {
+            vec![(r + g + b) / 3.0]
+        } else {
+            vec![r, g, b]
+        };
+        image.flatten_with_opts(VOption::new().set("background", background.as_slice()))
+    })
+}
+
+/// Converts from the working sRGB to the colour space asked for.
+fn export_colour(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+    match plan.output.colour {
+        ColourSpace::Srgb | ColourSpace::Origin => Ok(frames),
+        ColourSpace::Gray => map(frames, "export colour", |image| image.colourspace(Interpretation::BW)),
+        ColourSpace::P3 => map(frames, "export colour", |image| {
+            let (colour, alpha) = split_alpha(image)?;
+            let colour = if colour.get_bands() < 3 {
+                colour.colourspace(Interpretation::Srgb)?
+            } else {
+                colour
+            };
+            let p3 = colour.icc_transform_with_opts(
+                "p3",
+                VOption::new().set("input_profile", "srgb").set("intent", "relative"),
+            )?;
+            rejoin_alpha(p3, alpha)
+        }),
+    }
+}
+
+/// Joins animation frames back into one tall image with `page-height` set.
+fn join(mut frames: Frames, plan: &Plan) -> Result<VipsImage> {
+    if frames.len() == 1 || !plan.output.animated {
+        return frames.drain(..1).next().ok_or(PipelineError::Vips {
+            step: "join",
+            message: "no frames".into(),
+        });
+    }
+    let page_height = frames[0].get_height();
+    let mut joined = VipsImage::arrayjoin_with_opts(&frames, VOption::new().set("across", 1)).map_err(vips("join"))?;
+    joined.set_int("page-height", page_height).map_err(vips("join"))?;
+    Ok(joined)
+}
+
+/// Removes the metadata the plan strips. The orientation tag always goes:
+/// the pixels were already turned upright.
+fn strip(plan: &Plan, image: VipsImage) -> Result<VipsImage> {
+    let mut image = image.copy().map_err(vips("strip"))?;
+    let strip = plan.output.strip;
+    let fields = field_names(&image);
+    for name in fields {
+        let exif = name == "exif-data" || name.starts_with("exif-");
+        let remove = name == "orientation"
+            || (strip.exif && exif)
+            || (strip.gps && name.starts_with("exif-ifd3-"))
+            || (strip.xmp && name == "xmp-data")
+            || (strip.iptc && name == "iptc-data");
+        if remove {
+            image.remove(name.as_bytes()).map_err(vips("strip"))?;
+        }
+    }
+    if !strip.exif && image.get_typeof("exif-ifd0-Orientation").unwrap_or(0) != 0 {
+        image.remove("exif-ifd0-Orientation").map_err(vips("strip"))?;
+    }
+    Ok(image)
+}
+
+/// Every metadata field name on `image`.
+fn field_names(image: &VipsImage) -> Vec<String> {
+    // SAFETY: vips_image_get_fields returns a NULL-terminated, newly
+    // allocated array of strings that we copy and then free with g_strfreev.
+    unsafe {
+        let fields = rs_vips::bindings::vips_image_get_fields(image.as_mut_ptr());
+        if fields.is_null() {
+            return Vec::new();
+        }
+        let mut names = Vec::new();
+        let mut i = 0;
+        while !(*fields.add(i)).is_null() {
+            names.push(std::ffi::CStr::from_ptr(*fields.add(i)).to_string_lossy().into_owned());
+            i += 1;
+        }
+        rs_vips::bindings::g_strfreev(fields);
+        names
+    }
+}
+
+fn encode(plan: &Plan, image: &VipsImage) -> Result<Vec<u8>> {
+    let o = &plan.output;
+    let quality = i32::from(o.quality.unwrap_or(100));
+    // libvips 8.14 writes a fresh EXIF block (resolution tags) even after
+    // every EXIF field is removed; only the saver's own `strip` writes none.
+    // It drops the ICC profile too, so it is used only when none is kept.
+    let strip_all = o.strip == Strip::ALL && o.colour != ColourSpace::P3;
+    let options = || VOption::new().set("strip", strip_all);
+    let lossy = || options().set("Q", quality).set("lossless", o.lossless);
+    let saved = match o.format {
+        OutputFormat::Jpeg => image.jpegsave_buffer_with_opts(
+            options()
+                .set("Q", quality)
+                .set("optimize_coding", true)
+                .set("interlace", o.progressive),
+        ),
+        OutputFormat::Png => {
+            image.pngsave_buffer_with_opts(options().set("compression", 6).set("interlace", o.progressive))
+        }
+        OutputFormat::Webp => image.webpsave_buffer_with_opts(lossy().set("effort", 4)),
+        // libaom and x265 at their fastest useful settings: AVIF/HEIC
+        // encoding otherwise dominates a cold request.
+        OutputFormat::Avif => image.heifsave_buffer_with_opts(lossy().set("compression", "av1").set("effort", 2)),
+        OutputFormat::Heic => image.heifsave_buffer_with_opts(lossy().set("compression", "hevc").set("effort", 2)),
+        OutputFormat::Jxl => image.jxlsave_buffer_with_opts(lossy().set("effort", 4)),
+        OutputFormat::Gif => image.gifsave_buffer_with_opts(options().set("interlace", o.progressive)),
+    };
+    saved.map_err(vips("encode"))
+}
