@@ -8,6 +8,7 @@ mod auth;
 mod delivery;
 mod errors;
 mod lifecycle;
+mod pipeline;
 mod stack;
 mod transforms;
 mod uploads;
