@@ -7,18 +7,35 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint unit e2e fmt clean
+.PHONY: run test deps lint plugins bench-plugins fmt clean
+
+# Every WebAssembly component goes to one target directory, so the SDK and
+# shared dependencies are compiled once for all of them.
+WASM_TARGET := target/wasm
+WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_TARGET)
 
 ## Build and start Kiln on embedded defaults: SQLite + files under ./data, 127.0.0.1:8080.
 run: deps
 	cargo run --release --bin kiln -- serve
 
-## Everything CI runs: formatting, clippy, unit tests, end-to-end tests.
-test: deps lint
+## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), end-to-end tests.
+test: deps lint plugins
 	cargo test --workspace --all-targets
+	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
+
+## The first-party plugins, the test plugins and the example plugin, as components.
+plugins: deps
+	$(WASM_BUILD) --manifest-path plugins/Cargo.toml
+	$(WASM_BUILD) --manifest-path tests/plugins/Cargo.toml
+	$(WASM_BUILD) --manifest-path examples/invert/Cargo.toml
+
+## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
+bench-plugins: plugins
+	cargo run --release --example plugin_overhead -- $(WASM_TARGET)/wasm32-wasip2/release/noop.wasm
 
 lint:
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:

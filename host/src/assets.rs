@@ -18,9 +18,10 @@ use crate::catalog::{
     Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp, Variant, VariantClaim,
 };
 use crate::config::{LqipKind, PathSettings};
+use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
-use crate::transform::{LqipKinds, Plan, Source, TransformError, Transformer};
+use crate::transform::{FxStep, LqipKinds, ParamError, Params, Plan, Source, TransformError, Transformer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
@@ -38,6 +39,9 @@ pub enum AssetError {
     /// The path's preprocessing parameters do not fit this upload.
     #[error("preprocessing: {0}")]
     Preprocess(String),
+    /// A validator plugin refused the upload.
+    #[error("plugin {plugin:?} rejected the upload: {reason}")]
+    Rejected { plugin: String, reason: String },
     /// Another process has been making this variant for longer than we wait.
     #[error("the variant is still being made elsewhere; try again shortly")]
     VariantBusy,
@@ -83,6 +87,23 @@ pub struct Assets {
     /// Variants being made by this process, so that its own concurrent
     /// requests wait on a lock instead of polling the catalog.
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+fn facts(info: probe::ImageInfo, source: &Source, bytes: usize) -> UploadFacts {
+    UploadFacts {
+        content_type: info.format.mime().to_owned(),
+        width: info.width,
+        height: info.height,
+        frames: source.pages,
+        bytes: bytes as u64,
+    }
+}
+
+fn not_loaded(name: &str) -> PluginError {
+    PluginError::Load {
+        name: name.to_owned(),
+        message: "the plugin is not loaded".into(),
+    }
 }
 
 /// The planning facts of an entry's original.
@@ -135,26 +156,36 @@ impl Assets {
             blurhash: settings.lqip.contains(&LqipKind::Blurhash),
             thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
         };
-        let mut inspection = self.inspect(bytes.clone(), info, lqip).await?;
+        let validating = !settings.validators.is_empty();
+        let mut inspection = self.inspect(bytes.clone(), info, lqip, validating).await?;
+        if let Some(preview) = inspection.preview.take() {
+            self.validate(&bytes, info, &inspection.source, preview, settings)
+                .await?;
+        }
+        let (bytes, info) = if settings.preprocessors.is_empty() {
+            (bytes, info)
+        } else {
+            let (bytes, info) = self
+                .preprocess_with_plugins(bytes, info, &inspection.source, settings)
+                .await?;
+            inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
+            (bytes, info)
+        };
         let (bytes, info) = match &settings.preprocess {
             Some(preprocess) => {
                 let params = preprocess
                     .params(info.width, info.height, self.transformer.param_limits())
                     .map_err(|e| AssetError::Preprocess(e.to_string()))?;
-                let plan = Plan::new(
-                    &params,
-                    &inspection.source,
-                    None,
-                    self.transformer.limits().max_dimension,
-                )
-                .map_err(|e| AssetError::Preprocess(e.to_string()))?;
+                let max = self.transformer.limits().max_dimension;
+                let plan = Plan::new(&params, &inspection.source, None, max, Vec::new())
+                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
                 if plan.identity {
                     (bytes, info)
                 } else {
                     let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
                     let bytes = Bytes::from(encoded.bytes);
                     let info = probe::probe(&bytes)?;
-                    inspection = self.inspect(bytes.clone(), info, lqip).await?;
+                    inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
                     (bytes, info)
                 }
             }
@@ -202,14 +233,144 @@ impl Assets {
         Ok(entry)
     }
 
+    /// Runs the path's validators in order; the first rejection refuses the upload.
+    async fn validate(
+        &self,
+        bytes: &Bytes,
+        info: probe::ImageInfo,
+        source: &Source,
+        preview: crate::plugin::PluginImage,
+        settings: &PathSettings,
+    ) -> Result<(), AssetError> {
+        let facts = facts(info, source, bytes.len());
+        for name in &settings.validators {
+            let (plugin, upload, facts, preview) = (name.clone(), bytes.clone(), facts.clone(), preview.clone());
+            let verdict = self
+                .transformer
+                .run_plugin(move |plugins| {
+                    let found = plugins.get(&plugin).ok_or_else(|| not_loaded(&plugin))?;
+                    found.validate(&upload, &facts, preview)
+                })
+                .await?;
+            if let Verdict::Reject(reason) = verdict {
+                return Err(AssetError::Rejected {
+                    plugin: name.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the path's preprocessor plugins in order; each result must still
+    /// be an image the path accepts.
+    async fn preprocess_with_plugins(
+        &self,
+        mut bytes: Bytes,
+        mut info: probe::ImageInfo,
+        source: &Source,
+        settings: &PathSettings,
+    ) -> Result<(Bytes, probe::ImageInfo), AssetError> {
+        let mut source = *source;
+        for name in &settings.preprocessors {
+            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(info, &source, bytes.len()));
+            let replaced = self
+                .transformer
+                .run_plugin(move |plugins| {
+                    let found = plugins.get(&plugin).ok_or_else(|| not_loaded(&plugin))?;
+                    found.preprocess(&upload, &facts)
+                })
+                .await?;
+            bytes = Bytes::from(replaced);
+            info = probe::probe(&bytes)?;
+            if !settings.allows(info.format) {
+                return Err(AssetError::TypeNotAllowed {
+                    format: info.format,
+                    allowed: settings.allowed_content_types.clone(),
+                });
+            }
+            source = Source {
+                format: info.format,
+                width: info.width,
+                height: info.height,
+                ..source
+            };
+        }
+        Ok((bytes, info))
+    }
+
+    /// The canonical plan for `params` on `entry` at a path with `settings`:
+    /// the URL's `fx` (each allowed at the path and a loaded transform),
+    /// then the path's own `transforms`.
+    pub fn plan(
+        &self,
+        entry: &Entry,
+        params: &Params,
+        settings: &PathSettings,
+        accept: Option<&str>,
+    ) -> Result<Plan, ParamError> {
+        let invalid = |message: String| ParamError {
+            param: "fx".into(),
+            message,
+        };
+        let plugins = self.transformer.plugins();
+        let named = params.fx.clone().unwrap_or_default();
+        let chain = named
+            .iter()
+            .map(|n| (n, true))
+            .chain(settings.transforms.iter().map(|n| (n, false)));
+        let mut fx = Vec::new();
+        for (name, from_url) in chain {
+            if from_url && !settings.allowed_fx.contains(name) {
+                return Err(invalid(format!(
+                    "plugin {name:?} is not allowed at this path (see allowed-fx)"
+                )));
+            }
+            let plugin = plugins
+                .get(name)
+                .ok_or_else(|| invalid(format!("there is no plugin {name:?}")))?;
+            if !plugin.is(Kind::Transform) {
+                return Err(invalid(format!("plugin {name:?} is not a transform")));
+            }
+            let params = params
+                .plugin_params
+                .get(name)
+                .map(|p| p.clone().into_iter().collect())
+                .unwrap_or_default();
+            fx.push(FxStep {
+                name: name.clone(),
+                hash: plugin.hash.clone(),
+                params,
+            });
+        }
+        if let Some(stray) = params
+            .plugin_params
+            .keys()
+            .find(|p| !fx.iter().any(|step| &step.name == *p))
+        {
+            return Err(ParamError {
+                param: format!("{stray}.*"),
+                message: format!("plugin {stray:?} is not in this request's chain; name it in fx"),
+            });
+        }
+        Plan::new(
+            params,
+            &source_of(entry),
+            accept,
+            self.transformer.limits().max_dimension,
+            fx,
+        )
+    }
+
     async fn inspect(
         &self,
         bytes: Bytes,
         info: probe::ImageInfo,
         lqip: LqipKinds,
+        preview: bool,
     ) -> Result<crate::transform::Inspection, AssetError> {
         self.transformer
-            .inspect(bytes, info, lqip)
+            .inspect(bytes, info, lqip, preview)
             .await
             .map_err(|error| match error {
                 TransformError::Pipeline(_) => AssetError::Undecodable(error),

@@ -58,6 +58,8 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Named transformations: `[profiles.thumbnail] w = 300 …`.
     pub profiles: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// WebAssembly plugins: `[plugins.watermark] path = "…"`.
+    pub plugins: BTreeMap<String, crate::plugin::PluginConfig>,
     pub paths: Vec<PathRuleConfig>,
 }
 
@@ -71,6 +73,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             api_keys: Vec::new(),
             profiles: BTreeMap::new(),
+            plugins: BTreeMap::new(),
             paths: Vec::new(),
         }
     }
@@ -269,12 +272,34 @@ impl Config {
             }
         }
         let profiles = self.profiles()?;
+        for (name, plugin) in &self.plugins {
+            if !crate::transform::is_plugin_name(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "plugins.{name}: a plugin name is lower-case letters, digits, - and _"
+                )));
+            }
+            if !(1..=crate::plugin::MAX_MEMORY_MB).contains(&plugin.memory_mb) {
+                return Err(ConfigError::Invalid(format!(
+                    "plugins.{name}.memory-mb must be 1..={}",
+                    crate::plugin::MAX_MEMORY_MB
+                )));
+            }
+            if plugin.timeout_ms == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "plugins.{name}.timeout-ms must be at least 1"
+                )));
+            }
+        }
         for (i, key) in self.api_keys.iter().enumerate() {
             crate::auth::ApiKey::from_config(key)
                 .map_err(|e| ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name)))?;
         }
-        PathRules::compile(&self.paths, &self.limits, &profiles)?;
+        PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_names())?;
         Ok(())
+    }
+
+    pub fn plugin_names(&self) -> Vec<String> {
+        self.plugins.keys().cloned().collect()
     }
 
     /// Parses `[profiles.*]` with the same rules as URL parameters.

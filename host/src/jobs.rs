@@ -7,24 +7,24 @@
 //! lapses, after which another runner takes the job again. Nothing about
 //! jobs lives in process memory.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::address::{AssetPath, Ordering};
-use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant, source_of};
+use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant};
 use crate::catalog::{Job, Selection, Timestamp};
-use crate::config::Profiles;
-use crate::transform::Plan;
+use crate::config::{PathRules, Profiles};
 
 /// How often an idle runner looks for due jobs.
 const POLL: Duration = Duration::from_millis(250);
 /// Attempts before a job is marked failed.
 const MAX_ATTEMPTS: u32 = 5;
 
-pub async fn run(assets: Assets, profiles: Profiles, mut stop: watch::Receiver<bool>) {
+pub async fn run(assets: Assets, profiles: Profiles, rules: Arc<PathRules>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let worked = match take_one(&assets, &profiles).await {
+        let worked = match take_one(&assets, &profiles, &rules).await {
             Ok(worked) => worked,
             Err(error) => {
                 tracing::warn!(%error, "job queue unavailable");
@@ -41,7 +41,11 @@ pub async fn run(assets: Assets, profiles: Profiles, mut stop: watch::Receiver<b
 }
 
 /// Runs the next due job, if there is one; true when one ran.
-async fn take_one(assets: &Assets, profiles: &Profiles) -> Result<bool, crate::catalog::CatalogError> {
+async fn take_one(
+    assets: &Assets,
+    profiles: &Profiles,
+    rules: &PathRules,
+) -> Result<bool, crate::catalog::CatalogError> {
     let catalog = assets.catalog();
     let now = Timestamp::now();
     // The lock outlasts a transformation's time limit with room to spare.
@@ -52,7 +56,7 @@ async fn take_one(assets: &Assets, profiles: &Profiles) -> Result<bool, crate::c
     else {
         return Ok(false);
     };
-    match perform(assets, profiles, &job).await {
+    match perform(assets, profiles, rules, &job).await {
         Ok(()) => catalog.finish_job(job.id).await?,
         Err(error) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
@@ -68,7 +72,7 @@ async fn take_one(assets: &Assets, profiles: &Profiles) -> Result<bool, crate::c
     Ok(true)
 }
 
-async fn perform(assets: &Assets, profiles: &Profiles, job: &Job) -> Result<(), String> {
+async fn perform(assets: &Assets, profiles: &Profiles, rules: &PathRules, job: &Job) -> Result<(), String> {
     match job.kind.as_str() {
         EAGER_VARIANT_JOB => {
             let task: EagerVariant = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
@@ -83,8 +87,12 @@ async fn perform(assets: &Assets, profiles: &Profiles, job: &Job) -> Result<(), 
             let params = profiles
                 .get(&task.profile)
                 .ok_or_else(|| format!("there is no profile {:?} any more", task.profile))?;
-            let max = assets.transformer().limits().max_dimension;
-            let plan = Plan::new(params, &source_of(&entry), None, max).map_err(|e| e.to_string())?;
+            // Planned exactly as a request for the profile would be, path
+            // transforms included, so that the request finds this variant.
+            let settings = rules.resolve(&path).settings;
+            let plan = assets
+                .plan(&entry, params, &settings, None)
+                .map_err(|e| e.to_string())?;
             assets.render(&entry, &plan).await.map_err(|e| e.to_string())?;
             Ok(())
         }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 mod jobs;
+pub mod plugin;
 pub mod probe;
 pub mod store;
 pub mod transform;
@@ -28,8 +29,16 @@ use crate::config::{Config, PathRules};
 /// `server.shutdown-grace-seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let profiles = config.profiles()?;
-    let rules = PathRules::compile(&config.paths, &config.limits, &profiles)?;
-    let transformer = Arc::new(transform::Transformer::new(config.limits.transform())?);
+    let rules = Arc::new(PathRules::compile(
+        &config.paths,
+        &config.limits,
+        &profiles,
+        &config.plugin_names(),
+    )?);
+    // Compiling plugins takes a while the first time; the cache makes later starts quick.
+    let (plugin_configs, cache) = (config.plugins.clone(), config.data_dir.join("plugin-cache"));
+    let plugins = tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache)).await??;
+    let transformer = Arc::new(transform::Transformer::new(config.limits.transform(), plugins)?);
     let (keys, new_key) = auth::KeyRing::load(&config.api_keys, &config.data_dir)?;
     let catalog = catalog::open(&config.database_url(), config.database.max_connections)
         .await
@@ -51,7 +60,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("kiln listening on http://{address}");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), jobs_stopped));
+    let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), rules.clone(), jobs_stopped));
     let app = api::router(api::AppState::new(config, rules, profiles, assets, keys));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

@@ -75,7 +75,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::Explain { path },
         } => {
             let path = AssetPath::parse(path.trim_start_matches('/'))?;
-            let rules = PathRules::compile(&config.paths, &config.limits, &config.profiles()?)?;
+            let rules = PathRules::compile(
+                &config.paths,
+                &config.limits,
+                &config.profiles()?,
+                &config.plugin_names(),
+            )?;
             let resolved = rules.resolve(&path);
             println!("# rules for {path}, applied in this order (later ones override):");
             if resolved.patterns.is_empty() {

@@ -217,3 +217,16 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> serde_
     assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     json
 }
+
+/// The path of a plugin component built by `make plugins`.
+pub fn wasm(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make plugins` first",
+        path.display()
+    );
+    path.canonicalize().expect("plugin path").display().to_string()
+}

@@ -9,6 +9,7 @@ mod delivery;
 mod errors;
 mod lifecycle;
 mod pipeline;
+mod plugins;
 mod stack;
 mod transforms;
 mod uploads;

@@ -15,7 +15,7 @@ use super::delivery::{self, Precondition, Representation};
 use super::error::ApiError;
 use super::upload::{self, Upload};
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat, Selectors};
-use crate::assets::{DeleteTarget, Rendition, source_of};
+use crate::assets::{DeleteTarget, Rendition};
 use crate::auth::Scope;
 use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
 use crate::config::OnDemand;
@@ -184,12 +184,7 @@ async fn fetch(
         return Ok(axum::Json(metadata_json(&entry, &variants)).into_response());
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let plan = Plan::new(
-        &query.params,
-        &source_of(&entry),
-        accept,
-        state.0.config.limits.max_output_dimension,
-    )?;
+    let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
     let url = variant_url(&state.base_url(headers), &entry, &query.pairs, &plan);
     let mut response = match format {

@@ -9,7 +9,7 @@ use crate::address::AddressError;
 use crate::assets::AssetError;
 use crate::auth::AuthError;
 use crate::probe::ProbeError;
-use crate::transform::{ParamError, PoolError, TransformError};
+use crate::transform::{ParamError, PipelineError, PoolError, TransformError};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -164,6 +164,10 @@ impl From<AssetError> for ApiError {
                 message: format!("the path's preprocessing cannot apply to this upload: {message}"),
             },
             AssetError::VariantBusy => Self::Overloaded(error.to_string()),
+            AssetError::Rejected { .. } => Self::Unprocessable {
+                code: "rejected",
+                message: error.to_string(),
+            },
             AssetError::Catalog(_) | AssetError::Store(_) => Self::Internal(error.to_string()),
         }
     }
@@ -182,6 +186,7 @@ impl From<TransformError> for ApiError {
             TransformError::Pool(PoolError::Overloaded) => {
                 Self::Overloaded("every transformation worker is busy; retry shortly".into())
             }
+            TransformError::Pipeline(PipelineError::Plugin(_)) => unprocessable("plugin_failed"),
             TransformError::Pipeline(_) => unprocessable("transform_failed"),
             TransformError::Pool(PoolError::Crashed(_)) | TransformError::Init(_) => Self::Internal(error.to_string()),
         }

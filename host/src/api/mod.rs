@@ -29,14 +29,14 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
-    rules: PathRules,
+    rules: Arc<PathRules>,
     profiles: Profiles,
     assets: Assets,
     keys: KeyRing,
 }
 
 impl AppState {
-    pub fn new(config: Config, rules: PathRules, profiles: Profiles, assets: Assets, keys: KeyRing) -> Self {
+    pub fn new(config: Config, rules: Arc<PathRules>, profiles: Profiles, assets: Assets, keys: KeyRing) -> Self {
         Self(Arc::new(Inner {
             config,
             rules,

@@ -43,6 +43,18 @@ pub struct PathSettings {
     pub lqip: Vec<LqipKind>,
     #[serde(default)]
     pub on_demand: OnDemand,
+    /// Validator plugins every upload must pass, in order.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Preprocessor plugins every upload goes through, in order.
+    #[serde(default)]
+    pub preprocessors: Vec<String>,
+    /// Transform plugins applied to every variant, after any `fx`.
+    #[serde(default)]
+    pub transforms: Vec<String>,
+    /// The plugins URLs may name in `fx`.
+    #[serde(default)]
+    pub allowed_fx: Vec<String>,
 }
 
 /// `preprocess = { max-width, max-height, format, q, strip }`. The original
@@ -149,6 +161,10 @@ impl Default for PathSettings {
             preprocess: None,
             lqip: Vec::new(),
             on_demand: OnDemand::Enabled,
+            validators: Vec::new(),
+            preprocessors: Vec::new(),
+            transforms: Vec::new(),
+            allowed_fx: Vec::new(),
         }
     }
 }
@@ -160,7 +176,7 @@ impl PathSettings {
 
     /// Parses and checks a table; with `context`, also the references to
     /// profiles and the preprocessing parameters.
-    fn checked(table: toml::Table, context: Option<(&Profiles, &LimitsConfig)>) -> Result<Self, String> {
+    fn checked(table: toml::Table, context: Option<(&Profiles, &LimitsConfig, &[String])>) -> Result<Self, String> {
         let settings: PathSettings = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| e.to_string())?;
@@ -178,7 +194,17 @@ impl PathSettings {
         if settings.cache_control.chars().any(|c| c.is_control()) {
             return Err("cache-control may not contain control characters".into());
         }
-        if let Some((profiles, limits)) = context {
+        if let Some((profiles, limits, plugins)) = context {
+            for (key, names) in [
+                ("validators", &settings.validators),
+                ("preprocessors", &settings.preprocessors),
+                ("transforms", &settings.transforms),
+                ("allowed-fx", &settings.allowed_fx),
+            ] {
+                if let Some(name) = names.iter().find(|name| !plugins.contains(name)) {
+                    return Err(format!("{key}: there is no plugin {name:?} in [plugins]"));
+                }
+            }
             if let Some(name) = settings.eager_variants.iter().find(|name| !profiles.contains(name)) {
                 return Err(format!("eager-variants: there is no profile {name:?}"));
             }
@@ -220,13 +246,18 @@ pub struct ResolvedRules {
 }
 
 impl PathRules {
-    pub fn compile(rules: &[PathRuleConfig], limits: &LimitsConfig, profiles: &Profiles) -> Result<Self, ConfigError> {
+    pub fn compile(
+        rules: &[PathRuleConfig],
+        limits: &LimitsConfig,
+        profiles: &Profiles,
+        plugins: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
             let matchers = compile_pattern(&rule.pattern).map_err(invalid)?;
             // Each rule is checked alone so that the error names the rule.
-            PathSettings::checked(rule.settings.clone(), Some((profiles, limits))).map_err(invalid)?;
+            PathSettings::checked(rule.settings.clone(), Some((profiles, limits, plugins))).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
             let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
             let counted = segments.iter().filter(|s| **s != "**").count();
@@ -309,7 +340,13 @@ mod tests {
 
     fn rules(text: &str) -> PathRules {
         let config = crate::config::Config::from_toml(text).unwrap();
-        PathRules::compile(&config.paths, &config.limits, &config.profiles().unwrap()).unwrap()
+        PathRules::compile(
+            &config.paths,
+            &config.limits,
+            &config.profiles().unwrap(),
+            &config.plugin_names(),
+        )
+        .unwrap()
     }
 
     fn resolve(rules: &PathRules, path: &str) -> ResolvedRules {

@@ -10,7 +10,7 @@ mod pipeline;
 mod plan;
 mod pool;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,12 +20,13 @@ use rs_vips::voption::{Setter, VOption};
 
 pub use params::{
     ColourSpace, Filter, Fit, FormatRequest, Gravity, NAMES as PARAM_NAMES, OutputFormat, ParamError, ParamLimits,
-    Params, Rect, Strip,
+    Params, Rect, Strip, is_plugin_name,
 };
-pub use pipeline::Encoded;
-pub use plan::{Plan, Source, negotiate};
+pub use pipeline::{Encoded, PipelineError};
+pub use plan::{FxStep, Plan, Source, negotiate};
 pub use pool::PoolError;
 
+use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::{ImageInfo, Lqip, SourceColour};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,11 +69,14 @@ pub struct LqipKinds {
 pub struct Inspection {
     pub source: Source,
     pub lqip: Option<Lqip>,
+    /// A small RGBA copy for validators, when asked for.
+    pub preview: Option<PluginImage>,
 }
 
 pub struct Transformer {
     pool: pool::Pool,
     limits: TransformLimits,
+    plugins: Arc<Plugins>,
 }
 
 fn init_vips() -> Result<(), TransformError> {
@@ -118,7 +122,7 @@ fn block_operation(class: &str, blocked: bool) -> Result<(), String> {
 }
 
 impl Transformer {
-    pub fn new(limits: TransformLimits) -> Result<Self, TransformError> {
+    pub fn new(limits: TransformLimits, plugins: Plugins) -> Result<Self, TransformError> {
         init_vips()?;
         let workers = if limits.workers == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -128,6 +132,7 @@ impl Transformer {
         Ok(Self {
             pool: pool::Pool::new(workers, limits.queue, limits.timeout),
             limits,
+            plugins: Arc::new(plugins),
         })
     }
 
@@ -139,6 +144,23 @@ impl Transformer {
 
     pub fn limits(&self) -> &TransformLimits {
         &self.limits
+    }
+
+    pub fn plugins(&self) -> &Plugins {
+        &self.plugins
+    }
+
+    /// Runs a validator or preprocessor on the pool: plugin calls block.
+    pub async fn run_plugin<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Plugins) -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, TransformError> {
+        let plugins = self.plugins.clone();
+        Ok(self
+            .pool
+            .run(move |_| call(&plugins))
+            .await?
+            .map_err(pipeline::PipelineError::Plugin)?)
     }
 
     /// Checks the pixel and frame limits against what a header says.
@@ -159,9 +181,18 @@ impl Transformer {
     /// Reads what planning needs from an upload, decoding a small thumbnail
     /// on the way (which proves the pixel data decodes) and computing the
     /// placeholders asked for.
-    pub async fn inspect(&self, bytes: Bytes, info: ImageInfo, lqip: LqipKinds) -> Result<Inspection, TransformError> {
+    pub async fn inspect(
+        &self,
+        bytes: Bytes,
+        info: ImageInfo,
+        lqip: LqipKinds,
+        preview: bool,
+    ) -> Result<Inspection, TransformError> {
         self.check_limits(info.width, info.height, 1)?;
-        let inspection = self.pool.run(move |_| inspect_blocking(&bytes, info, lqip)).await??;
+        let inspection = self
+            .pool
+            .run(move |_| inspect_blocking(&bytes, info, lqip, preview))
+            .await??;
         self.check_limits(info.width, info.height, inspection.source.pages)?;
         Ok(inspection)
     }
@@ -169,15 +200,24 @@ impl Transformer {
     /// Carries out `plan` on an original.
     pub async fn render(&self, bytes: Bytes, plan: Plan, source: Source) -> Result<Encoded, TransformError> {
         self.check_limits(source.width, source.height, source.pages)?;
+        let plugins = self.plugins.clone();
         let encoded = self
             .pool
-            .run(move |watchdog| pipeline::run(&bytes, &plan, &source, |image| watchdog.watch(image)))
+            .run(move |watchdog| pipeline::run(&bytes, &plan, &source, &plugins, |image| watchdog.watch(image)))
             .await??;
         Ok(encoded)
     }
 }
 
-fn inspect_blocking(bytes: &[u8], info: ImageInfo, lqip: LqipKinds) -> Result<Inspection, pipeline::PipelineError> {
+/// The longer side of the preview validators receive.
+pub const PREVIEW_SIZE: i32 = 256;
+
+fn inspect_blocking(
+    bytes: &[u8],
+    info: ImageInfo,
+    lqip: LqipKinds,
+    preview: bool,
+) -> Result<Inspection, pipeline::PipelineError> {
     let failed = |step: &'static str| {
         move |e: rs_vips::error::Error| pipeline::PipelineError::Vips {
             step,
@@ -236,5 +276,23 @@ fn inspect_blocking(bytes: &[u8], info: ImageInfo, lqip: LqipKinds) -> Result<In
                 .encode(thumbhash::rgba_to_thumb_hash(w as usize, h as usize, &rgba))
         }),
     });
-    Ok(Inspection { source, lqip })
+    let preview = if preview {
+        let small = VipsImage::thumbnail_buffer_with_opts(
+            bytes,
+            PREVIEW_SIZE,
+            VOption::new()
+                .set("height", PREVIEW_SIZE)
+                .set("option_string", "fail_on=truncated"),
+        )
+        .and_then(|image| pipeline::to_rgba8(&image))
+        .map_err(failed("preview"))?;
+        Some(PluginImage {
+            width: small.get_width() as u32,
+            height: small.get_height() as u32,
+            pixels: small.write_to_memory(),
+        })
+    } else {
+        None
+    };
+    Ok(Inspection { source, lqip, preview })
 }

@@ -232,6 +232,22 @@ pub struct Params {
     pub dpr: Option<f64>,
     pub anim: Option<bool>,
     pub profile: Option<String>,
+    /// Plugin transforms named in `fx`, in order.
+    pub fx: Option<Vec<String>>,
+    /// `{plugin}.{key}` parameters, by plugin.
+    pub plugin_params: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// At most this many plugins in one `fx`.
+pub const MAX_FX: usize = 8;
+
+/// Plugin names: lower-case letters, digits, `-` and `_`.
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,6 +294,7 @@ pub const NAMES: &[&str] = &[
     "dpr",
     "anim",
     "profile",
+    "fx",
 ];
 
 impl Params {
@@ -429,15 +446,42 @@ impl Params {
                 }
                 self.profile = Some(value.to_owned());
             }
-            _ => return Err(error(key, "unknown parameter")),
+                        "fx" => {
+                let names: Vec<String> = value.split(',').map(str::to_owned).collect();
+                if let Some(bad) = names.iter().find(|n| !is_plugin_name(n)) {
+                    return Err(error(key, format!("{:?} is not a plugin name", crate::address::truncate(bad, 64))));
+                }
+                if names.len() > MAX_FX {
+                    return Err(error(key, format!("at most {MAX_FX} plugins may be chained")));
+                }
+                self.fx = Some(names);
+            }
+            _ => match key.split_once('.') {
+                Some((plugin, setting)) if is_plugin_name(plugin) && !setting.is_empty() && setting.len() <= 64 => {
+                    if value.len() > 2048 {
+                        return Err(error(key, "is longer than 2048 characters"));
+                    }
+                    self.plugin_params.entry(plugin.to_owned()).or_default().insert(setting.to_owned(), value.to_owned());
+                }
+                _ => return Err(error(key, "unknown parameter")),
+            },
         }
         Ok(())
     }
 
     /// `self` with every parameter `over` gives replacing this one's.
     pub fn overlaid_with(&self, over: &Params) -> Params {
+        let mut plugin_params = self.plugin_params.clone();
+        for (plugin, settings) in &over.plugin_params {
+            plugin_params
+                .entry(plugin.clone())
+                .or_default()
+                .extend(settings.clone());
+        }
         macro_rules! pick {
-            ($($field:ident),*) => { Params { $($field: over.$field.clone().or_else(|| self.$field.clone()),)* } };
+            ($($field:ident),*) => {
+                Params { $($field: over.$field.clone().or_else(|| self.$field.clone()),)* plugin_params }
+            };
         }
         pick!(
             width,
@@ -461,7 +505,8 @@ impl Params {
             colour_space,
             dpr,
             anim,
-            profile
+            profile,
+            fx
         )
     }
 

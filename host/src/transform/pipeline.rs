@@ -15,12 +15,15 @@ use rs_vips::voption::{Setter, VOption};
 
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
+use crate::plugin::{PluginError, PluginImage, Plugins};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// libvips refused or failed; the message is libvips' own.
     #[error("{step}: {message}")]
     Vips { step: &'static str, message: String },
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
 }
 
 type Result<T> = std::result::Result<T, PipelineError>;
@@ -35,7 +38,14 @@ fn vips(step: &'static str) -> impl Fn(rs_vips::error::Error) -> PipelineError {
 /// The images being worked on: one, or one per frame of an animation.
 type Frames = Vec<VipsImage>;
 
-type Step = fn(&Plan, &Source, Frames) -> Result<Frames>;
+/// What every step can see.
+struct Context<'a> {
+    plan: &'a Plan,
+    source: &'a Source,
+    plugins: &'a Plugins,
+}
+
+type Step = fn(&Context, Frames) -> Result<Frames>;
 
 /// The order of processing, after loading and before encoding.
 const STEPS: &[(&str, Step)] = &[
@@ -48,6 +58,7 @@ const STEPS: &[(&str, Step)] = &[
     ("sharpen", sharpen),
     ("filter", filter),
     ("embed", embed),
+    ("plugins", plugins),
     ("flatten", flatten),
     ("export colour", export_colour),
 ];
@@ -61,10 +72,17 @@ pub struct Encoded {
 
 /// Runs `plan` on the original `bytes`. `on_built` receives the final lazy
 /// image before pixels are computed, so a watchdog can kill the evaluation.
-pub fn run(bytes: &[u8], plan: &Plan, source: &Source, on_built: impl FnOnce(&VipsImage)) -> Result<Encoded> {
+pub fn run(
+    bytes: &[u8],
+    plan: &Plan,
+    source: &Source,
+    plugins: &Plugins,
+    on_built: impl FnOnce(&VipsImage),
+) -> Result<Encoded> {
     let mut frames = load(bytes, plan, source)?;
+    let context = Context { plan, source, plugins };
     for (_, step) in STEPS {
-        frames = step(plan, source, frames)?;
+        frames = step(&context, frames)?;
     }
     let image = join(frames, plan)?;
     on_built(&image);
@@ -141,7 +159,8 @@ fn map(frames: Frames, step: &'static str, f: impl Fn(&VipsImage) -> rs_vips::Re
 
 /// Brings every image into 8-bit sRGB (or grey) through its ICC profile,
 /// unless the output keeps the original's colour space.
-fn import_colour(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn import_colour(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     map(frames, "import colour", |image| {
         let interpretation = image.get_interpretation()?;
         let has_profile = image.get_typeof("icc-profile-data").unwrap_or(0) != 0;
@@ -172,7 +191,8 @@ fn import_colour(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
     })
 }
 
-fn crop(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn crop(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let Some(r) = plan.crop else { return Ok(frames) };
     map(frames, "crop", |image| {
         image.extract_area(r.x as i32, r.y as i32, r.width as i32, r.height as i32)
@@ -180,7 +200,9 @@ fn crop(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
 }
 
 /// Resizes images that were not already resized while loading.
-fn resize(plan: &Plan, source: &Source, frames: Frames) -> Result<Frames> {
+fn resize(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
+    let source = cx.source;
     let (w, h) = pre_orientation_size(plan, source);
     map(frames, "resize", |image| {
         if image.get_width() as u32 == w && image.get_height() as u32 == h {
@@ -190,7 +212,8 @@ fn resize(plan: &Plan, source: &Source, frames: Frames) -> Result<Frames> {
     })
 }
 
-fn orient(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn orient(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let o = plan.orientation;
     if o.is_identity() {
         return Ok(frames);
@@ -210,7 +233,8 @@ fn orient(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
     })
 }
 
-fn extract(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn extract(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     match plan.extract {
         None => Ok(frames),
         Some(Extract::Area(r)) => map(frames, "extract", |image| {
@@ -234,12 +258,14 @@ fn extract(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
     }
 }
 
-fn blur(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn blur(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let Some(sigma) = plan.blur else { return Ok(frames) };
     map(frames, "blur", |image| image.gaussblur(sigma))
 }
 
-fn sharpen(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn sharpen(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let Some(sigma) = plan.sharpen else { return Ok(frames) };
     map(frames, "sharpen", |image| {
         image.sharpen_with_opts(VOption::new().set("sigma", sigma))
@@ -263,7 +289,8 @@ fn rejoin_alpha(colour: VipsImage, alpha: Option<VipsImage>) -> rs_vips::Result<
     }
 }
 
-fn filter(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn filter(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let Some(filter) = plan.filter else { return Ok(frames) };
     map(frames, "filter", |image| {
         let (colour, alpha) = split_alpha(image)?;
@@ -287,7 +314,8 @@ fn filter(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
     })
 }
 
-fn embed(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn embed(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     let Some(e) = plan.embed else { return Ok(frames) };
     let [r, g, b, a] = plan.background.map(f64::from);
     let transparent = a < 255.0 && plan.output.format.has_alpha();
@@ -315,7 +343,67 @@ fn embed(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
     })
 }
 
-fn flatten(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+/// Runs the plan's plugin transforms on 8-bit sRGB RGBA copies of the frames.
+fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
+    if cx.plan.fx.is_empty() {
+        return Ok(frames);
+    }
+    let mut out = Vec::with_capacity(frames.len());
+    for image in frames {
+        let had_alpha = image.hasalpha();
+        let rgba = to_rgba8(&image).map_err(vips("plugins"))?;
+        let mut current = PluginImage {
+            width: rgba.get_width() as u32,
+            height: rgba.get_height() as u32,
+            pixels: rgba.write_to_memory(),
+        };
+        for step in &cx.plan.fx {
+            let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
+                step: "plugins",
+                message: format!("plugin {:?} is not loaded", step.name),
+            })?;
+            current = plugin.transform(current, &step.params)?;
+        }
+        let image = VipsImage::new_from_memory_copy(
+            &current.pixels,
+            current.width as i32,
+            current.height as i32,
+            4,
+            BandFormat::Uchar,
+        )
+        .and_then(|image| image.copy_with_opts(VOption::new().set("interpretation", "srgb")))
+        .map_err(vips("plugins"))?;
+        // The alpha band was added only for the plugins: drop it again if
+        // they left every pixel opaque, so the output looks as without them.
+        let opaque = current.pixels.chunks_exact(4).all(|p| p[3] == 255);
+        let image = if !had_alpha && opaque {
+            image
+                .extract_band_with_opts(0, VOption::new().set("n", 3))
+                .map_err(vips("plugins"))?
+        } else {
+            image
+        };
+        out.push(image);
+    }
+    Ok(out)
+}
+
+/// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
+pub fn to_rgba8(image: &VipsImage) -> rs_vips::Result<VipsImage> {
+    let srgb = if image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar {
+        image.clone()
+    } else {
+        image.colourspace(Interpretation::Srgb)?.cast(BandFormat::Uchar)?
+    };
+    if srgb.hasalpha() {
+        Ok(srgb)
+    } else {
+        srgb.bandjoin_const(&[255.0])
+    }
+}
+
+fn flatten(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     if plan.output.format.has_alpha() {
         return Ok(frames);
     }
@@ -334,7 +422,8 @@ fn flatten(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
 }
 
 /// Converts from the working sRGB to the colour space asked for.
-fn export_colour(plan: &Plan, _: &Source, frames: Frames) -> Result<Frames> {
+fn export_colour(cx: &Context, frames: Frames) -> Result<Frames> {
+    let plan = cx.plan;
     match plan.output.colour {
         ColourSpace::Srgb | ColourSpace::Origin => Ok(frames),
         ColourSpace::Gray => map(frames, "export colour", |image| image.colourspace(Interpretation::BW)),

@@ -68,6 +68,15 @@ pub enum Extract {
     Smart { width: u32, height: u32, attention: bool },
 }
 
+/// One plugin transform in a plan: which plugin, which build, with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FxStep {
+    pub name: String,
+    /// Hash of the plugin's `.wasm`: a new build is a new variant.
+    pub hash: String,
+    pub params: Vec<(String, String)>,
+}
+
 /// A canvas the image is placed on (`contain` and `pad`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Embed {
@@ -103,6 +112,8 @@ pub struct Plan {
     pub sharpen: Option<f64>,
     pub filter: Option<Filter>,
     pub embed: Option<Embed>,
+    /// Plugin transforms, after the native steps that shrink the image.
+    pub fx: Vec<FxStep>,
     /// RGBA for `embed` and for flattening alpha.
     pub background: [u8; 4],
     pub output: Output,
@@ -158,7 +169,15 @@ pub fn negotiate(accept: Option<&str>, has_alpha: bool, animated: bool) -> Outpu
 }
 
 impl Plan {
-    pub fn new(params: &Params, source: &Source, accept: Option<&str>, max_dimension: u32) -> Result<Self, ParamError> {
+    /// `fx` is the plugin chain already resolved against the loaded plugins
+    /// (URL `fx` first, then the path's `transforms`).
+    pub fn new(
+        params: &Params,
+        source: &Source,
+        accept: Option<&str>,
+        max_dimension: u32,
+        fx: Vec<FxStep>,
+    ) -> Result<Self, ParamError> {
         // Crop, in the EXIF-oriented original.
         let crop = match params.crop {
             Some(rect) => {
@@ -340,7 +359,8 @@ impl Plan {
             && blur.is_none()
             && sharpen.is_none()
             && filter.is_none()
-            && embed.is_none();
+            && embed.is_none()
+            && fx.is_empty();
         let same_format = format.image_format() == source.format || (params.format.is_none() && !negotiated);
         let encoding_asked = (lossy && params.quality.is_some())
             || (format.supports_lossless() && params.lossless.is_some())
@@ -364,6 +384,7 @@ impl Plan {
             sharpen,
             filter,
             embed,
+            fx,
             background,
             output,
             negotiated,
@@ -430,7 +451,12 @@ impl Plan {
         if let Some(e) = self.embed {
             parts.push(format!("embed={},{},{}x{}", e.left, e.top, e.width, e.height));
         }
-        if self.embed.is_some() || self.flattens(source_has_alpha) {
+        for step in &self.fx {
+            // JSON keeps any text in a parameter from blurring two keys into one.
+            let params = serde_json::to_string(&step.params).unwrap_or_default();
+            parts.push(format!("fx={}@{}{params}", step.name, step.hash));
+        }
+        if self.embed.is_some() || self.flattens(source_has_alpha) || !self.fx.is_empty() {
             let [r, g, b, a] = self.background;
             parts.push(format!("bg={r:02x}{g:02x}{b:02x}{a:02x}"));
         }
@@ -500,7 +526,7 @@ mod tests {
             .map(|p| p.split_once('=').unwrap_or((p, "")))
             .collect();
         let params = Params::parse(pairs, ParamLimits { max_dimension: 8192 })?;
-        Plan::new(&params, source, accept, 8192)
+        Plan::new(&params, source, accept, 8192, Vec::new())
     }
 
     fn key(query: &str) -> String {

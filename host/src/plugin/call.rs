@@ -1,0 +1,182 @@
+//! One call: a fresh store with the plugin's memory cap and deadline, a
+//! fresh instance from the pooling allocator, the call, and a strict check
+//! of what came back. Whatever the plugin does, only this call fails.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+use super::engine::EPOCH_TICK;
+use super::linker::bindings::transform::kiln::plugin::types;
+use super::linker::{State, sealed_wasi};
+use super::{Kind, Plugin, PluginError, Verdict};
+
+/// 8-bit RGBA pixels handed to or taken from a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+/// What validators and preprocessors are told about an upload.
+#[derive(Debug, Clone)]
+pub struct UploadFacts {
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub bytes: u64,
+}
+
+fn store(plugin: &Plugin) -> Store<State> {
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(plugin.memory_mb as usize * 1024 * 1024)
+        .trap_on_grow_failure(true)
+        .build();
+    let state = State {
+        wasi: sealed_wasi(),
+        table: ResourceTable::new(),
+        limits,
+        plugin: plugin.name.clone(),
+    };
+    let mut store = Store::new(&plugin.engine.engine, state);
+    store.limiter(|state| &mut state.limits);
+    let ticks = (plugin.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    store
+}
+
+/// Names a wasmtime failure: deadline, memory cap, or any other trap.
+fn classify(plugin: &Plugin, error: wasmtime::Error) -> PluginError {
+    let name = plugin.name.clone();
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return PluginError::Timeout {
+            name,
+            limit: plugin.timeout,
+        };
+    }
+    let message = format!("{error:#}");
+    if message.contains("growing memory") || message.contains("memory allocation") {
+        return PluginError::OutOfMemory {
+            name,
+            limit_mb: plugin.memory_mb,
+        };
+    }
+    let message = message.lines().next().unwrap_or("trap").chars().take(300).collect();
+    PluginError::Trap { name, message }
+}
+
+fn wrong_kind(plugin: &Plugin, kind: Kind) -> PluginError {
+    PluginError::WrongKind {
+        name: plugin.name.clone(),
+        kind,
+    }
+}
+
+fn to_wit(image: PluginImage) -> types::Image {
+    types::Image {
+        width: image.width,
+        height: image.height,
+        layout: types::Layout::Rgba8,
+        pixels: image.pixels,
+    }
+}
+
+fn to_wit_info(facts: &UploadFacts) -> types::UploadInfo {
+    types::UploadInfo {
+        content_type: facts.content_type.clone(),
+        width: facts.width,
+        height: facts.height,
+        frames: facts.frames,
+        bytes: facts.bytes,
+    }
+}
+
+/// The most a transform's result may hold: the host's own output limit.
+const MAX_OUTPUT_SIDE: u32 = 16384;
+
+pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<PluginImage, PluginError> {
+    let pre = plugin
+        .pre
+        .transform
+        .as_ref()
+        .ok_or_else(|| wrong_kind(plugin, Kind::Transform))?;
+    let mut store = store(plugin);
+    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+    let result = bindings
+        .kiln_plugin_transformer()
+        .call_transform(&mut store, &to_wit(image), &params.to_vec(), &plugin.config)
+        .map_err(|e| classify(plugin, e))?;
+    let output = result.map_err(|message| PluginError::Failed {
+        name: plugin.name.clone(),
+        message: message.chars().take(500).collect(),
+    })?;
+    let bad = |message: String| PluginError::BadOutput {
+        name: plugin.name.clone(),
+        message,
+    };
+    let (w, h) = (output.width, output.height);
+    if w == 0 || h == 0 || w > MAX_OUTPUT_SIDE || h > MAX_OUTPUT_SIDE {
+        return Err(bad(format!("an image of {w}x{h}")));
+    }
+    let expected = u64::from(w) * u64::from(h) * 4;
+    if output.pixels.len() as u64 != expected {
+        return Err(bad(format!(
+            "{} bytes of pixels for {w}x{h} RGBA, which needs {expected}",
+            output.pixels.len()
+        )));
+    }
+    Ok(PluginImage {
+        width: w,
+        height: h,
+        pixels: output.pixels,
+    })
+}
+
+pub fn validate(
+    plugin: &Plugin,
+    upload: &[u8],
+    facts: &UploadFacts,
+    preview: PluginImage,
+) -> Result<Verdict, PluginError> {
+    let pre = plugin
+        .pre
+        .validator
+        .as_ref()
+        .ok_or_else(|| wrong_kind(plugin, Kind::Validator))?;
+    let mut store = store(plugin);
+    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+    let verdict = bindings
+        .kiln_plugin_validation()
+        .call_validate(
+            &mut store,
+            upload,
+            &to_wit_info(facts),
+            &to_wit(preview),
+            &plugin.config,
+        )
+        .map_err(|e| classify(plugin, e))?;
+    Ok(match verdict {
+        types::Verdict::Accept => Verdict::Accept,
+        types::Verdict::Reject(reason) => Verdict::Reject(reason.chars().take(500).collect()),
+    })
+}
+
+pub fn preprocess(plugin: &Plugin, upload: &[u8], facts: &UploadFacts) -> Result<Vec<u8>, PluginError> {
+    let pre = plugin
+        .pre
+        .preprocessor
+        .as_ref()
+        .ok_or_else(|| wrong_kind(plugin, Kind::Preprocessor))?;
+    let mut store = store(plugin);
+    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+    let result = bindings
+        .kiln_plugin_preprocessing()
+        .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
+        .map_err(|e| classify(plugin, e))?;
+    result.map_err(|message| PluginError::Failed {
+        name: plugin.name.clone(),
+        message: message.chars().take(500).collect(),
+    })
+}

@@ -1,0 +1,385 @@
+//! WebAssembly plugins over HTTP (SPEC §5): validator chains, preprocessors,
+//! `fx` transforms and path transforms, plugin identity in variant keys, and
+//! containment of hostile plugins. The components are built by `make plugins`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::harness::{Kiln, assert_error, wasm};
+use crate::images::{decode, jpeg, noisy_png, pixel};
+
+fn plugin(name: &str, extra: &str) -> String {
+    format!("[plugins.{name}]\npath = \"{}\"\n{extra}\n", wasm(name))
+}
+
+async fn png_of(kiln: &Kiln, target: &str) -> rs_vips::VipsImage {
+    let response = kiln.get(target).send().await.unwrap();
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{target}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    decode(&body)
+}
+
+#[tokio::test]
+async fn validator_chain_refuses_bad_uploads_and_keeps_good_ones() {
+    let config = [
+        plugin("dimensions", "config = { min-width = 50, max-aspect = 3 }"),
+        plugin("not-blank", ""),
+        "[[paths]]\npattern = \"/checked/**\"\nvalidators = [\"dimensions\", \"not-blank\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    let small = assert_error(kiln.upload("checked/a", jpeg(40, 40, 1)).await, 422, "rejected").await;
+    let message = small["message"].as_str().unwrap();
+    assert!(message.contains("dimensions") && message.contains("wide"), "{message}");
+    let wide = assert_error(kiln.upload("checked/a", jpeg(400, 100, 1)).await, 422, "rejected").await;
+    assert!(wide["message"].as_str().unwrap().contains("aspect"), "{wide}");
+    let blank = crate::images::png(100, 100, 0);
+    let flat: Vec<u8> = {
+        let image = image::RgbImage::from_pixel(100, 100, image::Rgb([200, 200, 200]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let uniform = assert_error(kiln.upload("checked/a", flat).await, 422, "rejected").await;
+    assert!(uniform["message"].as_str().unwrap().contains("not-blank"), "{uniform}");
+    assert!(kiln.stored_objects().is_empty(), "rejected uploads store nothing");
+    kiln.upload_ok("checked/a", noisy_png(100, 80)).await;
+    kiln.upload_ok("checked/b", blank).await;
+    kiln.upload_ok("unchecked", jpeg(10, 10, 1)).await;
+}
+
+/// A JPEG with an EXIF block whose GPS directory holds a latitude.
+fn jpeg_with_gps() -> (Vec<u8>, [u8; 8]) {
+    let latitude = [0, 0, 0, 52, 0, 0, 0, 1];
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend([0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0]);
+    tiff.extend([0, 1, 0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 44, 0, 0, 0, 0]);
+    tiff.extend(latitude);
+    tiff.extend([0, 0, 0, 30, 0, 0, 0, 1, 0, 0, 0, 15, 0, 0, 0, 1]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let plain = jpeg(64, 48, 3);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&plain[2..]);
+    (out, latitude)
+}
+
+#[tokio::test]
+async fn preprocessors_change_what_is_stored() {
+    let config = [
+        plugin("strip-gps", ""),
+        "[[paths]]\npattern = \"/private/**\"\npreprocessors = [\"strip-gps\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    let (with_gps, latitude) = jpeg_with_gps();
+    assert!(with_gps.windows(8).any(|w| w == latitude));
+    kiln.upload_ok("private/photo", with_gps.clone()).await;
+    let stored = kiln
+        .get("/assets/private/photo")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(!stored.windows(8).any(|w| w == latitude), "the GPS latitude is gone");
+    assert_eq!(stored.len(), with_gps.len(), "nothing but the GPS bytes changed");
+    let scan = with_gps.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    assert_eq!(stored[scan..], with_gps[scan..], "the compressed pixels are untouched");
+    kiln.upload_ok("public/photo", with_gps.clone()).await;
+    let kept = kiln
+        .get("/assets/public/photo")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.as_ref(),
+        with_gps.as_slice(),
+        "other paths keep their uploads as sent"
+    );
+}
+
+#[tokio::test]
+async fn watermark_changes_only_where_the_mark_is() {
+    let config = [
+        plugin("watermark", "config = { opacity = 1.0, color = \"ff0000\" }"),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"watermark\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("photo", jpeg(400, 300, 7)).await;
+    let plain = png_of(&kiln, "/assets/photo?format=png").await;
+    let marked = png_of(
+        &kiln,
+        "/assets/photo?format=png&fx=watermark&watermark.text=KILN&watermark.size=0.2",
+    )
+    .await;
+    assert_eq!((marked.get_width(), marked.get_height()), (400, 300));
+    let (mut differs_in_corner, mut differs_elsewhere) = (0, 0);
+    for y in (0..300).step_by(3) {
+        for x in (0..400).step_by(3) {
+            if pixel(&plain, x, y) != pixel(&marked, x, y) {
+                if x >= 200 && y >= 200 {
+                    differs_in_corner += 1;
+                } else {
+                    differs_elsewhere += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        differs_in_corner > 50,
+        "the mark is drawn in the south-east corner ({differs_in_corner})"
+    );
+    assert_eq!(differs_elsewhere, 0, "nothing else changes");
+    let metadata: serde_json::Value = kiln
+        .get("/assets/photo/-/metadata")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = metadata["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["transformation"].as_str().unwrap())
+        .collect();
+    assert!(keys.iter().any(|k| k.contains("fx=watermark@")), "{keys:?}");
+}
+
+#[tokio::test]
+async fn fx_chains_and_path_transforms() {
+    let config = [
+        plugin("duotone", ""),
+        plugin("redact", ""),
+        plugin("invert", ""),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"duotone\", \"redact\", \"invert\"]\n".into(),
+        "[[paths]]\npattern = \"/branded/**\"\ntransforms = [\"duotone\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", crate::images::halves(40, 20)).await;
+    let inverted = png_of(&kiln, "/assets/a?fx=invert").await;
+    let p = pixel(&inverted, 2, 10);
+    assert!(
+        p[0] < 30.0 && p[1] > 220.0 && p[2] > 220.0,
+        "red inverts to cyan: {p:?}"
+    );
+    let half = png_of(&kiln, "/assets/a?fx=invert&invert.amount=0.5").await;
+    assert!((pixel(&half, 2, 10)[0] - 128.0).abs() < 3.0);
+    let duo = png_of(&kiln, "/assets/a?fx=duotone&duotone.dark=000000&duotone.light=00ff00").await;
+    let d = pixel(&duo, 2, 10);
+    assert!(d[0] < 2.0 && d[2] < 2.0 && d[1] > 20.0, "{d:?}");
+    let redacted = png_of(&kiln, "/assets/a?fx=redact&redact.rects=0.4,0,0.2,1&redact.strength=20").await;
+    let middle = pixel(&redacted, 20, 10);
+    assert!(
+        middle[0] > 60.0 && middle[2] > 60.0,
+        "the boundary is pixelated into a mix: {middle:?}"
+    );
+    // Order matters in fx.
+    let a = kiln
+        .get("/assets/a?fx=invert,duotone&format=png")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let b = kiln
+        .get("/assets/a?fx=duotone,invert&format=png")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_ne!(a, b);
+
+    // Path transforms apply to every variant, even a request with no parameters.
+    kiln.upload_ok("branded/a", crate::images::halves(40, 20)).await;
+    let branded = png_of(&kiln, "/assets/branded/a").await;
+    let g = pixel(&branded, 2, 10);
+    assert!((g[0] - g[2]).abs() > 10.0 || g[0] != 255.0, "duotone applied: {g:?}");
+    let response = kiln.get("/assets/branded/a").send().await.unwrap();
+    assert_eq!(response.headers()["kiln-cache"], "hit");
+
+    for (query, param) in [
+        ("fx=nothing", "fx"),
+        ("fx=Bad!", "fx"),
+        ("invert.amount=0.5", "invert.*"),
+        ("fx=invert&duotone.dark=000000", "duotone.*"),
+    ] {
+        let json = assert_error(
+            kiln.get(&format!("/assets/a?{query}")).send().await.unwrap(),
+            400,
+            "invalid_param",
+        )
+        .await;
+        assert!(
+            json["message"].as_str().unwrap().contains(&format!("`{param}`")),
+            "{query}: {json}"
+        );
+    }
+    let failed = assert_error(
+        kiln.get("/assets/a?fx=invert&invert.amount=7").send().await.unwrap(),
+        422,
+        "plugin_failed",
+    )
+    .await;
+    assert!(failed["message"].as_str().unwrap().contains("invert"), "{failed}");
+}
+
+#[tokio::test]
+async fn fx_must_be_allowed_at_the_path() {
+    let config = [
+        plugin("invert", ""),
+        "[[paths]]\npattern = \"/open/**\"\nallowed-fx = [\"invert\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("open/a", jpeg(20, 20, 1)).await;
+    kiln.upload_ok("closed/a", jpeg(20, 20, 1)).await;
+    assert_eq!(kiln.get("/assets/open/a?fx=invert").send().await.unwrap().status(), 200);
+    let refused = assert_error(
+        kiln.get("/assets/closed/a?fx=invert").send().await.unwrap(),
+        400,
+        "invalid_param",
+    )
+    .await;
+    assert!(refused["message"].as_str().unwrap().contains("allowed-fx"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_new_build_of_a_plugin_makes_new_variants() {
+    let config = |wasm_name: &str| {
+        format!(
+            "[plugins.fx]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\nallowed-fx = [\"fx\"]\n",
+            wasm(wasm_name)
+        )
+    };
+
+    let kiln = Kiln::builder().config(&config("invert")).start().await;
+    kiln.upload_ok("a", jpeg(30, 20, 1)).await;
+    let made = kiln.get("/assets/a?fx=fx").send().await.unwrap();
+    assert_eq!(made.headers()["kiln-cache"], "miss");
+    let again = kiln.get("/assets/a?fx=fx").send().await.unwrap();
+    assert_eq!(again.headers()["kiln-cache"], "hit");
+    let dir = kiln.stop_keep_dir().await;
+    let rebuilt = Kiln::builder().config(&config("duotone")).dir(dir).start().await;
+    let fresh = rebuilt.get("/assets/a?fx=fx").send().await.unwrap();
+    assert_eq!(
+        fresh.headers()["kiln-cache"],
+        "miss",
+        "another .wasm under the same name is another variant"
+    );
+}
+
+#[tokio::test]
+async fn hostile_plugins_fail_only_their_own_request() {
+    let config = [
+        plugin("spin", "timeout-ms = 300"),
+        plugin("hog", "memory-mb = 32"),
+        plugin("trap", ""),
+        plugin("garbage", ""),
+        plugin("noop", ""),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"spin\", \"hog\", \"trap\", \"garbage\", \"noop\"]\n".into(),
+        "[[paths]]\npattern = \"/guarded/**\"\nvalidators = [\"spin\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", jpeg(64, 48, 1)).await;
+    for (name, needle) in [
+        ("spin", "time"),
+        ("hog", "memory"),
+        ("trap", "crashed"),
+        ("garbage", "invalid result"),
+    ] {
+        let started = Instant::now();
+        let response = kiln.get(&format!("/assets/a?fx={name}&w=40")).send().await.unwrap();
+        let json = assert_error(response, 422, "plugin_failed").await;
+        let message = json["message"].as_str().unwrap();
+        assert!(message.contains(name) && message.contains(needle), "{name}: {message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+        // The next request succeeds, plugin or not.
+        assert_eq!(
+            kiln.get("/assets/a?fx=noop&w=40").send().await.unwrap().status(),
+            200,
+            "after {name}"
+        );
+        assert_eq!(
+            kiln.get("/assets/a?w=41").send().await.unwrap().status(),
+            200,
+            "after {name}"
+        );
+    }
+    // Concurrent hostile calls do not exhaust anything either.
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let client = kiln.client.clone();
+        let url = kiln.url(&format!("/assets/a?fx=hog&w={}", 20 + i));
+        handles.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status().as_u16()
+        }));
+    }
+    for handle in handles {
+        assert!([422, 503].contains(&handle.await.unwrap()));
+    }
+    // A validator that never returns fails the upload, within its limit.
+    let started = Instant::now();
+    let response = kiln
+        .authed(Method::POST, "/assets/guarded/x")
+        .body(jpeg(20, 20, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 422, "plugin_failed").await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(kiln.get("/health").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.get("/assets/a?fx=noop&w=33").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn invalid_plugin_config_fails_at_start() {
+    for (config, needle) in [
+        ("[plugins.missing]\npath = \"/nonexistent.wasm\"\n", "missing"),
+        ("[plugins.x]\npath = \"kiln.toml\"\n", "x"),
+        (
+            &format!("[plugins.x]\npath = \"{}\"\nmemory-mb = 0\n", wasm("noop")),
+            "memory-mb",
+        ),
+        ("[[paths]]\npattern = \"/**\"\nvalidators = [\"ghost\"]\n", "ghost"),
+        ("[[paths]]\npattern = \"/**\"\nallowed-fx = [\"ghost\"]\n", "ghost"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kiln.toml"), config).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .current_dir(dir.path())
+            .env("KILN_CONFIG", "kiln.toml")
+            .env("KILN_SERVER__LISTEN", "127.0.0.1:0")
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{config}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needle), "{config}: {stderr}");
+    }
+}
