@@ -86,14 +86,7 @@ async fn configured_keys_scopes_and_prefixes() {
         assert_error(response, 403, "forbidden").await;
     }
     // Nothing was written by a refused request.
-    let metadata: serde_json::Value = kiln
-        .get("/assets/users/1/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/users/1/-/metadata").await;
     assert_eq!(metadata["entry"], 1);
     assert!(metadata["alt"].is_null());
     assert_eq!(kiln.stored_objects().len(), 1);
@@ -142,7 +135,7 @@ async fn configured_keys_scopes_and_prefixes() {
         204
     );
     // Reads need no key.
-    assert_eq!(kiln.get("/assets/anywhere").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/assets/anywhere").await, 200);
 }
 
 #[tokio::test]

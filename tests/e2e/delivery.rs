@@ -20,7 +20,7 @@ async fn content_carries_validators_and_answers_conditionals() {
     kiln.upload_ok("static/logo", bytes.clone()).await;
     kiln.upload_ok("plain", bytes.clone()).await;
 
-    let response = kiln.get("/assets/static/logo").send().await.unwrap();
+    let response = kiln.fetch("/assets/static/logo").await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "image/jpeg");
@@ -36,7 +36,7 @@ async fn content_carries_validators_and_answers_conditionals() {
     assert!(httpdate::parse_http_date(&last_modified).is_ok(), "{last_modified}");
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
 
-    let plain = kiln.get("/assets/plain").send().await.unwrap();
+    let plain = kiln.fetch("/assets/plain").await;
     assert_eq!(plain.headers()["cache-control"], "public, max-age=3600", "the default");
     assert_eq!(plain.headers()["etag"].to_str().unwrap(), etag, "same bytes, same ETag");
 
@@ -140,7 +140,7 @@ async fn ranges_and_head() {
         assert_eq!(response.bytes().await.unwrap().len(), total, "{ignored}");
     }
 
-    let etag = kiln.get("/assets/r").send().await.unwrap().headers()["etag"]
+    let etag = kiln.fetch("/assets/r").await.headers()["etag"]
         .to_str()
         .unwrap()
         .to_owned();
@@ -203,25 +203,18 @@ async fn return_formats() {
     kiln.upload_ok("photos/kite.png", bytes.clone()).await;
     let entry_url = "https://img.example.com/assets/photos/kite.png/-/entry/2/content";
 
-    let link: serde_json::Value = kiln
-        .get("/assets/photos/kite.png/-/link")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: serde_json::Value = kiln.json("/assets/photos/kite.png/-/link").await;
     assert_eq!(link["url"], entry_url);
     assert_eq!(link["width"], 30);
     assert_eq!(link["height"], 20);
     assert_eq!(link["content_type"], "image/jpeg");
     assert!(link["alt"].is_null());
 
-    let redirect = kiln.get("/assets/photos/kite.png/-/redirect").send().await.unwrap();
+    let redirect = kiln.fetch("/assets/photos/kite.png/-/redirect").await;
     assert_eq!(redirect.status(), 307);
     assert_eq!(redirect.headers()["location"], entry_url);
 
-    let download = kiln.get("/assets/photos/kite.png/-/download").send().await.unwrap();
+    let download = kiln.fetch("/assets/photos/kite.png/-/download").await;
     assert_eq!(download.status(), 200);
     let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
@@ -237,21 +230,14 @@ async fn return_formats() {
         .send()
         .await
         .unwrap();
-    let download = kiln.get("/assets/photos/kite.png/-/download").send().await.unwrap();
+    let download = kiln.fetch("/assets/photos/kite.png/-/download").await;
     let disposition = download.headers()["content-disposition"].to_str().unwrap();
     assert!(
         disposition.contains("filename=\"Red-kite-over-the-hill.jpg\""),
         "{disposition}"
     );
 
-    let metadata: serde_json::Value = kiln
-        .get("/assets/photos/kite.png/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/photos/kite.png/-/metadata").await;
     assert_eq!(metadata["path"], "/photos/kite.png");
     assert_eq!(metadata["entry"], 2);
     assert_eq!(metadata["alt"], "Red kite over the hill");
@@ -265,12 +251,12 @@ async fn return_formats() {
 
     // A path rule sets the default return format; an explicit selector overrides it.
     kiln.upload_ok("linked/a", bytes.clone()).await;
-    let default: serde_json::Value = kiln.get("/assets/linked/a").send().await.unwrap().json().await.unwrap();
+    let default: serde_json::Value = kiln.json("/assets/linked/a").await;
     assert_eq!(
         default["url"],
         "https://img.example.com/assets/linked/a/-/entry/1/content"
     );
-    let content = kiln.get("/assets/linked/a/-/content").send().await.unwrap();
+    let content = kiln.fetch("/assets/linked/a/-/content").await;
     assert_eq!(content.headers()["content-type"], "image/jpeg");
 }
 
@@ -278,6 +264,6 @@ async fn return_formats() {
 async fn links_fall_back_to_the_host_header() {
     let kiln = Kiln::start().await;
     kiln.upload_ok("h", png(4, 4, 1)).await;
-    let link: serde_json::Value = kiln.get("/assets/h/-/link").send().await.unwrap().json().await.unwrap();
+    let link: serde_json::Value = kiln.json("/assets/h/-/link").await;
     assert_eq!(link["url"], format!("{}/assets/h/-/entry/1/content", kiln.base));
 }

@@ -50,11 +50,7 @@ async fn path_tricks_are_invalid_paths() {
         let (status, body) = raw_status(&kiln, "DELETE", target).await;
         assert_eq!(status, 400, "DELETE {target}: {body}");
     }
-    assert_eq!(
-        kiln.get("/assets/safe/a").send().await.unwrap().status(),
-        200,
-        "still serving"
-    );
+    assert_eq!(kiln.status("/assets/safe/a").await, 200, "still serving");
     assert_eq!(kiln.stored_objects().len(), 1);
 }
 
@@ -74,15 +70,10 @@ async fn selectors_params_methods_and_routes() {
         "/assets/p/-/link/content",
         "/assets/p/-/recursive/content",
     ] {
-        assert_error(kiln.get(target).send().await.unwrap(), 400, "invalid_selector").await;
+        assert_error(kiln.fetch(target).await, 400, "invalid_selector").await;
     }
     for query in ["w=0", "label:=x", "foo", "s=abc", "zoom=2"] {
-        let json = assert_error(
-            kiln.get(&format!("/assets/p?{query}")).send().await.unwrap(),
-            400,
-            "invalid_param",
-        )
-        .await;
+        let json = assert_error(kiln.fetch(&format!("/assets/p?{query}")).await, 400, "invalid_param").await;
         let param = query.split('=').next().unwrap();
         assert!(
             json["message"].as_str().unwrap().contains(param),
@@ -109,8 +100,8 @@ async fn selectors_params_methods_and_routes() {
         assert_eq!(response.headers()["allow"], allow, "{method} {target}");
         assert_error(response, 405, "method_not_allowed").await;
     }
-    assert_error(kiln.get("/nope").send().await.unwrap(), 404, "not_found").await;
-    assert_error(kiln.get("/").send().await.unwrap(), 404, "not_found").await;
+    assert_error(kiln.fetch("/nope").await, 404, "not_found").await;
+    assert_error(kiln.fetch("/").await, 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -144,6 +135,6 @@ async fn the_server_survives_a_burst_of_garbage() {
         assert!((400..500).contains(&status), "garbage got {status}");
     }
     assert!(kiln.stored_objects().is_empty());
-    assert_eq!(kiln.get("/health").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/health").await, 200);
     kiln.upload_ok("garbage/ok", png(4, 4, 1)).await;
 }

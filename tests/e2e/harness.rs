@@ -230,3 +230,57 @@ pub fn wasm(name: &str) -> String {
     );
     path.canonicalize().expect("plugin path").display().to_string()
 }
+
+impl Kiln {
+    /// GET, returning the response.
+    pub async fn fetch(&self, path: &str) -> Response {
+        self.get(path).send().await.expect("GET")
+    }
+
+    /// GET, returning the body as JSON.
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        self.fetch(path).await.json().await.expect("a JSON body")
+    }
+
+    /// GET, returning the body.
+    pub async fn bytes(&self, path: &str) -> bytes::Bytes {
+        self.fetch(path).await.bytes().await.expect("a body")
+    }
+
+    /// GET, returning the status.
+    pub async fn status(&self, path: &str) -> reqwest::StatusCode {
+        self.fetch(path).await.status()
+    }
+}
+
+/// Runs `kiln ARGS` in a fresh directory holding `config` as kiln.toml,
+/// asserts that it fails, and returns what it printed on stderr, with the
+/// directory for a look at what was left behind.
+pub fn fails_with_config(config: &str, args: &[&str]) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("kiln.toml"), config).expect("write config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(dir.path())
+        .env("KILN_CONFIG", "kiln.toml")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kiln");
+    // An accepted config would start a server that never exits: bound the wait.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kiln") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{config:?} was accepted: kiln kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "{config:?} was accepted");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
+    (stderr, dir)
+}

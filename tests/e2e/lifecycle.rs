@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::Kiln;
+use crate::harness::{Kiln, fails_with_config};
 use crate::images::png;
 
 #[tokio::test]
 async fn health_and_ready() {
     let kiln = Kiln::start().await;
-    let health: serde_json::Value = kiln.get("/health").send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = kiln.json("/health").await;
     assert_eq!(health["status"], "ok");
-    let ready = kiln.get("/ready").send().await.unwrap();
+    let ready = kiln.fetch("/ready").await;
     assert_eq!(ready.status(), 200);
     assert!(
         kiln.data().join("kiln.db").exists(),
@@ -28,12 +28,12 @@ async fn health_and_ready() {
     // Take the store away: the server stays alive but is not ready.
     let objects = kiln.data().join("objects");
     std::fs::rename(&objects, kiln.data().join("objects-moved")).unwrap();
-    let not_ready = kiln.get("/ready").send().await.unwrap();
+    let not_ready = kiln.fetch("/ready").await;
     assert_eq!(not_ready.status(), 503);
     assert!(not_ready.headers().contains_key("retry-after"));
     let body: serde_json::Value = not_ready.json().await.unwrap();
     assert_eq!(body["error"], "not_ready");
-    assert_eq!(kiln.get("/health").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/health").await, 200);
 }
 
 #[tokio::test]
@@ -50,16 +50,7 @@ async fn invalid_configuration_fails_at_start_naming_the_key() {
         ),
         ("[limits]\nmax-upload-byte = 1\n", "max-upload-byte"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kiln.toml"), config).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .current_dir(dir.path())
-            .env("KILN_CONFIG", "kiln.toml")
-            .arg("serve")
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{config:?} was accepted");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let (stderr, dir) = fails_with_config(config, &["serve"]);
         assert!(stderr.contains(key), "{config:?}: {stderr}");
         assert!(
             !dir.path().join("data").exists(),
@@ -87,14 +78,7 @@ async fn environment_overrides_the_file() {
         .start()
         .await;
     kiln.upload_ok("env", png(8, 8, 1)).await;
-    let link: serde_json::Value = kiln
-        .get("/assets/env/-/link")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: serde_json::Value = kiln.json("/assets/env/-/link").await;
     assert_eq!(link["url"], "https://cdn.example.org/assets/env/-/entry/1/content");
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::harness::{Kiln, assert_error, fixture};
+use crate::harness::{Kiln, assert_error, fails_with_config, fixture};
 use crate::images::{decode, jpeg, noisy_png};
 
 const PROFILES: &str = r#"
@@ -21,13 +21,7 @@ w = 48
 "#;
 
 async fn metadata(kiln: &Kiln, path: &str) -> serde_json::Value {
-    kiln.get(&format!("/assets/{path}/-/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    kiln.json(&format!("/assets/{path}/-/metadata")).await
 }
 
 /// Polls until the entry has `count` variants, or fails after `within`.
@@ -49,34 +43,21 @@ async fn wait_for_variants(kiln: &Kiln, path: &str, count: usize, within: Durati
 #[tokio::test]
 async fn profiles_are_listed_and_applied() {
     let kiln = Kiln::builder().config(PROFILES).start().await;
-    let profiles: serde_json::Value = kiln.get("/profiles").send().await.unwrap().json().await.unwrap();
+    let profiles: serde_json::Value = kiln.json("/profiles").await;
     assert_eq!(profiles["thumb"]["w"], 32);
     assert_eq!(profiles["thumb"]["fit"], "cover");
     assert_eq!(profiles["wide"]["w"], 48);
 
     kiln.upload_ok("p", jpeg(200, 100, 1)).await;
-    let thumb = kiln.get("/assets/p?profile=thumb").send().await.unwrap();
+    let thumb = kiln.fetch("/assets/p?profile=thumb").await;
     assert_eq!(thumb.headers()["content-type"], "image/webp");
     let image = decode(&thumb.bytes().await.unwrap());
     assert_eq!((image.get_width(), image.get_height()), (32, 32));
     // Explicit parameters override the profile's.
-    let wider = decode(
-        &kiln
-            .get("/assets/p?profile=thumb&w=64")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let wider = decode(&kiln.bytes("/assets/p?profile=thumb&w=64").await);
     assert_eq!((wider.get_width(), wider.get_height()), (64, 32));
     // A profile and the same parameters written out are one variant.
-    let spelled = kiln
-        .get("/assets/p?w=32&h=32&fit=cover&format=webp")
-        .send()
-        .await
-        .unwrap();
+    let spelled = kiln.fetch("/assets/p?w=32&h=32&fit=cover&format=webp").await;
     assert_eq!(spelled.headers()["kiln-cache"], "hit");
 }
 
@@ -96,15 +77,7 @@ async fn invalid_profiles_fail_at_start() {
             "format",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kiln.toml"), config).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .current_dir(dir.path())
-            .args(["--config", "kiln.toml", "config", "check"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{config:?} was accepted");
+        let (stderr, _) = fails_with_config(config, &["config", "check"]);
         assert!(stderr.contains(key), "{config:?}: {stderr}");
     }
 }
@@ -123,7 +96,7 @@ async fn eager_variants_are_made_after_upload_and_survive_a_restart() {
         .collect();
     widths.sort();
     assert_eq!(widths, [32, 48]);
-    let served = kiln.get("/assets/eager/a?profile=thumb").send().await.unwrap();
+    let served = kiln.fetch("/assets/eager/a?profile=thumb").await;
     assert_eq!(served.headers()["kiln-cache"], "hit", "served from the eager variant");
     kiln.upload_ok("elsewhere", jpeg(300, 200, 1)).await;
 
@@ -157,14 +130,7 @@ async fn preprocessing_replaces_the_original() {
     assert_eq!(stored["original"]["content_type"], "image/webp");
     assert_eq!(stored["original"]["width"], 100);
     assert_eq!(stored["original"]["height"], 50);
-    let bytes = kiln
-        .get("/assets/small/big")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = kiln.bytes("/assets/small/big").await;
     let image = decode(&bytes);
     assert_eq!((image.get_width(), image.get_height()), (100, 50));
     // Never enlarged.
@@ -194,14 +160,7 @@ async fn placeholders_are_computed_at_upload() {
         .decode(thumbhash)
         .expect("thumbhash is base64");
     assert!(decoded.len() > 5);
-    let link: serde_json::Value = kiln
-        .get("/assets/p/-/link?w=10")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: serde_json::Value = kiln.json("/assets/p/-/link?w=10").await;
     assert_eq!(link["lqip"]["blurhash"], blurhash);
     let plain = kiln.upload_ok("plain/p", fixture("path-64.jpg")).await;
     assert!(plain["lqip"].is_null(), "an empty list clears the inherited setting");
@@ -215,34 +174,19 @@ async fn on_demand_modes() {
     );
     let kiln = Kiln::builder().config(&config).start().await;
     kiln.upload_ok("profiles-only/a", jpeg(100, 100, 1)).await;
-    assert_eq!(
-        kiln.get("/assets/profiles-only/a?profile=wide")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(kiln.get("/assets/profiles-only/a").send().await.unwrap().status(), 200);
-    let refused = kiln.get("/assets/profiles-only/a?w=10").send().await.unwrap();
+    assert_eq!(kiln.status("/assets/profiles-only/a?profile=wide").await, 200);
+    assert_eq!(kiln.status("/assets/profiles-only/a").await, 200);
+    let refused = kiln.fetch("/assets/profiles-only/a?w=10").await;
     assert_error(refused, 403, "on_demand_restricted").await;
-    let refused = kiln
-        .get("/assets/profiles-only/a?profile=wide&q=5")
-        .send()
-        .await
-        .unwrap();
+    let refused = kiln.fetch("/assets/profiles-only/a?profile=wide&q=5").await;
     assert_error(refused, 403, "on_demand_restricted").await;
 
     kiln.upload_ok("fixed/a", jpeg(100, 100, 1)).await;
-    assert_eq!(
-        kiln.get("/assets/fixed/a").send().await.unwrap().status(),
-        200,
-        "originals are served"
-    );
-    let refused = kiln.get("/assets/fixed/a?w=10").send().await.unwrap();
+    assert_eq!(kiln.status("/assets/fixed/a").await, 200, "originals are served");
+    let refused = kiln.fetch("/assets/fixed/a?w=10").await;
     assert_error(refused, 403, "on_demand_disabled").await;
     wait_for_variants(&kiln, "fixed/a", 1, Duration::from_secs(20)).await;
-    let eager = kiln.get("/assets/fixed/a?profile=thumb").send().await.unwrap();
+    let eager = kiln.fetch("/assets/fixed/a?profile=thumb").await;
     assert_eq!(eager.status(), 200, "eager variants are served");
     assert_eq!(eager.headers()["kiln-cache"], "hit");
 }
@@ -284,10 +228,10 @@ async fn slow_transforms_time_out_and_a_full_queue_sheds_load() {
         .await;
     kiln.upload_ok("noise", noisy_png(1500, 1500)).await;
     let slow = "/assets/noise?blur=100&format=png";
-    assert_error(kiln.get(slow).send().await.unwrap(), 422, "transform_timeout").await;
+    assert_error(kiln.fetch(slow).await, 422, "transform_timeout").await;
     // The worker is freed: a quick request afterwards succeeds.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let quick = kiln.get("/assets/noise?w=10").send().await.unwrap();
+    let quick = kiln.fetch("/assets/noise?w=10").await;
     assert_eq!(quick.status(), 200);
 
     // One worker, no queue: of simultaneous cold requests, the extra ones get 503.
@@ -307,7 +251,7 @@ async fn slow_transforms_time_out_and_a_full_queue_sheds_load() {
         }
     }
     assert!(overloaded >= 1, "a full queue answers 503");
-    assert_eq!(kiln.get("/health").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/health").await, 200);
 }
 
 #[tokio::test]
@@ -316,14 +260,7 @@ async fn transformed_deletes_remove_every_object() {
     for i in 1..=2 {
         kiln.upload_ok(&format!("tree/{i}"), jpeg(60, 40, i)).await;
         for w in [10, 20] {
-            assert_eq!(
-                kiln.get(&format!("/assets/tree/{i}?w={w}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status(),
-                200
-            );
+            assert_eq!(kiln.status(&format!("/assets/tree/{i}?w={w}")).await, 200);
         }
     }
     assert_eq!(kiln.stored_objects().len(), 6);

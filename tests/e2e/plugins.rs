@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::harness::{Kiln, assert_error, wasm};
+use crate::harness::{Kiln, assert_error, fails_with_config, wasm};
 use crate::images::{decode, jpeg, noisy_png, pixel};
 
 fn plugin(name: &str, extra: &str) -> String {
@@ -14,7 +14,7 @@ fn plugin(name: &str, extra: &str) -> String {
 }
 
 async fn png_of(kiln: &Kiln, target: &str) -> rs_vips::VipsImage {
-    let response = kiln.get(target).send().await.unwrap();
+    let response = kiln.fetch(target).await;
     let status = response.status();
     let body = response.bytes().await.unwrap();
     assert_eq!(
@@ -84,27 +84,13 @@ async fn preprocessors_change_what_is_stored() {
     let (with_gps, latitude) = jpeg_with_gps();
     assert!(with_gps.windows(8).any(|w| w == latitude));
     kiln.upload_ok("private/photo", with_gps.clone()).await;
-    let stored = kiln
-        .get("/assets/private/photo")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let stored = kiln.bytes("/assets/private/photo").await;
     assert!(!stored.windows(8).any(|w| w == latitude), "the GPS latitude is gone");
     assert_eq!(stored.len(), with_gps.len(), "nothing but the GPS bytes changed");
     let scan = with_gps.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
     assert_eq!(stored[scan..], with_gps[scan..], "the compressed pixels are untouched");
     kiln.upload_ok("public/photo", with_gps.clone()).await;
-    let kept = kiln
-        .get("/assets/public/photo")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let kept = kiln.bytes("/assets/public/photo").await;
     assert_eq!(
         kept.as_ref(),
         with_gps.as_slice(),
@@ -145,14 +131,7 @@ async fn watermark_changes_only_where_the_mark_is() {
         "the mark is drawn in the south-east corner ({differs_in_corner})"
     );
     assert_eq!(differs_elsewhere, 0, "nothing else changes");
-    let metadata: serde_json::Value = kiln
-        .get("/assets/photo/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/photo/-/metadata").await;
     let keys: Vec<&str> = metadata["variants"]
         .as_array()
         .unwrap()
@@ -192,22 +171,8 @@ async fn fx_chains_and_path_transforms() {
         "the boundary is pixelated into a mix: {middle:?}"
     );
     // Order matters in fx.
-    let a = kiln
-        .get("/assets/a?fx=invert,duotone&format=png")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let b = kiln
-        .get("/assets/a?fx=duotone,invert&format=png")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let a = kiln.bytes("/assets/a?fx=invert,duotone&format=png").await;
+    let b = kiln.bytes("/assets/a?fx=duotone,invert&format=png").await;
     assert_ne!(a, b);
 
     // Path transforms apply to every variant, even a request with no parameters.
@@ -215,7 +180,7 @@ async fn fx_chains_and_path_transforms() {
     let branded = png_of(&kiln, "/assets/branded/a").await;
     let g = pixel(&branded, 2, 10);
     assert!((g[0] - g[2]).abs() > 10.0 || g[0] != 255.0, "duotone applied: {g:?}");
-    let response = kiln.get("/assets/branded/a").send().await.unwrap();
+    let response = kiln.fetch("/assets/branded/a").await;
     assert_eq!(response.headers()["kiln-cache"], "hit");
 
     for (query, param) in [
@@ -224,19 +189,14 @@ async fn fx_chains_and_path_transforms() {
         ("invert.amount=0.5", "invert.*"),
         ("fx=invert&duotone.dark=000000", "duotone.*"),
     ] {
-        let json = assert_error(
-            kiln.get(&format!("/assets/a?{query}")).send().await.unwrap(),
-            400,
-            "invalid_param",
-        )
-        .await;
+        let json = assert_error(kiln.fetch(&format!("/assets/a?{query}")).await, 400, "invalid_param").await;
         assert!(
             json["message"].as_str().unwrap().contains(&format!("`{param}`")),
             "{query}: {json}"
         );
     }
     let failed = assert_error(
-        kiln.get("/assets/a?fx=invert&invert.amount=7").send().await.unwrap(),
+        kiln.fetch("/assets/a?fx=invert&invert.amount=7").await,
         422,
         "plugin_failed",
     )
@@ -254,13 +214,8 @@ async fn fx_must_be_allowed_at_the_path() {
     let kiln = Kiln::builder().config(&config).start().await;
     kiln.upload_ok("open/a", jpeg(20, 20, 1)).await;
     kiln.upload_ok("closed/a", jpeg(20, 20, 1)).await;
-    assert_eq!(kiln.get("/assets/open/a?fx=invert").send().await.unwrap().status(), 200);
-    let refused = assert_error(
-        kiln.get("/assets/closed/a?fx=invert").send().await.unwrap(),
-        400,
-        "invalid_param",
-    )
-    .await;
+    assert_eq!(kiln.status("/assets/open/a?fx=invert").await, 200);
+    let refused = assert_error(kiln.fetch("/assets/closed/a?fx=invert").await, 400, "invalid_param").await;
     assert!(refused["message"].as_str().unwrap().contains("allowed-fx"), "{refused}");
 }
 
@@ -275,13 +230,13 @@ async fn a_new_build_of_a_plugin_makes_new_variants() {
 
     let kiln = Kiln::builder().config(&config("invert")).start().await;
     kiln.upload_ok("a", jpeg(30, 20, 1)).await;
-    let made = kiln.get("/assets/a?fx=fx").send().await.unwrap();
+    let made = kiln.fetch("/assets/a?fx=fx").await;
     assert_eq!(made.headers()["kiln-cache"], "miss");
-    let again = kiln.get("/assets/a?fx=fx").send().await.unwrap();
+    let again = kiln.fetch("/assets/a?fx=fx").await;
     assert_eq!(again.headers()["kiln-cache"], "hit");
     let dir = kiln.stop_keep_dir().await;
     let rebuilt = Kiln::builder().config(&config("duotone")).dir(dir).start().await;
-    let fresh = rebuilt.get("/assets/a?fx=fx").send().await.unwrap();
+    let fresh = rebuilt.fetch("/assets/a?fx=fx").await;
     assert_eq!(
         fresh.headers()["kiln-cache"],
         "miss",
@@ -310,7 +265,7 @@ async fn hostile_plugins_fail_only_their_own_request() {
         ("garbage", "invalid result"),
     ] {
         let started = Instant::now();
-        let response = kiln.get(&format!("/assets/a?fx={name}&w=40")).send().await.unwrap();
+        let response = kiln.fetch(&format!("/assets/a?fx={name}&w=40")).await;
         let json = assert_error(response, 422, "plugin_failed").await;
         let message = json["message"].as_str().unwrap();
         assert!(message.contains(name) && message.contains(needle), "{name}: {message}");
@@ -320,16 +275,8 @@ async fn hostile_plugins_fail_only_their_own_request() {
             started.elapsed()
         );
         // The next request succeeds, plugin or not.
-        assert_eq!(
-            kiln.get("/assets/a?fx=noop&w=40").send().await.unwrap().status(),
-            200,
-            "after {name}"
-        );
-        assert_eq!(
-            kiln.get("/assets/a?w=41").send().await.unwrap().status(),
-            200,
-            "after {name}"
-        );
+        assert_eq!(kiln.status("/assets/a?fx=noop&w=40").await, 200, "after {name}");
+        assert_eq!(kiln.status("/assets/a?w=41").await, 200, "after {name}");
     }
     // Concurrent hostile calls do not exhaust anything either.
     let mut handles = Vec::new();
@@ -353,8 +300,8 @@ async fn hostile_plugins_fail_only_their_own_request() {
         .unwrap();
     assert_error(response, 422, "plugin_failed").await;
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(kiln.get("/health").send().await.unwrap().status(), 200);
-    assert_eq!(kiln.get("/assets/a?fx=noop&w=33").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/health").await, 200);
+    assert_eq!(kiln.status("/assets/a?fx=noop&w=33").await, 200);
 }
 
 #[tokio::test]
@@ -369,17 +316,7 @@ async fn invalid_plugin_config_fails_at_start() {
         ("[[paths]]\npattern = \"/**\"\nvalidators = [\"ghost\"]\n", "ghost"),
         ("[[paths]]\npattern = \"/**\"\nallowed-fx = [\"ghost\"]\n", "ghost"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kiln.toml"), config).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .current_dir(dir.path())
-            .env("KILN_CONFIG", "kiln.toml")
-            .env("KILN_SERVER__LISTEN", "127.0.0.1:0")
-            .arg("serve")
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{config}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let (stderr, _) = fails_with_config(config, &["serve"]);
         assert!(stderr.contains(needle), "{config}: {stderr}");
     }
 }

@@ -8,13 +8,13 @@ use crate::harness::{Kiln, assert_error};
 use crate::images::png;
 
 async fn metadata(kiln: &Kiln, path: &str) -> serde_json::Value {
-    let response = kiln.get(path).send().await.unwrap();
+    let response = kiln.fetch(path).await;
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
 }
 
 async fn content(kiln: &Kiln, path: &str) -> Vec<u8> {
-    let response = kiln.get(path).send().await.unwrap();
+    let response = kiln.fetch(path).await;
     assert_eq!(response.status(), 200, "{path}");
     response.bytes().await.unwrap().to_vec()
 }
@@ -43,13 +43,8 @@ async fn newest_entry_wins_and_older_entries_stay_reachable() {
         content(&kiln, "/assets/users/123/avatar/-/content/entry/2").await,
         second
     );
-    assert_error(
-        kiln.get("/assets/users/123/avatar/-/entry/3").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_error(kiln.get("/assets/users/123").send().await.unwrap(), 404, "not_found").await;
+    assert_error(kiln.fetch("/assets/users/123/avatar/-/entry/3").await, 404, "not_found").await;
+    assert_error(kiln.fetch("/assets/users/123").await, 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -62,12 +57,7 @@ async fn deleting_the_newest_exposes_the_previous_and_numbers_are_never_reused()
     let delete = kiln.authed(Method::DELETE, "/assets/a/b").send().await.unwrap();
     assert_eq!(delete.status(), 204);
     assert_eq!(content(&kiln, "/assets/a/b").await, images[1]);
-    assert_error(
-        kiln.get("/assets/a/b/-/entry/3").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(kiln.fetch("/assets/a/b/-/entry/3").await, 404, "not_found").await;
 
     let delete = kiln
         .authed(Method::DELETE, "/assets/a/b/-/entry/1")
@@ -104,19 +94,10 @@ async fn recursive_delete_removes_the_tree_and_nothing_beside_it() {
         .unwrap();
     assert_eq!(delete.status(), 204);
     for gone in ["t", "t/x", "t/x/y", "t/z"] {
-        assert_error(
-            kiln.get(&format!("/assets/{gone}")).send().await.unwrap(),
-            404,
-            "not_found",
-        )
-        .await;
+        assert_error(kiln.fetch(&format!("/assets/{gone}")).await, 404, "not_found").await;
     }
     for kept in ["tx", "t.other", "u/t"] {
-        assert_eq!(
-            kiln.get(&format!("/assets/{kept}")).send().await.unwrap().status(),
-            200,
-            "{kept}"
-        );
+        assert_eq!(kiln.status(&format!("/assets/{kept}")).await, 200, "{kept}");
     }
     assert_eq!(kiln.stored_objects().len(), 3);
     let again = kiln
@@ -235,13 +216,9 @@ async fn label_filters_select_the_newest_entry_carrying_every_label() {
         let found = metadata(&kiln, &format!("/assets/themed/-/metadata?{query}")).await;
         assert_eq!(found["entry"], entry, "{query}");
     }
-    let none = kiln.get("/assets/themed?label:size=medium").send().await.unwrap();
+    let none = kiln.fetch("/assets/themed?label:size=medium").await;
     assert_error(none, 404, "not_found").await;
-    let pinned = kiln
-        .get("/assets/themed/-/entry/3/metadata?label:theme=dark")
-        .send()
-        .await
-        .unwrap();
+    let pinned = kiln.fetch("/assets/themed/-/entry/3/metadata?label:theme=dark").await;
     assert_error(pinned, 404, "not_found").await;
     let encoded = metadata(&kiln, "/assets/themed/-/metadata?label%3Asize=small").await;
     assert_eq!(encoded["entry"], 2, "a percent-encoded colon is the same parameter");

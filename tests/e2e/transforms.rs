@@ -250,14 +250,7 @@ async fn alpha_is_kept_or_flattened() {
 async fn animations_keep_their_frames() {
     let kiln = Kiln::start().await;
     kiln.upload_ok("boats", fixture("boats-8frames.gif")).await;
-    let metadata: serde_json::Value = kiln
-        .get("/assets/boats/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/boats/-/metadata").await;
     assert_eq!(metadata["original"]["width"], 48);
     let gif = fetch(&kiln, "/assets/boats?w=24").await;
     assert_eq!(sniffed(&gif.bytes), "gif");
@@ -319,14 +312,7 @@ async fn canonical_forms_share_one_variant() {
     }
     // An explicit strip is a change like any other.
     assert_ne!(fetch(&kiln, "/assets/c?strip=all").await.bytes, original);
-    let metadata: serde_json::Value = kiln
-        .get("/assets/c/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/c/-/metadata").await;
     let variants = metadata["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 2, "{variants:?}");
     let flipped = variants
@@ -365,18 +351,11 @@ async fn variants_are_stored_validated_and_deleted_with_their_entry() {
         .unwrap();
     assert_eq!(range.status(), 206);
     assert_eq!(range.bytes().await.unwrap().as_ref(), b"RIFF");
-    let download = kiln.get("/assets/v/-/download?w=50&format=webp").send().await.unwrap();
+    let download = kiln.fetch("/assets/v/-/download?w=50&format=webp").await;
     let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(disposition.contains("filename=\"v.webp\""), "{disposition}");
 
-    let link: serde_json::Value = kiln
-        .get("/assets/v/-/link?w=50&format=webp")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: serde_json::Value = kiln.json("/assets/v/-/link?w=50&format=webp").await;
     assert_eq!(
         link["url"],
         format!("{}/assets/v/-/entry/1/content?format=webp&w=50", kiln.base)
@@ -384,7 +363,7 @@ async fn variants_are_stored_validated_and_deleted_with_their_entry() {
     assert_eq!(link["width"], 50);
     assert_eq!(link["height"], 33);
     assert_eq!(link["content_type"], "image/webp");
-    let redirect = kiln.get("/assets/v/-/redirect?w=50&format=webp").send().await.unwrap();
+    let redirect = kiln.fetch("/assets/v/-/redirect?w=50&format=webp").await;
     assert_eq!(redirect.status(), 307);
     assert_eq!(redirect.headers()["location"], link["url"].as_str().unwrap());
 
@@ -448,14 +427,7 @@ async fn concurrent_requests_make_a_variant_once() {
     }
     assert_eq!(misses, 1, "exactly one request made the variant");
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
-    let metadata: serde_json::Value = kiln
-        .get("/assets/busy/-/metadata")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: serde_json::Value = kiln.json("/assets/busy/-/metadata").await;
     assert_eq!(metadata["variants"].as_array().unwrap().len(), 1);
     assert_eq!(kiln.stored_objects().len(), 2);
 }
@@ -481,16 +453,11 @@ async fn bad_parameters_name_themselves() {
         ("fx=watermark", "fx"),
         ("w=10&w=20", "w"),
     ] {
-        let json = assert_error(
-            kiln.get(&format!("/assets/p?{query}")).send().await.unwrap(),
-            400,
-            "invalid_param",
-        )
-        .await;
+        let json = assert_error(kiln.fetch(&format!("/assets/p?{query}")).await, 400, "invalid_param").await;
         assert!(
             json["message"].as_str().unwrap().contains(&format!("`{param}`")),
             "{query}: {json}"
         );
     }
-    assert_eq!(kiln.get("/assets/p?w=500").send().await.unwrap().status(), 200);
+    assert_eq!(kiln.status("/assets/p?w=500").await, 200);
 }

@@ -40,7 +40,7 @@ async fn every_format_is_sniffed_and_measured_from_its_header() {
         assert_eq!(body["original"]["height"], height, "{file}");
         assert_eq!(body["original"]["bytes"], bytes.len(), "{file}");
 
-        let fetched = kiln.get(&format!("/assets/formats/{file}")).send().await.unwrap();
+        let fetched = kiln.fetch(&format!("/assets/formats/{file}")).await;
         assert_eq!(fetched.headers()["content-type"], content_type, "{file}");
         assert_eq!(
             fetched.bytes().await.unwrap().to_vec(),
@@ -165,7 +165,7 @@ async fn broken_uploads_are_refused_and_leave_nothing_behind() {
         let error = assert_error(response, status, code).await;
         eprintln!("{name}: {}", error["message"]);
     }
-    assert_error(kiln.get("/assets/broken").send().await.unwrap(), 404, "not_found").await;
+    assert_error(kiln.fetch("/assets/broken").await, 404, "not_found").await;
     assert!(
         kiln.stored_objects().is_empty(),
         "refused uploads left objects: {:?}",
@@ -203,17 +203,7 @@ async fn multipart_uploads_carry_metadata() {
     assert_eq!(body["labels"]["kind"], "pet");
     assert_eq!(body["tags"], json!(["cute"]));
     assert_eq!(body["original"]["width"], 12);
-    assert_eq!(
-        kiln.get("/assets/pets/cat")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        bytes
-    );
+    assert_eq!(kiln.bytes("/assets/pets/cat").await.to_vec(), bytes);
 
     let without_metadata = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png(4, 4, 1)));
     let response = kiln
@@ -289,7 +279,7 @@ async fn multipart_uploads_carry_metadata() {
         .await
         .unwrap();
     assert_error(no_boundary, 400, "invalid_body").await;
-    assert_error(kiln.get("/assets/pets/dog").send().await.unwrap(), 404, "not_found").await;
+    assert_error(kiln.fetch("/assets/pets/dog").await, 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -357,7 +347,7 @@ async fn path_rules_limit_types_and_sizes() {
         }
         Err(error) => assert!(error.is_request() || error.is_body(), "{error}"),
     }
-    assert_error(kiln.get("/assets/avatars/2").send().await.unwrap(), 404, "not_found").await;
+    assert_error(kiln.fetch("/assets/avatars/2").await, 404, "not_found").await;
 
     // Multipart bodies are held to the same limit.
     let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big_png));

@@ -49,12 +49,23 @@ impl Timestamp {
         std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64)
     }
 
+    /// RFC 3339 in UTC with exactly three fractional digits, so that the
+    /// strings sort as the instants do.
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default()
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+            return String::new();
+        };
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
     }
 }
 
@@ -252,5 +263,21 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Cat
         Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
     } else {
         Err(CatalogError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_sort() {
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(1_700_000_000_100).to_rfc3339(), "2023-11-14T22:13:20.100Z");
+        let (a, b) = (
+            Timestamp(1_700_000_000_100).to_rfc3339(),
+            Timestamp(1_700_000_000_102).to_rfc3339(),
+        );
+        assert!(a < b);
     }
 }
