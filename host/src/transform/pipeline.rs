@@ -444,14 +444,17 @@ fn export_colour(cx: &Context, frames: Frames) -> Result<Frames> {
 }
 
 /// Joins animation frames back into one tall image with `page-height` set.
-fn join(mut frames: Frames, plan: &Plan) -> Result<VipsImage> {
-    if frames.len() == 1 || !plan.output.animated {
-        return frames.drain(..1).next().ok_or(PipelineError::Vips {
+fn join(frames: Frames, plan: &Plan) -> Result<VipsImage> {
+    let Some(first) = frames.first() else {
+        return Err(PipelineError::Vips {
             step: "join",
             message: "no frames".into(),
         });
+    };
+    if frames.len() == 1 || !plan.output.animated {
+        return Ok(first.clone());
     }
-    let page_height = frames[0].get_height();
+    let page_height = first.get_height();
     let mut joined = VipsImage::arrayjoin_with_opts(&frames, VOption::new().set("across", 1)).map_err(vips("join"))?;
     joined.set_int("page-height", page_height).map_err(vips("join"))?;
     Ok(joined)
