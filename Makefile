@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins bench-plugins fmt clean
+.PHONY: run test deps lint plugins postgres bench-plugins fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -18,9 +18,15 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_T
 run: deps
 	cargo run --release --bin kiln -- serve
 
-## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), end-to-end tests.
-test: deps lint plugins
+# The PostgreSQL the end-to-end suite runs against a second time. Where one is
+# already running with trust authentication the password is simply ignored.
+E2E_POSTGRES ?= postgres://postgres:kiln@127.0.0.1:5432
+
+## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), and the
+## end-to-end suite twice: on SQLite, then on PostgreSQL.
+test: deps lint plugins postgres
 	cargo test --workspace --all-targets
+	E2E_POSTGRES=$(E2E_POSTGRES) cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 
 ## The first-party plugins, the test plugins and the example plugin, as components.
@@ -28,6 +34,17 @@ plugins: deps
 	$(WASM_BUILD) --manifest-path plugins/Cargo.toml
 	$(WASM_BUILD) --manifest-path tests/plugins/Cargo.toml
 	$(WASM_BUILD) --manifest-path examples/invert/Cargo.toml
+
+## A local PostgreSQL on 127.0.0.1:5432: installed and started when none answers.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  echo "starting PostgreSQL"; \
+	  command -v pg_ctlcluster >/dev/null || { $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }; \
+	  $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	  $(SUDO) runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'kiln'"; \
+	}
 
 ## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
 bench-plugins: plugins

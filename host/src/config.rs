@@ -254,10 +254,12 @@ impl Config {
             }
         }
         if let Some(url) = &self.database.url
-            && !url.starts_with("sqlite:")
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
         {
             return Err(ConfigError::Invalid(format!(
-                "database.url {url:?}: only sqlite:// catalogs are supported in this version"
+                "database.url {url:?}: use sqlite://FILE or postgres://USER@HOST/DATABASE"
             )));
         }
         for (key, zero) in [

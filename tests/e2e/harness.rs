@@ -66,6 +66,10 @@ impl Builder {
             std::fs::write(dir.path().join("kiln.toml"), config).expect("write config");
             command.env("KILN_CONFIG", "kiln.toml");
         }
+        if let Some(server) = postgres() {
+            let database = test_database(&server, dir.path()).await;
+            command.env("KILN_DATABASE__URL", database);
+        }
         command
             .current_dir(dir.path())
             .env("KILN_SERVER__LISTEN", "127.0.0.1:0")
@@ -108,6 +112,58 @@ impl Builder {
                 .expect("client"),
         }
     }
+}
+
+/// The PostgreSQL server the suite runs against, from `E2E_POSTGRES`
+/// (e.g. `postgres://postgres@127.0.0.1:5432`); without it, SQLite.
+pub fn postgres() -> Option<String> {
+    std::env::var("E2E_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// A database of its own for the server working in `dir`: the same `dir`
+/// (a restart) gets the same database. Databases left by earlier runs are
+/// dropped the first time.
+async fn test_database(server: &str, dir: &Path) -> String {
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    CLEANED
+        .get_or_init(|| async {
+            let stale: Vec<String> =
+                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'kiln\\_test\\_%'")
+                    .fetch_all(&admin)
+                    .await
+                    .expect("list databases");
+            for name in stale {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&admin)
+                    .await
+                    .expect("drop a stale test database");
+            }
+        })
+        .await;
+    let suffix: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let name = format!("kiln_test_{suffix}");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&admin)
+        .await
+        .expect("look up database");
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&admin)
+            .await
+            .expect("create database");
+    }
+    admin.close().await;
+    format!("{server}/{name}")
 }
 
 impl Kiln {

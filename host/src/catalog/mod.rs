@@ -6,6 +6,8 @@
 //! suite checks. Coordination between processes (entry numbers, later single
 //! flight and jobs) goes through the catalog, never through process memory.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use crate::address::{AssetPath, Ordering};
 use crate::probe::{Lqip, SourceColour};
 use crate::store::ObjectKey;
 
+pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +32,7 @@ pub enum CatalogError {
     /// A row holds something this version cannot read back.
     #[error("catalog row is corrupt: {0}")]
     Corrupt(String),
-    #[error("unsupported catalog URL {0:?}: use sqlite://FILE")]
+    #[error("unsupported catalog URL {0:?}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
 }
 
@@ -261,6 +264,8 @@ pub trait Catalog: Send + Sync {
 pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresCatalog::open(url, max_connections).await?))
     } else {
         Err(CatalogError::UnsupportedUrl(url.to_owned()))
     }

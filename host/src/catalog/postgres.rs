@@ -1,0 +1,369 @@
+//! The PostgreSQL catalog: for several Kiln processes sharing one database.
+//! The same tables and behaviour as the SQLite catalog; coordination relies
+//! on single-statement upserts and `FOR UPDATE SKIP LOCKED`.
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder, Row};
+
+use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, to_json, variant_from_row};
+use super::{Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Selection, Timestamp, Variant, VariantClaim};
+use crate::address::{AssetPath, Ordering};
+use crate::store::ObjectKey;
+
+pub struct PostgresCatalog {
+    pool: PgPool,
+}
+
+impl PostgresCatalog {
+    pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, CatalogError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.unwrap_or(16))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Deletes the entries matched by `condition` (over columns `path` and
+/// `entry`) and their variants in one transaction, returning every object
+/// they owned.
+async fn delete_where(pool: &PgPool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
+    let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
+    let select_variants = format!(
+        "SELECT v.path, v.entry, v.object_key FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+         WHERE v.object_key IS NOT NULL AND {of_entries}"
+    );
+    let delete_variants = format!(
+        "DELETE FROM variants WHERE EXISTS (SELECT 1 FROM entries e WHERE e.path = variants.path \
+         AND e.entry = variants.entry AND {of_entries})"
+    );
+    let delete_entries = format!("DELETE FROM entries WHERE {condition} RETURNING {COLUMNS}");
+    let mut tx = pool.begin().await?;
+    let variant_rows = bind_all(sqlx::query(&select_variants), binds)
+        .fetch_all(&mut *tx)
+        .await?;
+    bind_all(sqlx::query(&delete_variants), binds).execute(&mut *tx).await?;
+    let entry_rows = bind_all(sqlx::query(&delete_entries), binds)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut deleted: Vec<Deleted> = entry_rows
+        .iter()
+        .map(|row| {
+            entry_from_row(row).map(|entry| Deleted {
+                objects: vec![entry.original.object_key.clone()],
+                entry,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    for row in &variant_rows {
+        let (path, number, key): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let owner = deleted
+            .iter_mut()
+            .find(|d| d.entry.path.as_str() == path && d.entry.entry as i64 == number);
+        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(&key)) {
+            owner.objects.push(key);
+        }
+    }
+    Ok(deleted)
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Int(n) => query.bind(*n),
+        };
+    }
+    query
+}
+
+async fn replace_labels(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    id: i64,
+    metadata: &EntryMetadata,
+) -> Result<(), CatalogError> {
+    sqlx::query("DELETE FROM entry_labels WHERE entry_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for (key, value) in &metadata.labels {
+        sqlx::query("INSERT INTO entry_labels (entry_id, key, value) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Catalog for PostgresCatalog {
+    async fn ping(&self) -> Result<(), CatalogError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn allocate_entry(&self, path: &AssetPath) -> Result<u64, CatalogError> {
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO asset_paths (path, last_entry) VALUES ($1, 1) \
+             ON CONFLICT (path) DO UPDATE SET last_entry = asset_paths.last_entry + 1 RETURNING last_entry",
+        )
+        .bind(path.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        u64::try_from(next).map_err(|_| CatalogError::Corrupt("asset_paths.last_entry".into()))
+    }
+
+    async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
+             object_key, created_at, modified_at, has_alpha, pages, colour, lqip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+        )
+        .bind(entry.path.as_str())
+        .bind(entry.entry as i64)
+        .bind(&entry.metadata.alt)
+        .bind(to_json(&entry.metadata.labels))
+        .bind(to_json(&entry.metadata.tags))
+        .bind(&entry.original.content_type)
+        .bind(i64::from(entry.original.width))
+        .bind(i64::from(entry.original.height))
+        .bind(entry.original.bytes as i64)
+        .bind(&entry.original.sha256)
+        .bind(entry.original.object_key.as_str())
+        .bind(entry.created_at.0)
+        .bind(entry.modified_at.0)
+        .bind(entry.original.has_alpha)
+        .bind(i64::from(entry.original.pages))
+        .bind(entry.original.colour.name())
+        .bind(entry.lqip.as_ref().map(to_json))
+        .fetch_one(&mut *tx)
+        .await?;
+        replace_labels(&mut tx, id, &entry.metadata).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
+        let mut query = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
+        query.push_bind(path.as_str());
+        if let Ordering::Entry(n) = selection.ordering {
+            query.push(" AND e.entry = ").push_bind(n as i64);
+        }
+        for (key, value) in &selection.labels {
+            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
+            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
+        }
+        query.push(match selection.ordering {
+            Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
+            Ordering::New | Ordering::Entry(_) => " ORDER BY e.entry DESC LIMIT 1",
+        });
+        let row = query.build().fetch_optional(&self.pool).await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn update_metadata(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        metadata: &EntryMetadata,
+        now: Timestamp,
+    ) -> Result<Option<Entry>, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE entries SET alt = $1, labels = $2, tags = $3, modified_at = GREATEST($4, modified_at + 1) \
+             WHERE path = $5 AND entry = $6 RETURNING id, {COLUMNS}"
+        ))
+        .bind(&metadata.alt)
+        .bind(to_json(&metadata.labels))
+        .bind(to_json(&metadata.tags))
+        .bind(now.0)
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        replace_labels(&mut tx, row.try_get("id")?, metadata).await?;
+        tx.commit().await?;
+        entry_from_row(&row).map(Some)
+    }
+
+    async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Deleted>, CatalogError> {
+        let binds = [Bind::Text(path.as_str().to_owned()), Bind::Int(entry as i64)];
+        Ok(delete_where(&self.pool, "path = $1 AND entry = $2", &binds)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError> {
+        // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
+        let binds = [
+            Bind::Text(path.as_str().to_owned()),
+            Bind::Text(format!("{}/", path.as_str())),
+            Bind::Text(format!("{}0", path.as_str())),
+        ];
+        delete_where(&self.pool, "(path = $1 OR (path >= $2 AND path < $3))", &binds).await
+    }
+
+    async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {
+        let row = sqlx::query(&format!(
+            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = $1 AND entry = $2 AND key = $3 AND state = 'ready'"
+        ))
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(variant_from_row).transpose()
+    }
+
+    async fn claim_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        key: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<VariantClaim, CatalogError> {
+        // Inserting a pending row, or taking over one whose lease has
+        // passed, is the claim: the upsert takes the row lock, so exactly
+        // one of any concurrent claims returns a row.
+        let claimed = sqlx::query(
+            "INSERT INTO variants (path, entry, key, state, lease_until, created_at) VALUES ($1, $2, $3, 'pending', $4, $5) \
+             ON CONFLICT (path, entry, key) DO UPDATE SET lease_until = excluded.lease_until \
+             WHERE variants.state = 'pending' AND variants.lease_until < $6 RETURNING key",
+        )
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(key)
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        if claimed.is_some() {
+            return Ok(VariantClaim::Claimed);
+        }
+        Ok(match self.find_variant(path, entry, key).await? {
+            Some(variant) => VariantClaim::Ready(variant),
+            None => VariantClaim::Busy,
+        })
+    }
+
+    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE variants SET state = 'ready', content_type = $1, width = $2, height = $3, bytes = $4, sha256 = $5, \
+             object_key = $6, created_at = $7 WHERE path = $8 AND entry = $9 AND key = $10",
+        )
+        .bind(&variant.content_type)
+        .bind(i64::from(variant.width))
+        .bind(i64::from(variant.height))
+        .bind(variant.bytes as i64)
+        .bind(&variant.sha256)
+        .bind(variant.object_key.as_str())
+        .bind(variant.created_at.0)
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(&variant.key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM variants WHERE path = $1 AND entry = $2 AND key = $3 AND state = 'pending'")
+            .bind(path.as_str())
+            .bind(entry as i64)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = $1 AND entry = $2 AND state = 'ready' \
+             ORDER BY created_at, key"
+        ))
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(variant_from_row).collect()
+    }
+
+    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError> {
+        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(kind)
+            .bind(payload)
+            .bind(run_at.0)
+            .bind(Timestamp::now().0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id = ( \
+               SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $2 \
+               AND (locked_until IS NULL OR locked_until < $3) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(lock_until.0)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Job {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn finish_job(&self, id: i64) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(run_at.0)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $1 WHERE id = $2")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading catalog rows, shared by every backend: both store the same
+//! columns, and sqlx decodes them alike.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::{CatalogError, Entry, EntryMetadata, Original, Timestamp, Variant};
+use crate::address::AssetPath;
+use crate::probe::SourceColour;
+use crate::store::ObjectKey;
+
+pub const COLUMNS: &str = "path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
+                       object_key, created_at, modified_at, has_alpha, pages, colour, lqip";
+
+pub const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, created_at";
+
+pub fn entry_from_row<R>(row: &R) -> Result<Entry, CatalogError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let corrupt = |what: &str| CatalogError::Corrupt(what.to_owned());
+    let path: String = row.try_get("path")?;
+    let labels: String = row.try_get("labels")?;
+    let tags: String = row.try_get("tags")?;
+    let object_key: String = row.try_get("object_key")?;
+    let lqip: Option<String> = row.try_get("lqip")?;
+    let colour: String = row.try_get("colour")?;
+    let number = |column: &str| -> Result<u64, CatalogError> {
+        u64::try_from(row.try_get::<i64, _>(column)?).map_err(|_| corrupt(column))
+    };
+    Ok(Entry {
+        path: AssetPath::parse(&path).map_err(|_| corrupt("path"))?,
+        entry: number("entry")?,
+        metadata: EntryMetadata {
+            alt: row.try_get("alt")?,
+            labels: serde_json::from_str(&labels).map_err(|_| corrupt("labels"))?,
+            tags: serde_json::from_str(&tags).map_err(|_| corrupt("tags"))?,
+        },
+        original: Original {
+            content_type: row.try_get("content_type")?,
+            width: u32::try_from(number("width")?).map_err(|_| corrupt("width"))?,
+            height: u32::try_from(number("height")?).map_err(|_| corrupt("height"))?,
+            bytes: number("bytes")?,
+            sha256: row.try_get("sha256")?,
+            object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+            has_alpha: row.try_get("has_alpha")?,
+            pages: u32::try_from(number("pages")?).map_err(|_| corrupt("pages"))?,
+            colour: SourceColour::from_name(&colour),
+        },
+        lqip: lqip
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|_| corrupt("lqip"))?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        modified_at: Timestamp(row.try_get("modified_at")?),
+    })
+}
+
+pub fn variant_from_row<R>(row: &R) -> Result<Variant, CatalogError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let corrupt = |what: &str| CatalogError::Corrupt(format!("variants.{what}"));
+    let number = |column: &str| -> Result<u64, CatalogError> {
+        u64::try_from(row.try_get::<i64, _>(column)?).map_err(|_| corrupt(column))
+    };
+    let object_key: String = row.try_get("object_key")?;
+    Ok(Variant {
+        key: row.try_get("key")?,
+        content_type: row.try_get("content_type")?,
+        width: u32::try_from(number("width")?).map_err(|_| corrupt("width"))?,
+        height: u32::try_from(number("height")?).map_err(|_| corrupt("height"))?,
+        bytes: number("bytes")?,
+        sha256: row.try_get("sha256")?,
+        object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+        created_at: Timestamp(row.try_get("created_at")?),
+    })
+}
+
+pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Maps of strings and lists of strings always serialise.
+    serde_json::to_string(value).unwrap_or_default()
+}
