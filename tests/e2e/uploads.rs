@@ -358,6 +358,11 @@ async fn path_rules_limit_types_and_sizes() {
 async fn assert_too_large(sent: reqwest::Result<reqwest::Response>) {
     match sent {
         Ok(response) => {
+            assert_eq!(
+                response.headers()["connection"],
+                "close",
+                "the unread rest makes the connection unusable"
+            );
             assert_error(response, 413, "payload_too_large").await;
         }
         Err(error) => assert!(error.is_request() || error.is_body(), "{error}"),

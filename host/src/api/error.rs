@@ -123,6 +123,11 @@ impl IntoResponse for ApiError {
             Self::Overloaded(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            // The rest of the body was never read: the connection cannot
+            // carry another request, and the client must not reuse it.
+            Self::PayloadTooLarge { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response
