@@ -43,10 +43,6 @@ impl AssetPath {
         &self.0
     }
 
-    pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.0.split('/')
-    }
-
     pub fn last_segment(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }

@@ -434,7 +434,7 @@ impl Assets {
         let mut pause = Duration::from_millis(10);
         loop {
             let now = Timestamp::now();
-            let until = Timestamp(now.0 + lease.as_millis() as i64);
+            let until = now.after(lease);
             match self
                 .catalog
                 .claim_variant(&entry.path, entry.entry, key, now, until)

@@ -50,10 +50,7 @@ async fn take_one(
     let now = Timestamp::now();
     // The lock outlasts a transformation's time limit with room to spare.
     let lock = assets.transformer().limits().timeout * 3 + Duration::from_secs(10);
-    let Some(job) = catalog
-        .claim_job(now, Timestamp(now.0 + lock.as_millis() as i64))
-        .await?
-    else {
+    let Some(job) = catalog.claim_job(now, now.after(lock)).await? else {
         return Ok(false);
     };
     match perform(assets, profiles, rules, &job).await {
@@ -65,7 +62,7 @@ async fn take_one(
         Err(error) => {
             let backoff = Duration::from_secs(1 << job.attempts.min(10));
             tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = ?backoff, "job failed; will retry");
-            let run_at = Timestamp(Timestamp::now().0 + backoff.as_millis() as i64);
+            let run_at = Timestamp::now().after(backoff);
             catalog.retry_job(job.id, run_at, &error).await?;
         }
     }

@@ -165,10 +165,6 @@ impl Plugins {
     pub fn get(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.by_name.get(name)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
-    }
 }
 
 /// The `kiln:plugin` version this host speaks.

@@ -19,11 +19,11 @@ use rs_vips::enums::Interpretation;
 use rs_vips::voption::{Setter, VOption};
 
 pub use params::{
-    ColourSpace, Filter, Fit, FormatRequest, Gravity, NAMES as PARAM_NAMES, OutputFormat, ParamError, ParamLimits,
-    Params, Rect, Strip, is_plugin_name,
+    ColourSpace, Filter, Fit, FormatRequest, Gravity, OutputFormat, ParamError, ParamLimits, Params, Rect, Strip,
+    is_plugin_name,
 };
 pub use pipeline::{Encoded, PipelineError};
-pub use plan::{FxStep, Plan, Source, negotiate};
+pub use plan::{FxStep, Plan, Source};
 pub use pool::PoolError;
 
 use crate::plugin::{PluginError, PluginImage, Plugins};

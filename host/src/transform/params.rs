@@ -270,33 +270,6 @@ pub struct ParamLimits {
     pub max_dimension: u32,
 }
 
-/// The names of the transformation parameters, as they appear in URLs.
-pub const NAMES: &[&str] = &[
-    "w",
-    "h",
-    "fit",
-    "g",
-    "fp",
-    "crop",
-    "r",
-    "f",
-    "blur",
-    "sharpen",
-    "pad",
-    "bg",
-    "filter",
-    "q",
-    "format",
-    "lossless",
-    "progressive",
-    "strip",
-    "cs",
-    "dpr",
-    "anim",
-    "profile",
-    "fx",
-];
-
 impl Params {
     /// Parses transformation parameters; `pairs` must hold nothing else.
     pub fn parse<'a>(

@@ -138,7 +138,7 @@ fn invalid(param: &str, message: impl Into<String>) -> ParamError {
 /// Picks the output of `format=auto`: AVIF, then WebP, when the `Accept`
 /// header names them; else JPEG, or PNG when there is alpha (GIF or WebP
 /// for animations, as AVIF animation cannot be written here).
-pub fn negotiate(accept: Option<&str>, has_alpha: bool, animated: bool) -> OutputFormat {
+fn negotiate(accept: Option<&str>, has_alpha: bool, animated: bool) -> OutputFormat {
     let accepts = |mime: &str| {
         accept.is_some_and(|header| {
             header.split(',').any(|item| {
