@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres bench-plugins fmt clean
+.PHONY: run test deps lint plugins postgres s3-server bench-plugins fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -18,15 +18,19 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_T
 run: deps
 	cargo run --release --bin kiln -- serve
 
-# The PostgreSQL the end-to-end suite runs against a second time. Where one is
-# already running with trust authentication the password is simply ignored.
-E2E_POSTGRES ?= postgres://postgres:kiln@127.0.0.1:5432
+# The PostgreSQL the end-to-end suite runs against. Where one is already
+# running with trust authentication the password is simply ignored.
+export E2E_POSTGRES ?= postgres://postgres:kiln@127.0.0.1:5432
+# moto, the S3-compatible server the test harness starts on loopback.
+MOTO_VENV := target/tools/moto
+export E2E_MOTO_VENV := $(CURDIR)/$(MOTO_VENV)
 
 ## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), and the
-## end-to-end suite twice: on SQLite, then on PostgreSQL.
-test: deps lint plugins postgres
+## end-to-end suite twice: on SQLite + files, then on PostgreSQL + S3 (moto).
+## The tests of two processes sharing PostgreSQL and S3 run in both.
+test: deps lint plugins postgres s3-server
 	cargo test --workspace --all-targets
-	E2E_POSTGRES=$(E2E_POSTGRES) cargo test --test e2e
+	E2E_STACK=postgres-s3 cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 
 ## The first-party plugins, the test plugins and the example plugin, as components.
@@ -45,6 +49,16 @@ postgres:
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	  $(SUDO) runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'kiln'"; \
 	}
+
+## moto's S3 server in a virtualenv of its own, for the test harness to start.
+s3-server: $(MOTO_VENV)/bin/moto_server
+
+$(MOTO_VENV)/bin/moto_server:
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
+	rm -rf $(MOTO_VENV)
+	python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
 
 ## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
 bench-plugins: plugins

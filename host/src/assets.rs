@@ -69,6 +69,14 @@ pub enum Rendition {
     Fresh(Variant, Bytes),
 }
 
+/// A URL into the object store itself, for `redirect`.
+pub enum StoreLink<'a> {
+    /// Presigned by the store, valid for this long.
+    Presigned(Duration),
+    /// A template with `{bucket}` and `{key}` in it.
+    Template(&'a str),
+}
+
 /// A job kind on the durable queue.
 pub const EAGER_VARIANT_JOB: &str = "eager-variant";
 
@@ -193,7 +201,7 @@ impl Assets {
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let number = self.catalog.allocate_entry(path).await?;
-        let object_key = ObjectKey::original(path, number);
+        let object_key = ObjectKey::original(settings.bucket.as_deref(), path, number);
         let now = Timestamp::now();
         let source = inspection.source;
         let entry = Entry {
@@ -465,6 +473,7 @@ impl Assets {
             .await?;
         let bytes = Bytes::from(encoded.bytes);
         let object_key = ObjectKey::variant(
+            &entry.original.object_key,
             &entry.path,
             entry.entry,
             &hex::encode(&Sha256::digest(key.as_bytes())[..16]),
@@ -486,6 +495,22 @@ impl Assets {
         }
         tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
         Ok(Rendition::Fresh(variant, bytes))
+    }
+
+    /// A URL that reads `plan`'s bytes straight from the object store,
+    /// making the variant first when it does not exist yet.
+    pub async fn store_link(&self, entry: &Entry, plan: &Plan, link: StoreLink<'_>) -> Result<String, AssetError> {
+        let rendition = self.render(entry, plan).await?;
+        let key = match &rendition {
+            Rendition::Original => &entry.original.object_key,
+            Rendition::Cached(variant) | Rendition::Fresh(variant, _) => &variant.object_key,
+        };
+        Ok(match link {
+            StoreLink::Presigned(ttl) => self.store.presigned_get(key, ttl).await?,
+            StoreLink::Template(template) => template
+                .replace("{bucket}", self.store.bucket_of(key))
+                .replace("{key}", key.as_str()),
+        })
     }
 
     pub async fn variants(&self, entry: &Entry) -> Result<Vec<Variant>, AssetError> {

@@ -111,11 +111,46 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
 pub enum StorageConfig {
-    /// Objects as files under `root` (default: `{data-dir}/objects`).
+    /// Objects as files under `root` (default: `{data-dir}/objects`). Path
+    /// rules' `bucket` does not apply: every key holds its asset path, so
+    /// one directory tree serves them all.
     Fs {
-        #[serde(default)]
+        // Skipped when absent so that the embedded defaults, which every
+        // config merges over, add no `root` to an S3 section.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         root: Option<PathBuf>,
     },
+    /// Objects in S3 or an S3-compatible store.
+    S3(S3Settings),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct S3Settings {
+    /// The bucket for paths whose rules name none.
+    pub bucket: String,
+    /// E.g. `http://127.0.0.1:9000` for MinIO; without it, AWS itself.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Without it, the standard AWS chain (`AWS_REGION`, profile), else `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key` (MinIO, Garage, moto).
+    #[serde(default)]
+    pub path_style: bool,
+    /// With `secret-access-key`; without both, the standard AWS chain
+    /// (`AWS_ACCESS_KEY_ID`…, profile, web identity, instance metadata).
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// Objects larger than this go up as a multipart upload in parts of this size.
+    #[serde(default = "default_part_bytes")]
+    pub multipart_part_bytes: u64,
+}
+
+fn default_part_bytes() -> u64 {
+    16 * 1024 * 1024
 }
 
 impl Default for StorageConfig {
@@ -296,7 +331,37 @@ impl Config {
             crate::auth::ApiKey::from_config(key)
                 .map_err(|e| ConfigError::Invalid(format!("api-keys[{i}] ({:?}): {e}", key.name)))?;
         }
+        if let StorageConfig::S3(s3) = &self.storage {
+            if !crate::store::valid_bucket_name(&s3.bucket) {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.bucket {:?} is not a valid bucket name (3 to 63 of a-z, 0-9, . and -)",
+                    s3.bucket
+                )));
+            }
+            if s3.multipart_part_bytes < crate::store::MIN_PART_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.multipart-part-bytes must be at least {} (S3's smallest part)",
+                    crate::store::MIN_PART_BYTES
+                )));
+            }
+            if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+                return Err(ConfigError::Invalid(
+                    "storage.access-key-id and storage.secret-access-key go together".into(),
+                ));
+            }
+        }
         PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_names())?;
+        if matches!(self.storage, StorageConfig::Fs { .. })
+            && let Some(rule) = self.paths.iter().find(|rule| {
+                let strategy = rule.settings.get("redirect").and_then(|r| r.get("strategy"));
+                strategy.and_then(toml::Value::as_str) == Some("presigned")
+            })
+        {
+            return Err(ConfigError::Invalid(format!(
+                "paths (pattern {:?}): redirect strategy \"presigned\" needs storage kind \"s3\"",
+                rule.pattern
+            )));
+        }
         Ok(())
     }
 
@@ -330,12 +395,6 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("kiln.db").display()))
     }
-
-    pub fn storage_root(&self) -> PathBuf {
-        match &self.storage {
-            StorageConfig::Fs { root } => root.clone().unwrap_or_else(|| self.data_dir.join("objects")),
-        }
-    }
 }
 
 fn environment() -> Env {
@@ -354,7 +413,8 @@ mod tests {
         let config = Config::from_toml("").unwrap();
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url(), "sqlite://./data/kiln.db");
-        assert_eq!(config.storage_root(), PathBuf::from("./data/objects"));
+        assert!(matches!(config.storage, StorageConfig::Fs { root: None }));
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
     }
 
     #[test]
@@ -364,6 +424,28 @@ mod tests {
             ("[server]\nbogus = 1", "bogus"),
             ("[limits]\nmax-upload-bytes = \"big\"", "max-upload-bytes"),
             ("[storage]\nkind = \"ftp\"", "ftp"),
+            ("[storage]\nkind = \"s3\"\nbucket = \"Media\"", "storage.bucket"),
+            (
+                "[storage]\nkind = \"s3\"\nbucket = \"media\"\nendpoit = \"x\"",
+                "endpoit",
+            ),
+            (
+                "[storage]\nkind = \"s3\"\nbucket = \"media\"\naccess-key-id = \"x\"",
+                "secret-access-key",
+            ),
+            (
+                "[[paths]]\npattern = \"/**\"\nredirect = { strategy = \"presigned\" }",
+                "presigned",
+            ),
+            (
+                "[[paths]]\npattern = \"/**\"\nredirect = { strategy = \"template\" }",
+                "redirect.template",
+            ),
+            (
+                "[[paths]]\npattern = \"/**\"\nredirect = { template = \"https://cdn/{bucket}\" }",
+                "{key}",
+            ),
+            ("[[paths]]\npattern = \"/**\"\nbucket = \"UPPER\"", "bucket"),
             ("[[paths]]\npattern = \"/**\"\ncache-control = 5", "cache-control"),
             ("[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5", "max-upload-bytez"),
             ("[[paths]]\npattern = \"users/*\"", "users/*"),

@@ -43,10 +43,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let catalog = catalog::open(&config.database_url(), config.database.max_connections)
         .await
         .context("opening the catalog")?;
-    let root = config.storage_root();
-    let store =
-        store::FsStore::open(&root).with_context(|| format!("opening the object store at {}", root.display()))?;
-    let assets = assets::Assets::new(catalog, Arc::new(store), transformer);
+    let store = open_store(&config).await?;
+    let assets = assets::Assets::new(catalog, store, transformer);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -84,6 +82,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_jobs.send(true);
     let _ = tokio::time::timeout(grace, job_runner).await;
     Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::ObjectStore>> {
+    Ok(match &config.storage {
+        config::StorageConfig::Fs { root } => {
+            let root = root.clone().unwrap_or_else(|| config.data_dir.join("objects"));
+            let store = store::FsStore::open(&root)
+                .with_context(|| format!("opening the object store at {}", root.display()))?;
+            Arc::new(store)
+        }
+        config::StorageConfig::S3(settings) => Arc::new(store::S3Store::connect(settings).await),
+    })
 }
 
 async fn shutdown_signal() {

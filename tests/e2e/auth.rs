@@ -89,7 +89,7 @@ async fn configured_keys_scopes_and_prefixes() {
     let metadata: serde_json::Value = kiln.json("/assets/users/1/-/metadata").await;
     assert_eq!(metadata["entry"], 1);
     assert!(metadata["alt"].is_null());
-    assert_eq!(kiln.stored_objects().len(), 1);
+    assert_eq!(kiln.stored_objects().await.len(), 1);
 
     // Keys that are allowed do their work.
     assert_eq!(

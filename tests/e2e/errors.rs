@@ -51,7 +51,7 @@ async fn path_tricks_are_invalid_paths() {
         assert_eq!(status, 400, "DELETE {target}: {body}");
     }
     assert_eq!(kiln.status("/assets/safe/a").await, 200, "still serving");
-    assert_eq!(kiln.stored_objects().len(), 1);
+    assert_eq!(kiln.stored_objects().await.len(), 1);
 }
 
 #[tokio::test]
@@ -134,7 +134,7 @@ async fn the_server_survives_a_burst_of_garbage() {
         let status = handle.await.unwrap();
         assert!((400..500).contains(&status), "garbage got {status}");
     }
-    assert!(kiln.stored_objects().is_empty());
+    assert!(kiln.stored_objects().await.is_empty());
     assert_eq!(kiln.status("/health").await, 200);
     kiln.upload_ok("garbage/ok", png(4, 4, 1)).await;
 }

@@ -2,6 +2,12 @@
 //! directory (so the embedded defaults put SQLite and the object store there),
 //! a free loopback port chosen by the server itself, and the development key
 //! it prints on first start. The process is killed when the handle drops.
+//!
+//! `E2E_STACK` picks the catalog and store every test runs on: `sqlite-fs`
+//! (the default: the embedded defaults) or `postgres-s3` (a database of its
+//! own on the PostgreSQL server at `E2E_POSTGRES`, and a bucket of its own on
+//! a moto S3 server the harness starts on loopback). Tests of several
+//! processes sharing one catalog and store always use `postgres-s3`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,6 +23,8 @@ pub struct Kiln {
     /// The development key, when the server made one.
     pub key: Option<String>,
     pub dir: tempfile::TempDir,
+    /// The database and bucket, on `postgres-s3`.
+    pub shared: Option<Shared>,
     pub client: Client,
 }
 
@@ -25,6 +33,31 @@ pub struct Builder {
     config: Option<String>,
     env: Vec<(String, String)>,
     dir: Option<tempfile::TempDir>,
+    stack: Option<Stack>,
+    shared: Option<Shared>,
+    key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    SqliteFs,
+    PostgresS3,
+}
+
+/// The catalog and store a `postgres-s3` server uses, which a second server can share.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub database: String,
+    pub bucket: String,
+}
+
+/// The stack the suite runs on, from `E2E_STACK`.
+pub fn stack() -> Stack {
+    match std::env::var("E2E_STACK").as_deref() {
+        Ok("postgres-s3") => Stack::PostgresS3,
+        Ok("sqlite-fs") | Ok("") | Err(_) => Stack::SqliteFs,
+        Ok(other) => panic!("E2E_STACK={other:?}: use sqlite-fs or postgres-s3"),
+    }
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -51,6 +84,24 @@ impl Builder {
         self
     }
 
+    pub fn stack(mut self, stack: Stack) -> Self {
+        self.stack = Some(stack);
+        self
+    }
+
+    /// Runs on the same PostgreSQL database and S3 bucket as `other`.
+    pub fn sharing(mut self, other: &Kiln) -> Self {
+        self.stack = Some(Stack::PostgresS3);
+        self.shared = Some(other.shared.clone().expect("the other server runs on postgres-s3"));
+        self
+    }
+
+    /// The API key the config gives, for [`Kiln::authed`].
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_owned());
+        self
+    }
+
     pub async fn start(self) -> Kiln {
         let dir = match self.dir {
             Some(dir) => dir,
@@ -66,9 +117,24 @@ impl Builder {
             std::fs::write(dir.path().join("kiln.toml"), config).expect("write config");
             command.env("KILN_CONFIG", "kiln.toml");
         }
-        if let Some(server) = postgres() {
-            let database = test_database(&server, dir.path()).await;
-            command.env("KILN_DATABASE__URL", database);
+        let shared = match (self.stack.unwrap_or_else(stack), self.shared) {
+            (Stack::SqliteFs, _) => None,
+            (Stack::PostgresS3, Some(shared)) => Some(shared),
+            (Stack::PostgresS3, None) => Some(Shared {
+                database: test_database(&postgres(), dir.path()).await,
+                bucket: s3_bucket(dir.path()).await,
+            }),
+        };
+        if let Some(shared) = &shared {
+            command
+                .env("KILN_DATABASE__URL", &shared.database)
+                .env("KILN_STORAGE__KIND", "s3")
+                .env("KILN_STORAGE__BUCKET", &shared.bucket)
+                .env("KILN_STORAGE__ENDPOINT", s3_endpoint().await)
+                .env("KILN_STORAGE__PATH_STYLE", "true")
+                .env("KILN_STORAGE__REGION", "us-east-1")
+                .env("KILN_STORAGE__ACCESS_KEY_ID", "e2e")
+                .env("KILN_STORAGE__SECRET_ACCESS_KEY", "e2e");
         }
         command
             .current_dir(dir.path())
@@ -85,7 +151,7 @@ impl Builder {
         let mut child = command.spawn().expect("spawn kiln");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let mut key = None;
+        let mut key = self.key;
         let base = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.expect("read kiln stdout") {
                 if let Some(rest) = line.strip_prefix("kiln listening on ") {
@@ -106,6 +172,7 @@ impl Builder {
             base,
             key,
             dir,
+            shared,
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -114,10 +181,106 @@ impl Builder {
     }
 }
 
-/// The PostgreSQL server the suite runs against, from `E2E_POSTGRES`
-/// (e.g. `postgres://postgres@127.0.0.1:5432`); without it, SQLite.
-pub fn postgres() -> Option<String> {
-    std::env::var("E2E_POSTGRES").ok().filter(|url| !url.is_empty())
+/// The PostgreSQL server for `postgres-s3`, from `E2E_POSTGRES`
+/// (e.g. `postgres://postgres@127.0.0.1:5432`).
+fn postgres() -> String {
+    std::env::var("E2E_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .expect("E2E_POSTGRES must name a PostgreSQL server (make test sets it)")
+}
+
+/// A name for the database or bucket of the server working in `dir`: the
+/// same `dir` (a restart) gets the same one.
+fn name_for(dir: &Path) -> String {
+    let suffix: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("kiln-test-{suffix}")
+}
+
+/// The moto S3 server, started once per test binary on a free loopback
+/// port; it exits with the test process. moto comes from the virtualenv at
+/// `E2E_MOTO_VENV` (default `target/tools/moto`, where `make test` puts it).
+async fn s3_endpoint() -> String {
+    static ENDPOINT: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    ENDPOINT
+        .get_or_init(|| async {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let venv = std::env::var_os("E2E_MOTO_VENV")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target/tools/moto"));
+            let python = venv.join("bin/python");
+            assert!(
+                python.is_file(),
+                "{} is missing: `make test` installs moto there",
+                python.display()
+            );
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            // Never waited for: it outlives every test and exits with the test process.
+            #[expect(clippy::zombie_processes)]
+            let _server = std::process::Command::new(python)
+                .arg(root.join("tests/support/s3_server.py"))
+                .arg(port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto");
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while reqwest::get(&endpoint).await.is_err() {
+                assert!(std::time::Instant::now() < deadline, "moto did not start within 60 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            endpoint
+        })
+        .await
+        .clone()
+}
+
+/// A bucket of its own for the server working in `dir`.
+async fn s3_bucket(dir: &Path) -> String {
+    create_bucket(&name_for(dir)).await
+}
+
+/// Creates a bucket on the moto server, returning its name.
+pub async fn create_bucket(bucket: &str) -> String {
+    on_bucket(Method::PUT, bucket).await;
+    bucket.to_owned()
+}
+
+/// Deletes an (empty) bucket, as an outage of the store.
+pub async fn delete_bucket(bucket: &str) {
+    on_bucket(Method::DELETE, bucket).await;
+}
+
+async fn on_bucket(method: Method, bucket: &str) {
+    let url = format!("{}/{bucket}", s3_endpoint().await);
+    let response = Client::new().request(method.clone(), url).send().await.expect("moto");
+    assert!(
+        response.status().is_success(),
+        "{method} {bucket}: {}",
+        response.status()
+    );
+}
+
+/// The ETag S3 gives an object: a multipart upload's ends in `-{parts}`.
+pub async fn s3_object_etag(bucket: &str, key: &str) -> String {
+    let response = Client::new()
+        .head(format!("{}/{bucket}/{key}", s3_endpoint().await))
+        .send()
+        .await
+        .expect("HEAD object");
+    assert_eq!(response.status(), 200, "{bucket}/{key}");
+    response.headers()["etag"].to_str().expect("ETag").to_owned()
 }
 
 /// A database of its own for the server working in `dir`: the same `dir`
@@ -143,14 +306,7 @@ async fn test_database(server: &str, dir: &Path) -> String {
             }
         })
         .await;
-    let suffix: String = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let name = format!("kiln_test_{suffix}");
+    let name = name_for(dir).replace('-', "_");
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_optional(&admin)
@@ -211,8 +367,9 @@ impl Kiln {
         serde_json::from_str(&body).expect("metadata JSON")
     }
 
-    /// Every regular file under the object store, temp files excluded.
-    pub fn stored_objects(&self) -> Vec<PathBuf> {
+    /// The key of every object in the store: the files under the
+    /// filesystem store, or the objects in this server's bucket.
+    pub async fn stored_objects(&self) -> Vec<String> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
@@ -223,9 +380,17 @@ impl Kiln {
                 }
             }
         }
-        let mut out = Vec::new();
-        walk(&self.data().join("objects"), &mut out);
-        out
+        match &self.shared {
+            None => {
+                let (root, mut files) = (self.data().join("objects"), Vec::new());
+                walk(&root, &mut files);
+                files
+                    .iter()
+                    .map(|file| file.strip_prefix(&root).unwrap_or(file).display().to_string())
+                    .collect()
+            }
+            Some(shared) => s3_keys(&shared.bucket, None).await,
+        }
     }
 
     /// Stops with SIGTERM and returns the exit status.
@@ -251,6 +416,27 @@ impl Kiln {
         self.child.kill().await.ok();
         self.dir
     }
+}
+
+/// The keys in `bucket` (under `prefix`), read from moto.
+pub async fn s3_keys(bucket: &str, prefix: Option<&str>) -> Vec<String> {
+    let mut url = format!("{}/{bucket}?list-type=2", s3_endpoint().await);
+    if let Some(prefix) = prefix {
+        url.push_str(&format!("&prefix={prefix}"));
+    }
+    let listing = reqwest::get(url)
+        .await
+        .expect("list bucket")
+        .text()
+        .await
+        .expect("listing");
+    assert!(!listing.contains("<IsTruncated>true"), "more than one page of objects");
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|part| part.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Asserts a JSON error response: status, `error` code, and a non-empty message.

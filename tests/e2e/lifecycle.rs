@@ -14,21 +14,26 @@ async fn health_and_ready() {
     assert_eq!(health["status"], "ok");
     let ready = kiln.fetch("/ready").await;
     assert_eq!(ready.status(), 200);
-    if crate::harness::postgres().is_none() {
-        assert!(
-            kiln.data().join("kiln.db").exists(),
-            "SQLite catalog under ./data by default"
-        );
-        assert!(kiln.data().join("kiln.db-wal").exists(), "the catalog runs in WAL mode");
+    match &kiln.shared {
+        None => {
+            assert!(
+                kiln.data().join("kiln.db").exists(),
+                "SQLite catalog under ./data by default"
+            );
+            assert!(kiln.data().join("kiln.db-wal").exists(), "the catalog runs in WAL mode");
+            assert!(
+                kiln.data().join("objects").is_dir(),
+                "filesystem store under ./data by default"
+            );
+            // Take the store away: the server stays alive but is not ready.
+            let objects = kiln.data().join("objects");
+            std::fs::rename(&objects, kiln.data().join("objects-moved")).unwrap();
+        }
+        Some(shared) => {
+            assert!(!kiln.data().join("kiln.db").exists(), "no SQLite file on postgres-s3");
+            crate::harness::delete_bucket(&shared.bucket).await;
+        }
     }
-    assert!(
-        kiln.data().join("objects").is_dir(),
-        "filesystem store under ./data by default"
-    );
-
-    // Take the store away: the server stays alive but is not ready.
-    let objects = kiln.data().join("objects");
-    std::fs::rename(&objects, kiln.data().join("objects-moved")).unwrap();
     let not_ready = kiln.fetch("/ready").await;
     assert_eq!(not_ready.status(), 503);
     assert!(not_ready.headers().contains_key("retry-after"));

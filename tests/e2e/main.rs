@@ -10,6 +10,7 @@ mod errors;
 mod lifecycle;
 mod pipeline;
 mod plugins;
+mod scale;
 mod stack;
 mod transforms;
 mod uploads;

@@ -206,7 +206,7 @@ async fn pixel_and_frame_limits_refuse_uploads() {
     )
     .await;
     kiln.upload_ok("small", jpeg(40, 40, 1)).await;
-    assert_eq!(kiln.stored_objects().len(), 1);
+    assert_eq!(kiln.stored_objects().await.len(), 1);
 
     // A PNG header that claims 100000x100000 is refused before decoding.
     let mut claim = crate::images::png(1, 1, 0);
@@ -263,12 +263,16 @@ async fn transformed_deletes_remove_every_object() {
             assert_eq!(kiln.status(&format!("/assets/tree/{i}?w={w}")).await, 200);
         }
     }
-    assert_eq!(kiln.stored_objects().len(), 6);
+    assert_eq!(kiln.stored_objects().await.len(), 6);
     let delete = kiln
         .authed(Method::DELETE, "/assets/tree/-/recursive")
         .send()
         .await
         .unwrap();
     assert_eq!(delete.status(), 204);
-    assert!(kiln.stored_objects().is_empty(), "{:?}", kiln.stored_objects());
+    assert!(
+        kiln.stored_objects().await.is_empty(),
+        "{:?}",
+        kiln.stored_objects().await
+    );
 }

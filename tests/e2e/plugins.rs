@@ -49,7 +49,7 @@ async fn validator_chain_refuses_bad_uploads_and_keeps_good_ones() {
     };
     let uniform = assert_error(kiln.upload("checked/a", flat).await, 422, "rejected").await;
     assert!(uniform["message"].as_str().unwrap().contains("not-blank"), "{uniform}");
-    assert!(kiln.stored_objects().is_empty(), "rejected uploads store nothing");
+    assert!(kiln.stored_objects().await.is_empty(), "rejected uploads store nothing");
     kiln.upload_ok("checked/a", noisy_png(100, 80)).await;
     kiln.upload_ok("checked/b", blank).await;
     kiln.upload_ok("unchecked", jpeg(10, 10, 1)).await;

@@ -78,7 +78,7 @@ async fn deleting_the_newest_exposes_the_previous_and_numbers_are_never_reused()
 
     let next = kiln.upload_ok("a/b", png(8, 8, 9)).await;
     assert_eq!(next["entry"], 4, "entry 3 was deleted, but its number is not reused");
-    assert_eq!(kiln.stored_objects().len(), 2, "deleted entries leave no objects");
+    assert_eq!(kiln.stored_objects().await.len(), 2, "deleted entries leave no objects");
 }
 
 #[tokio::test]
@@ -99,7 +99,7 @@ async fn recursive_delete_removes_the_tree_and_nothing_beside_it() {
     for kept in ["tx", "t.other", "u/t"] {
         assert_eq!(kiln.status(&format!("/assets/{kept}")).await, 200, "{kept}");
     }
-    assert_eq!(kiln.stored_objects().len(), 3);
+    assert_eq!(kiln.stored_objects().await.len(), 3);
     let again = kiln
         .authed(Method::DELETE, "/assets/t/-/recursive")
         .send()

@@ -330,7 +330,7 @@ async fn variants_are_stored_validated_and_deleted_with_their_entry() {
     kiln.upload_ok("v", jpeg(300, 200, 2)).await;
     let first = fetch(&kiln, "/assets/v?w=50&format=webp").await;
     assert_eq!(first.header("kiln-cache"), "miss");
-    assert_eq!(kiln.stored_objects().len(), 2, "original and variant");
+    assert_eq!(kiln.stored_objects().await.len(), 2, "original and variant");
     let etag = first.header("etag").to_owned();
     let second = fetch(&kiln, "/assets/v?w=50&format=webp").await;
     assert_eq!(second.header("kiln-cache"), "hit");
@@ -369,7 +369,7 @@ async fn variants_are_stored_validated_and_deleted_with_their_entry() {
 
     let delete = kiln.authed(Method::DELETE, "/assets/v").send().await.unwrap();
     assert_eq!(delete.status(), 204);
-    assert!(kiln.stored_objects().is_empty(), "variants go with their entry");
+    assert!(kiln.stored_objects().await.is_empty(), "variants go with their entry");
 }
 
 #[tokio::test]
@@ -429,7 +429,7 @@ async fn concurrent_requests_make_a_variant_once() {
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
     let metadata: serde_json::Value = kiln.json("/assets/busy/-/metadata").await;
     assert_eq!(metadata["variants"].as_array().unwrap().len(), 1);
-    assert_eq!(kiln.stored_objects().len(), 2);
+    assert_eq!(kiln.stored_objects().await.len(), 2);
 }
 
 #[tokio::test]

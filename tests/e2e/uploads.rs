@@ -167,9 +167,9 @@ async fn broken_uploads_are_refused_and_leave_nothing_behind() {
     }
     assert_error(kiln.fetch("/assets/broken").await, 404, "not_found").await;
     assert!(
-        kiln.stored_objects().is_empty(),
+        kiln.stored_objects().await.is_empty(),
         "refused uploads left objects: {:?}",
-        kiln.stored_objects()
+        kiln.stored_objects().await
     );
     let first = kiln.upload_ok("broken", png(4, 4, 1)).await;
     assert_eq!(first["entry"], 1, "refused uploads used no entry numbers");
@@ -350,7 +350,7 @@ async fn path_rules_limit_types_and_sizes() {
         .send()
         .await;
     assert_too_large(sent).await;
-    assert_eq!(kiln.stored_objects().len(), 3);
+    assert_eq!(kiln.stored_objects().await.len(), 3);
 }
 
 /// The server answers 413 as soon as a body passes the limit and stops
@@ -392,5 +392,5 @@ async fn url_ingest_is_refused_until_enabled() {
         .await
         .unwrap();
     assert_error(response, 400, "invalid_body").await;
-    assert!(kiln.stored_objects().is_empty());
+    assert!(kiln.stored_objects().await.is_empty());
 }

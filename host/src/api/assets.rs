@@ -4,6 +4,8 @@
 //! request URI exactly once, and so that the methods a URL allows follow from
 //! its selectors.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -15,10 +17,10 @@ use super::delivery::{self, Precondition, Representation};
 use super::error::ApiError;
 use super::upload::{self, Upload};
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat, Selectors};
-use crate::assets::{DeleteTarget, Rendition};
+use crate::assets::{DeleteTarget, Rendition, StoreLink};
 use crate::auth::Scope;
 use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
-use crate::config::OnDemand;
+use crate::config::{OnDemand, RedirectStrategy};
 use crate::probe::ImageFormat;
 use crate::transform::{Params, Plan};
 
@@ -198,11 +200,26 @@ async fn fetch(
         }))
         .into_response(),
         ReturnFormat::Redirect => {
-            // Only the `entry` strategy exists so far; see config::RedirectStrategy.
+            let redirect = &resolved.settings.redirect;
+            let assets = &state.0.assets;
+            let (location, cache_control) = match redirect.strategy {
+                RedirectStrategy::Entry => (url, resolved.settings.cache_control.clone()),
+                RedirectStrategy::Template => {
+                    let template = redirect.template.as_deref().unwrap_or_default();
+                    let location = assets.store_link(&entry, &plan, StoreLink::Template(template)).await?;
+                    (location, resolved.settings.cache_control.clone())
+                }
+                RedirectStrategy::Presigned => {
+                    let ttl = Duration::from_secs(redirect.ttl_seconds);
+                    let location = assets.store_link(&entry, &plan, StoreLink::Presigned(ttl)).await?;
+                    // A cached redirect must not outlive the URL it points to.
+                    (location, format!("private, max-age={}", redirect.ttl_seconds / 2))
+                }
+            };
             let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
-            let location = HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let location = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
             response.headers_mut().insert(header::LOCATION, location);
-            if let Ok(value) = HeaderValue::from_str(&resolved.settings.cache_control) {
+            if let Ok(value) = HeaderValue::from_str(&cache_control) {
                 response.headers_mut().insert(header::CACHE_CONTROL, value);
             }
             response

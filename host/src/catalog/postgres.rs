@@ -32,7 +32,7 @@ impl PostgresCatalog {
 async fn delete_where(pool: &PgPool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
     let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
     let select_variants = format!(
-        "SELECT v.path, v.entry, v.object_key FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
          WHERE v.object_key IS NOT NULL AND {of_entries}"
     );
     let delete_variants = format!(
@@ -60,10 +60,11 @@ async fn delete_where(pool: &PgPool, condition: &str, binds: &[Bind]) -> Result<
         .collect::<Result<_, _>>()?;
     for row in &variant_rows {
         let (path, number, key): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let bucket: Option<String> = row.try_get(3)?;
         let owner = deleted
             .iter_mut()
             .find(|d| d.entry.path.as_str() == path && d.entry.entry as i64 == number);
-        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(&key)) {
+        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(bucket.as_deref(), &key)) {
             owner.objects.push(key);
         }
     }
@@ -130,8 +131,8 @@ impl Catalog for PostgresCatalog {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-             object_key, created_at, modified_at, has_alpha, pages, colour, lqip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+             object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
         )
         .bind(entry.path.as_str())
         .bind(entry.entry as i64)
@@ -144,6 +145,7 @@ impl Catalog for PostgresCatalog {
         .bind(entry.original.bytes as i64)
         .bind(&entry.original.sha256)
         .bind(entry.original.object_key.as_str())
+        .bind(entry.original.object_key.bucket())
         .bind(entry.created_at.0)
         .bind(entry.modified_at.0)
         .bind(entry.original.has_alpha)
@@ -269,7 +271,7 @@ impl Catalog for PostgresCatalog {
     async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE variants SET state = 'ready', content_type = $1, width = $2, height = $3, bytes = $4, sha256 = $5, \
-             object_key = $6, created_at = $7 WHERE path = $8 AND entry = $9 AND key = $10",
+             object_key = $6, bucket = $7, created_at = $8 WHERE path = $9 AND entry = $10 AND key = $11",
         )
         .bind(&variant.content_type)
         .bind(i64::from(variant.width))
@@ -277,6 +279,7 @@ impl Catalog for PostgresCatalog {
         .bind(variant.bytes as i64)
         .bind(&variant.sha256)
         .bind(variant.object_key.as_str())
+        .bind(variant.object_key.bucket())
         .bind(variant.created_at.0)
         .bind(path.as_str())
         .bind(entry as i64)

@@ -9,9 +9,9 @@ use crate::probe::SourceColour;
 use crate::store::ObjectKey;
 
 pub const COLUMNS: &str = "path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-                       object_key, created_at, modified_at, has_alpha, pages, colour, lqip";
+                       object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip";
 
-pub const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, created_at";
+pub const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, bucket, created_at";
 
 pub fn entry_from_row<R>(row: &R) -> Result<Entry, CatalogError>
 where
@@ -27,6 +27,7 @@ where
     let labels: String = row.try_get("labels")?;
     let tags: String = row.try_get("tags")?;
     let object_key: String = row.try_get("object_key")?;
+    let bucket: Option<String> = row.try_get("bucket")?;
     let lqip: Option<String> = row.try_get("lqip")?;
     let colour: String = row.try_get("colour")?;
     let number = |column: &str| -> Result<u64, CatalogError> {
@@ -46,7 +47,7 @@ where
             height: u32::try_from(number("height")?).map_err(|_| corrupt("height"))?,
             bytes: number("bytes")?,
             sha256: row.try_get("sha256")?,
-            object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+            object_key: ObjectKey::parse(bucket.as_deref(), &object_key).ok_or_else(|| corrupt("object_key"))?,
             has_alpha: row.try_get("has_alpha")?,
             pages: u32::try_from(number("pages")?).map_err(|_| corrupt("pages"))?,
             colour: SourceColour::from_name(&colour),
@@ -74,6 +75,7 @@ where
         u64::try_from(row.try_get::<i64, _>(column)?).map_err(|_| corrupt(column))
     };
     let object_key: String = row.try_get("object_key")?;
+    let bucket: Option<String> = row.try_get("bucket")?;
     Ok(Variant {
         key: row.try_get("key")?,
         content_type: row.try_get("content_type")?,
@@ -81,7 +83,7 @@ where
         height: u32::try_from(number("height")?).map_err(|_| corrupt("height"))?,
         bytes: number("bytes")?,
         sha256: row.try_get("sha256")?,
-        object_key: ObjectKey::parse(&object_key).ok_or_else(|| corrupt("object_key"))?,
+        object_key: ObjectKey::parse(bucket.as_deref(), &object_key).ok_or_else(|| corrupt("object_key"))?,
         created_at: Timestamp(row.try_get("created_at")?),
     })
 }

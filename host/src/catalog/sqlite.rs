@@ -46,7 +46,7 @@ impl SqliteCatalog {
 async fn delete_where(pool: &SqlitePool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
     let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
     let select_variants = format!(
-        "SELECT v.path, v.entry, v.object_key FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
          WHERE v.object_key IS NOT NULL AND {of_entries}"
     );
     let delete_variants = format!(
@@ -74,10 +74,11 @@ async fn delete_where(pool: &SqlitePool, condition: &str, binds: &[Bind]) -> Res
         .collect::<Result<_, _>>()?;
     for row in &variant_rows {
         let (path, number, key): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let bucket: Option<String> = row.try_get(3)?;
         let owner = deleted
             .iter_mut()
             .find(|d| d.entry.path.as_str() == path && d.entry.entry as i64 == number);
-        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(&key)) {
+        if let (Some(owner), Some(key)) = (owner, ObjectKey::parse(bucket.as_deref(), &key)) {
             owner.objects.push(key);
         }
     }
@@ -144,8 +145,8 @@ impl Catalog for SqliteCatalog {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-             object_key, created_at, modified_at, has_alpha, pages, colour, lqip) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(entry.path.as_str())
         .bind(entry.entry as i64)
@@ -158,6 +159,7 @@ impl Catalog for SqliteCatalog {
         .bind(entry.original.bytes as i64)
         .bind(&entry.original.sha256)
         .bind(entry.original.object_key.as_str())
+        .bind(entry.original.object_key.bucket())
         .bind(entry.created_at.0)
         .bind(entry.modified_at.0)
         .bind(entry.original.has_alpha)
@@ -282,7 +284,7 @@ impl Catalog for SqliteCatalog {
     async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE variants SET state = 'ready', content_type = ?, width = ?, height = ?, bytes = ?, sha256 = ?, \
-             object_key = ?, created_at = ? WHERE path = ? AND entry = ? AND key = ?",
+             object_key = ?, bucket = ?, created_at = ? WHERE path = ? AND entry = ? AND key = ?",
         )
         .bind(&variant.content_type)
         .bind(variant.width)
@@ -290,6 +292,7 @@ impl Catalog for SqliteCatalog {
         .bind(variant.bytes as i64)
         .bind(&variant.sha256)
         .bind(variant.object_key.as_str())
+        .bind(variant.object_key.bucket())
         .bind(variant.created_at.0)
         .bind(path.as_str())
         .bind(entry as i64)

@@ -32,6 +32,10 @@ pub struct PathSettings {
     pub return_format: ReturnFormat,
     #[serde(default)]
     pub redirect: RedirectSettings,
+    /// The bucket that holds the originals uploaded here and their variants
+    /// (S3 store); without it, `storage.bucket`.
+    #[serde(default)]
+    pub bucket: Option<String>,
     /// Profiles made by the job queue right after each upload.
     #[serde(default)]
     pub eager_variants: Vec<String>,
@@ -121,11 +125,32 @@ pub enum OnDemand {
     Disabled,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RedirectSettings {
     #[serde(default)]
     pub strategy: RedirectStrategy,
+    /// How long a presigned URL stays valid.
+    #[serde(default = "default_presigned_ttl")]
+    pub ttl_seconds: u64,
+    /// For `template`: the URL with `{bucket}` and `{key}` in it, e.g.
+    /// `https://cdn.example.com/{bucket}/{key}`.
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+impl Default for RedirectSettings {
+    fn default() -> Self {
+        Self {
+            strategy: RedirectStrategy::default(),
+            ttl_seconds: default_presigned_ttl(),
+            template: None,
+        }
+    }
+}
+
+fn default_presigned_ttl() -> u64 {
+    3600
 }
 
 /// Where `redirect` sends the client.
@@ -135,6 +160,11 @@ pub enum RedirectStrategy {
     /// The stable `/-/entry/{n}/content` URL of the entry.
     #[default]
     Entry,
+    /// A presigned URL of the object in the S3 store, valid for `ttl-seconds`.
+    Presigned,
+    /// `template` with the object's bucket and key filled in, e.g. a CDN
+    /// in front of the bucket.
+    Template,
 }
 
 fn all_formats() -> Vec<String> {
@@ -157,6 +187,7 @@ impl Default for PathSettings {
             cache_control: default_cache_control(),
             return_format: default_return_format(),
             redirect: RedirectSettings::default(),
+            bucket: None,
             eager_variants: Vec::new(),
             preprocess: None,
             lqip: Vec::new(),
@@ -193,6 +224,28 @@ impl PathSettings {
         }
         if settings.cache_control.chars().any(|c| c.is_control()) {
             return Err("cache-control may not contain control characters".into());
+        }
+        if let Some(bucket) = &settings.bucket
+            && !crate::store::valid_bucket_name(bucket)
+        {
+            return Err(format!(
+                "bucket: {bucket:?} is not a valid bucket name (3 to 63 of a-z, 0-9, . and -)"
+            ));
+        }
+        let redirect = &settings.redirect;
+        if !(1..=7 * 24 * 3600).contains(&redirect.ttl_seconds) {
+            return Err("redirect.ttl-seconds must be 1..=604800 (S3 allows presigned URLs for at most 7 days)".into());
+        }
+        if let Some(template) = &redirect.template {
+            let url = template.starts_with("https://") || template.starts_with("http://");
+            if !url || !template.contains("{key}") || template.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(format!(
+                    "redirect.template {template:?} must be an http(s) URL containing {{key}} (and optionally {{bucket}})"
+                ));
+            }
+        }
+        if redirect.strategy == RedirectStrategy::Template && redirect.template.is_none() {
+            return Err("redirect: strategy \"template\" needs redirect.template".into());
         }
         if let Some((profiles, limits, plugins)) = context {
             for (key, names) in [

@@ -104,7 +104,10 @@ impl ObjectStore for FsStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let temp = self.temp.clone();
-        let key = ObjectKey(".tmp".into());
+        let key = ObjectKey {
+            bucket: None,
+            key: ".tmp".into(),
+        };
         tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(temp).map(drop))
             .await
             .map_err(|e| blocking_failed(&key, e))?
@@ -120,7 +123,7 @@ mod tests {
     async fn round_trip_and_cleanup() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
-        let key = ObjectKey::parse("a/b/-/1/original").unwrap();
+        let key = ObjectKey::parse(None, "a/b/-/1/original").unwrap();
         store.put(&key, Bytes::from_static(b"one")).await.unwrap();
         store.put(&key, Bytes::from_static(b"two")).await.unwrap();
         assert_eq!(store.get(&key).await.unwrap(), Bytes::from_static(b"two"));
