@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server bench-plugins fmt clean
+.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-plugins fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -60,6 +60,35 @@ $(MOTO_VENV)/bin/moto_server:
 	python3 -m venv $(MOTO_VENV)
 	$(MOTO_VENV)/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
 
+## Each fuzz target for FUZZ_SECONDS (default 60), seeded with the test fixtures;
+## a crash stops the run and leaves its input in host/fuzz/artifacts/. cargo-fuzz's
+## instrumentation flags are nightly-only, hence RUSTC_BOOTSTRAP on the stable toolchain.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := params address config sniff signature
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p host/fuzz/corpus/sniff && cp tests/fixtures/*.{jpg,png,gif,webp,avif,heic,jxl,tiff} host/fuzz/corpus/sniff/
+	mkdir -p host/fuzz/corpus/config && cp examples/*.toml host/fuzz/corpus/config/
+	cd host && for target in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
+
+## Kiln against ipx, thumbor, nginx and the libvips floor in one run; writes
+## BENCHMARKS.md and bench/chart.svg. Not part of `make test`.
+BENCH_TOOLS := target/tools/bench
+BENCH_SECONDS ?= 15
+bench: bench-deps plugins
+	cargo build --release --bin kiln
+	$(BENCH_TOOLS)/venv/bin/python bench/run.py --corpus ../shared/corpus --seconds $(BENCH_SECONDS)
+
+bench-deps: deps
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk nginx-light nodejs npm python3-venv; }
+	@[ -x $(BENCH_TOOLS)/venv/bin/thumbor ] || { python3 -m venv $(BENCH_TOOLS)/venv && \
+	  $(BENCH_TOOLS)/venv/bin/pip install -q --disable-pip-version-check 'thumbor==7.7.7' 'pyvips==3.2.0'; }
+	@[ -x $(BENCH_TOOLS)/ipx/node_modules/.bin/ipx ] || { mkdir -p $(BENCH_TOOLS)/ipx && cd $(BENCH_TOOLS)/ipx && \
+	  npm init -y >/dev/null && npm install --silent --no-audit --no-fund ipx@3.1.1; }
+
 ## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
 bench-plugins: plugins
 	cargo run --release --example plugin_overhead -- $(WASM_TARGET)/wasm32-wasip2/release/noop.wasm
@@ -67,6 +96,7 @@ bench-plugins: plugins
 lint:
 	cargo fmt --all -- --check
 	cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
+	cargo fmt --manifest-path host/fuzz/Cargo.toml -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:

@@ -15,7 +15,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub use rules::{LqipKind, OnDemand, PathRules, PathSettings, Preprocess, RedirectStrategy, ResolvedRules};
+pub use rules::{LqipKind, OnDemand, PathRules, PathSettings, Preprocess, RedirectStrategy, ResolvedRules, Signing};
 
 use crate::transform::{ParamLimits, Params};
 
@@ -55,6 +55,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
+    pub signing: SigningConfig,
+    pub ingest: IngestConfig,
     pub api_keys: Vec<ApiKeyConfig>,
     /// Named transformations: `[profiles.thumbnail] w = 300 …`.
     pub profiles: BTreeMap<String, BTreeMap<String, toml::Value>>,
@@ -71,6 +73,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            signing: SigningConfig::default(),
+            ingest: IngestConfig::default(),
             api_keys: Vec::new(),
             profiles: BTreeMap::new(),
             plugins: BTreeMap::new(),
@@ -159,6 +163,39 @@ impl Default for StorageConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// HMAC keys in hex (`kiln generate-secret`); the first signs, all verify.
+    pub keys: Vec<String>,
+}
+
+/// URL ingest (`POST` with JSON `{"url": …}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Hosts URLs may name: `images.example.com`, or `*.example.com` for
+    /// its subdomains. Empty: URL ingest is off.
+    pub allowed_domains: Vec<String>,
+    /// Networks exempt from the ban on loopback, private, link-local and
+    /// other special addresses, e.g. `["10.20.0.0/16"]` for an internal origin.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// The whole fetch, redirects and body included.
+    pub timeout_ms: u64,
+    pub max_redirects: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            allowed_domains: Vec::new(),
+            allowed_networks: Vec::new(),
+            timeout_ms: 10_000,
+            max_redirects: 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -166,6 +203,8 @@ pub struct LimitsConfig {
     pub max_upload_bytes: u64,
     /// The largest JSON body (metadata updates, URL ingest requests).
     pub max_json_bytes: u64,
+    /// How long a client may take to send a request body (a slow client gets 408).
+    pub body_timeout_ms: u64,
     /// Originals with more pixels (width x height of one frame) are refused,
     /// checked from the header before any decoding.
     pub max_input_pixels: u64,
@@ -186,6 +225,7 @@ impl Default for LimitsConfig {
         Self {
             max_upload_bytes: 32 * 1024 * 1024,
             max_json_bytes: 64 * 1024,
+            body_timeout_ms: 60_000,
             max_input_pixels: 100_000_000,
             max_output_dimension: 8192,
             max_frames: 500,
@@ -303,6 +343,7 @@ impl Config {
             ("max-output-dimension", self.limits.max_output_dimension == 0),
             ("max-frames", self.limits.max_frames == 0),
             ("transform-timeout-ms", self.limits.transform_timeout_ms == 0),
+            ("body-timeout-ms", self.limits.body_timeout_ms == 0),
         ] {
             if zero {
                 return Err(ConfigError::Invalid(format!("limits.{key} must be at least 1")));
@@ -350,7 +391,34 @@ impl Config {
                 ));
             }
         }
+        let signer = self.signer()?;
+        for domain in &self.ingest.allowed_domains {
+            let name = domain.strip_prefix("*.").unwrap_or(domain);
+            let valid = !name.is_empty()
+                && name
+                    .split('.')
+                    .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            if !valid {
+                return Err(ConfigError::Invalid(format!(
+                    "ingest.allowed-domains: {domain:?} is not a host name (or *.host.name)"
+                )));
+            }
+        }
+        if self.ingest.timeout_ms == 0 {
+            return Err(ConfigError::Invalid("ingest.timeout-ms must be at least 1".into()));
+        }
         PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_names())?;
+        if !signer.is_configured()
+            && let Some(rule) = self.paths.iter().find(|rule| {
+                let signing = rule.settings.get("signing").and_then(toml::Value::as_str);
+                signing.is_some_and(|mode| mode != "none")
+            })
+        {
+            return Err(ConfigError::Invalid(format!(
+                "paths (pattern {:?}): signing needs [signing] keys (make one with `kiln generate-secret`)",
+                rule.pattern
+            )));
+        }
         if matches!(self.storage, StorageConfig::Fs { .. })
             && let Some(rule) = self.paths.iter().find(|rule| {
                 let strategy = rule.settings.get("redirect").and_then(|r| r.get("strategy"));
@@ -363,6 +431,10 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    pub fn signer(&self) -> Result<crate::auth::signing::Signer, ConfigError> {
+        crate::auth::signing::Signer::from_hex(&self.signing.keys).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     pub fn plugin_names(&self) -> Vec<String> {
@@ -446,6 +518,11 @@ mod tests {
                 "{key}",
             ),
             ("[[paths]]\npattern = \"/**\"\nbucket = \"UPPER\"", "bucket"),
+            ("[signing]\nkeys = [\"nothex\"]", "signing.keys[0]"),
+            ("[ingest]\nallowed-domains = [\"http://x\"]", "http://x"),
+            ("[ingest]\nallowed-networks = [\"10.0.0.0/33\"]", "allowed-networks"),
+            ("[[paths]]\npattern = \"/**\"\nsigning = \"all\"", "[signing] keys"),
+            ("[[paths]]\npattern = \"/**\"\nsigning = \"some\"", "some"),
             ("[[paths]]\npattern = \"/**\"\ncache-control = 5", "cache-control"),
             ("[[paths]]\npattern = \"/**\"\nmax-upload-bytez = 5", "max-upload-bytez"),
             ("[[paths]]\npattern = \"users/*\"", "users/*"),

@@ -14,6 +14,7 @@ pub mod config;
 mod jobs;
 pub mod plugin;
 pub mod probe;
+pub mod remote;
 pub mod store;
 pub mod transform;
 
@@ -59,7 +60,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("kiln listening on http://{address}");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), rules.clone(), jobs_stopped));
-    let app = api::router(api::AppState::new(config, rules, profiles, assets, keys));
+    let signer = config.signer()?;
+    let fetcher = remote::Fetcher::new(&config.ingest)?;
+    let app = api::router(api::AppState::new(
+        config,
+        rules,
+        profiles,
+        assets,
+        api::Access { keys, signer, fetcher },
+    ));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

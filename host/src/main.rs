@@ -1,10 +1,13 @@
-//! The `kiln` command line: `serve`, and `config check` / `config explain`.
+//! The `kiln` command line: `serve`, `config check` / `config explain`,
+//! `sign-url`, `sign-upload` and `generate-secret`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kiln::address::AssetPath;
+use kiln::auth::signing::{self, Signer, unix_now};
 use kiln::config::{Config, PathRules};
 
 #[derive(Parser)]
@@ -26,6 +29,24 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Sign a URL with the first of `[signing] keys`, printing it signed.
+    SignUrl {
+        /// A URL or a path with its query, e.g. `/assets/users/1/avatar?w=256`.
+        url: String,
+        /// Make the URL expire this many seconds from now (adds `exp`).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Print the query of a signed upload URL: POSTs to paths under PREFIX until it expires.
+    SignUpload {
+        /// An asset path prefix such as /users/123.
+        prefix: String,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Print a new random signing key (hex) for `[signing] keys`.
+    GenerateSecret,
 }
 
 #[derive(Subcommand)]
@@ -58,8 +79,31 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::GenerateSecret = command {
+        println!("{}", signing::generate_secret());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::GenerateSecret => Ok(()),
+        Command::SignUrl { url, ttl } => {
+            let signer = configured_signer(&config)?;
+            println!("{}", sign_url(&signer, &url, ttl)?);
+            Ok(())
+        }
+        Command::SignUpload { prefix, ttl } => {
+            let signer = configured_signer(&config)?;
+            let prefix = format!("/{}", prefix.trim_matches('/'));
+            if prefix != "/" {
+                AssetPath::parse(prefix.trim_start_matches('/'))?;
+            }
+            let query = signer
+                .upload_query(&prefix, unix_now() + ttl)
+                .context("no signing key")?;
+            println!("{query}");
+            Ok(())
+        }
         Command::Serve => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -95,4 +139,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn configured_signer(config: &Config) -> anyhow::Result<Signer> {
+    let signer = config.signer()?;
+    if !signer.is_configured() {
+        bail!("no [signing] keys in the configuration; make one with `kiln generate-secret`");
+    }
+    Ok(signer)
+}
+
+/// Signs `url` (absolute, or a path with its query), keeping any scheme and
+/// host in front and replacing an `s` it already had.
+fn sign_url(signer: &Signer, url: &str, ttl: Option<u64>) -> anyhow::Result<String> {
+    let (origin, rest) = match url.find("://") {
+        Some(scheme_end) => {
+            let path_start = url[scheme_end + 3..]
+                .find('/')
+                .map_or(url.len(), |i| scheme_end + 3 + i);
+            url.split_at(path_start)
+        }
+        None => ("", url),
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !path.starts_with("/assets/") {
+        bail!("{url:?} is not an asset URL: its path must start with /assets/");
+    }
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "s" && (ttl.is_none() || k != "exp"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some(ttl) = ttl {
+        pairs.push(("exp".into(), (unix_now() + ttl).to_string()));
+    }
+    let signed = signer.signed_url(path, &pairs).context("no signing key")?;
+    Ok(format!("{origin}{signed}"))
 }

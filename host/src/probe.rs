@@ -477,7 +477,7 @@ fn heif_primary_size(data: &[u8]) -> Option<(u32, u32)> {
     let meta = child(data, b"meta")?.get(4..)?; // skip the full-box header
     let pitm = child(meta, b"pitm")?;
     let mut r = Bytes::at(pitm, 4);
-    let primary = if pitm[0] == 0 {
+    let primary = if *pitm.first()? == 0 {
         u32::from(r.u16_be().ok()?)
     } else {
         r.u32_be().ok()?
@@ -535,8 +535,8 @@ fn check_jxl(data: &[u8]) -> Check {
     check_isobmff(data, false)
 }
 
-/// Checks that the first directory and the strips or tiles it points to lie
-/// inside the file.
+/// Checks that the first directory, every value array it points to, and the
+/// strips or tiles lie inside the file.
 fn check_tiff(data: &[u8]) -> Check {
     let little = data.starts_with(b"II");
     let u16_at = |pos: usize| -> Result<u16, &'static str> {
@@ -565,6 +565,22 @@ fn check_tiff(data: &[u8]) -> Check {
         let tag = u16_at(at)?;
         let kind = u16_at(at + 2)?;
         let n = u32_at(at + 4)? as usize;
+        // Every value array too large to sit in its entry (ICC profile, XMP,
+        // EXIF, strip tables…) must lie inside the file.
+        let type_size: usize = match kind {
+            1 | 2 | 6 | 7 => 1,
+            3 | 8 => 2,
+            4 | 9 | 11 | 13 => 4,
+            5 | 10 | 12 => 8,
+            _ => 0,
+        };
+        let size = n.checked_mul(type_size).ok_or("a tag's values are out of range")?;
+        if size > 4 {
+            let start = u32_at(at + 8)? as usize;
+            if start.checked_add(size).is_none_or(|end| end > data.len()) {
+                return Err("the file ends before a tag's values");
+            }
+        }
         // Values of strip/tile tags are SHORT (3) or LONG (4); inline when they fit in 4 bytes.
         let width = match kind {
             3 => 2,
@@ -621,6 +637,17 @@ fn check_tiff(data: &[u8]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `make fuzz` (target `sniff`): an empty `pitm` box panicked.
+    #[test]
+    fn heif_with_an_empty_primary_item_box() {
+        let mut file = Vec::new();
+        file.extend_from_slice(b"\0\0\0\x14ftypheic\0\0\0\0mif1");
+        file.extend_from_slice(b"\0\0\0\x14meta\0\0\0\0\0\0\0\x08pitm");
+        file.extend_from_slice(b"\0\0\0\x08mdat");
+        assert_eq!(heif_primary_size(&file), None);
+        assert!(probe(&file).is_err());
+    }
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));

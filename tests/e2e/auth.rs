@@ -16,6 +16,7 @@ async fn configured() -> Kiln {
         key_config("all", "key-all", r#"["read", "write", "delete", "admin"]"#, "/"),
         key_config("writer", "key-writer", r#"["write"]"#, "/"),
         key_config("users", "key-users", r#"["write", "delete"]"#, "/users"),
+        key_config("reader", "key-reader", r#"["read"]"#, "/"),
     ]
     .concat();
     Kiln::builder().config(&config).start().await
@@ -68,12 +69,20 @@ async fn configured_keys_scopes_and_prefixes() {
             assert_error(response, 401, "unauthorized").await;
         }
     }
-    // The writer key lacks `delete`; the users key is confined to /users.
+    // The writer key lacks `delete`, the reader key every write scope; the
+    // users key is confined to /users.
     let response = request(&kiln, Method::DELETE, "/assets/users/1", Some("Bearer key-writer"))
         .send()
         .await
         .unwrap();
     assert_error(response, 403, "forbidden").await;
+    for (method, path) in &writes {
+        let response = request(&kiln, method.clone(), path, Some("Bearer key-reader"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 403, "forbidden").await;
+    }
     for (method, path) in [
         (Method::POST, "/assets/other/1"),
         (Method::POST, "/assets/usersx/1"),

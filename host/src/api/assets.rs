@@ -19,8 +19,9 @@ use super::upload::{self, Upload};
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat, Selectors};
 use crate::assets::{DeleteTarget, Rendition, StoreLink};
 use crate::auth::Scope;
+use crate::auth::signing::{SignatureError, unix_now};
 use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
-use crate::config::{OnDemand, RedirectStrategy};
+use crate::config::{OnDemand, RedirectStrategy, Signing};
 use crate::probe::ImageFormat;
 use crate::transform::{Params, Plan};
 
@@ -45,7 +46,15 @@ pub async fn handle(
     }
     let query = uri.query().unwrap_or_default();
     match method {
-        Method::GET | Method::HEAD => fetch(&state, address, query, &headers, method == Method::HEAD).await,
+        Method::GET | Method::HEAD => {
+            let request = FetchRequest {
+                raw_path: uri.path(),
+                query,
+                headers: &headers,
+                head: method == Method::HEAD,
+            };
+            fetch(&state, address, request).await
+        }
         Method::POST => create(&state, &address.path, query, &headers, body).await,
         Method::PUT => update(&state, address, query, &headers, body).await,
         _ => delete(&state, address, query, &headers).await,
@@ -79,7 +88,47 @@ fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope, path: &AssetPa
     Ok(())
 }
 
-/// Writes take no query parameters (yet: signed uploads will add `exp` and `s`).
+/// A POST is allowed by an API key with the `write` scope, or by a signed
+/// upload URL (`prefix`, `exp`, `s`) for a prefix that holds the path.
+fn authorize_upload(state: &AppState, headers: &HeaderMap, path: &AssetPath, query: &str) -> Result<(), ApiError> {
+    let signed = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "s");
+    if !signed {
+        authorize(state, headers, Scope::Write, path)?;
+        return reject_params(query);
+    }
+    if !state.0.signer.is_configured() {
+        return Err(SignatureError::Invalid.into());
+    }
+    if let Some((key, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| !matches!(k.as_ref(), "prefix" | "exp" | "s"))
+    {
+        return Err(ApiError::invalid_param(
+            &key,
+            "a signed upload URL takes only prefix, exp and s",
+        ));
+    }
+    Ok(state.0.signer.verify_upload(path, query, unix_now())?)
+}
+
+/// Checks the signature a read needs under the path's `signing` mode.
+fn check_signature(
+    state: &AppState,
+    mode: Signing,
+    query: &FetchQuery,
+    raw_path: &str,
+    raw_query: &str,
+) -> Result<(), ApiError> {
+    if mode.requires(!query.pairs.is_empty()) {
+        state.0.signer.verify(raw_path, raw_query, unix_now())?;
+    }
+    Ok(())
+}
+
+fn body_too_slow(limit_ms: u64) -> String {
+    format!("the request body did not arrive within {limit_ms} ms")
+}
+
+/// Writes take no query parameters (signed uploads aside).
 fn reject_params(query: &str) -> Result<(), ApiError> {
     match form_urlencoded::parse(query.as_bytes()).next() {
         Some((key, _)) => Err(ApiError::invalid_param(&key, "this request takes no query parameters")),
@@ -107,6 +156,8 @@ fn parse_fetch_query(state: &AppState, query: &str) -> Result<FetchQuery, ApiErr
                 ));
             }
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
+            // The signature and its expiry belong to the URL, not to the transformation.
+            None if key == "s" || key == "exp" => {}
             None => pairs.push((key.into_owned(), value.into_owned())),
         }
     }
@@ -161,19 +212,29 @@ async fn check_on_demand(
     }
 }
 
-async fn fetch(
-    state: &AppState,
-    address: Address,
-    query: &str,
-    headers: &HeaderMap,
+/// What a GET or HEAD brings besides its address.
+struct FetchRequest<'a> {
+    /// The path as sent, still percent-encoded: what a signature covers.
+    raw_path: &'a str,
+    query: &'a str,
+    headers: &'a HeaderMap,
     head: bool,
-) -> Result<Response, ApiError> {
-    let query = parse_fetch_query(state, query)?;
+}
+
+async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) -> Result<Response, ApiError> {
+    let FetchRequest {
+        raw_path,
+        query: raw_query,
+        headers,
+        head,
+    } = request;
+    let query = parse_fetch_query(state, raw_query)?;
+    let resolved = state.0.rules.resolve(&address.path);
+    check_signature(state, resolved.settings.signing, &query, raw_path, raw_query)?;
     let selection = Selection {
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
         labels: query.labels.clone(),
     };
-    let resolved = state.0.rules.resolve(&address.path);
     let entry = state
         .0
         .assets
@@ -188,7 +249,7 @@ async fn fetch(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
-    let url = variant_url(&state.base_url(headers), &entry, &query.pairs, &plan);
+    let url = variant_url(state, headers, resolved.settings.signing, &entry, &query.pairs, &plan);
     let mut response = match format {
         ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
             "url": url,
@@ -313,7 +374,17 @@ async fn deliver(
 
 /// The absolute, stable URL of this entry and variant: the entry pinned,
 /// parameters sorted, and a negotiated format written out.
-fn variant_url(base: &str, entry: &Entry, pairs: &[(String, String)], plan: &Plan) -> String {
+/// The stable URL of this rendition of `entry`, signed where the path's
+/// `signing` will ask for a signature.
+fn variant_url(
+    state: &AppState,
+    headers: &HeaderMap,
+    signing: Signing,
+    entry: &Entry,
+    pairs: &[(String, String)],
+    plan: &Plan,
+) -> String {
+    let base = state.base_url(headers);
     let mut pairs: Vec<(String, String)> = pairs.to_vec();
     if plan.negotiated {
         for (key, value) in &mut pairs {
@@ -323,7 +394,13 @@ fn variant_url(base: &str, entry: &Entry, pairs: &[(String, String)], plan: &Pla
         }
     }
     pairs.sort();
-    let mut url = format!("{base}/assets/{}/-/entry/{}/content", entry.path.as_str(), entry.entry);
+    let path = format!("/assets/{}/-/entry/{}/content", entry.path.as_str(), entry.entry);
+    if signing.requires(!pairs.is_empty())
+        && let Some(url) = state.0.signer.signed_url(&path, &pairs)
+    {
+        return format!("{base}{url}");
+    }
+    let mut url = format!("{base}{path}");
     if !pairs.is_empty() {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&pairs)
@@ -382,11 +459,13 @@ async fn create(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers, Scope::Write, path)?;
-    reject_params(query)?;
+    authorize_upload(state, headers, path, query)?;
     let resolved = state.0.rules.resolve(path);
     let limits = &state.0.config.limits;
-    let upload = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes).await?;
+    let upload = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes);
+    let upload = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), upload)
+        .await
+        .map_err(|_| ApiError::RequestTimeout(body_too_slow(limits.body_timeout_ms)))??;
     let (bytes, metadata) = match upload {
         Upload::Image { bytes, metadata } => (bytes, metadata),
         Upload::FromUrl(request) => {
@@ -394,13 +473,8 @@ async fn create(
                 .metadata
                 .validate()
                 .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
-            return Err(ApiError::Forbidden {
-                code: "url_not_allowed",
-                message: format!(
-                    "ingest from {:?} is refused: URL ingest is not enabled on this server; upload the bytes instead",
-                    crate::address::truncate(&request.url, 200)
-                ),
-            });
+            let bytes = state.0.fetcher.fetch(&request.url, resolved.max_upload_bytes).await?;
+            (bytes, request.metadata)
         }
     };
     metadata
@@ -426,7 +500,11 @@ async fn update(
     let Some(Ordering::Entry(number)) = address.selectors.ordering else {
         return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
     };
-    let metadata: EntryMetadata = upload::read_json(headers, body, state.0.config.limits.max_json_bytes).await?;
+    let limits = &state.0.config.limits;
+    let reading = upload::read_json(headers, body, limits.max_json_bytes);
+    let metadata: EntryMetadata = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), reading)
+        .await
+        .map_err(|_| ApiError::RequestTimeout(body_too_slow(limits.body_timeout_ms)))??;
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;

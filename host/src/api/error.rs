@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use crate::address::AddressError;
 use crate::assets::AssetError;
 use crate::auth::AuthError;
+use crate::auth::signing::SignatureError;
 use crate::probe::ProbeError;
+use crate::remote::FetchError;
 use crate::transform::{ParamError, PipelineError, PoolError, TransformError};
 
 #[derive(Debug)]
@@ -39,6 +41,8 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// 408: the client did not send its body in time.
+    RequestTimeout(String),
     /// 503 with `Retry-After`: the server is at capacity.
     Overloaded(String),
     /// A fault of the server itself; the message is logged, not sent.
@@ -86,6 +90,7 @@ impl ApiError {
             ),
             Self::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
             Self::Overloaded(message) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", message.clone()),
+            Self::RequestTimeout(message) => (StatusCode::REQUEST_TIMEOUT, "request_timeout", message.clone()),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -151,6 +156,43 @@ impl From<AuthError> for ApiError {
                 code: "forbidden",
                 message: error.to_string(),
             },
+        }
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(error: FetchError) -> Self {
+        let message = error.to_string();
+        match error {
+            FetchError::TooLarge(limit) => Self::PayloadTooLarge { limit },
+            FetchError::BadUrl(_) => Self::bad_request("invalid_body", message),
+            FetchError::Timeout(_) => Self::Unprocessable {
+                code: "url_fetch_timeout",
+                message,
+            },
+            refused if refused.is_refusal() => Self::Forbidden {
+                code: "url_not_allowed",
+                message,
+            },
+            _ => Self::Unprocessable {
+                code: "url_fetch_failed",
+                message,
+            },
+        }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        let code = match error {
+            SignatureError::Expired(_) => "expired",
+            SignatureError::BadExpiry => return Self::invalid_param("exp", error.to_string()),
+            SignatureError::OutsidePrefix(_) => "forbidden",
+            SignatureError::Missing | SignatureError::Invalid => "invalid_signature",
+        };
+        Self::Forbidden {
+            code,
+            message: error.to_string(),
         }
     }
 }

@@ -19,7 +19,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::assets::Assets;
 use crate::auth::KeyRing;
+use crate::auth::signing::Signer;
 use crate::config::{Config, PathRules, Profiles};
+use crate::remote::Fetcher;
 
 pub use error::ApiError;
 
@@ -33,16 +35,28 @@ struct Inner {
     profiles: Profiles,
     assets: Assets,
     keys: KeyRing,
+    signer: Signer,
+    fetcher: Fetcher,
+}
+
+/// Who may do what, and what the server may fetch on a client's behalf.
+pub struct Access {
+    pub keys: KeyRing,
+    pub signer: Signer,
+    pub fetcher: Fetcher,
 }
 
 impl AppState {
-    pub fn new(config: Config, rules: Arc<PathRules>, profiles: Profiles, assets: Assets, keys: KeyRing) -> Self {
+    pub fn new(config: Config, rules: Arc<PathRules>, profiles: Profiles, assets: Assets, access: Access) -> Self {
+        let Access { keys, signer, fetcher } = access;
         Self(Arc::new(Inner {
             config,
             rules,
             profiles,
             assets,
             keys,
+            signer,
+            fetcher,
         }))
     }
 

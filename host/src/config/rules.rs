@@ -32,6 +32,9 @@ pub struct PathSettings {
     pub return_format: ReturnFormat,
     #[serde(default)]
     pub redirect: RedirectSettings,
+    /// Which reads need a signed URL.
+    #[serde(default)]
+    pub signing: Signing,
     /// The bucket that holds the originals uploaded here and their variants
     /// (S3 store); without it, `storage.bucket`.
     #[serde(default)]
@@ -153,6 +156,30 @@ fn default_presigned_ttl() -> u64 {
     3600
 }
 
+/// `signing` on a path rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signing {
+    /// No read needs a signature.
+    #[default]
+    None,
+    /// Only reads with transformation parameters do.
+    Transforms,
+    /// Every read does.
+    All,
+}
+
+impl Signing {
+    /// Whether a read with (or without) transformation parameters needs a signature.
+    pub fn requires(self, has_transformation: bool) -> bool {
+        match self {
+            Signing::None => false,
+            Signing::Transforms => has_transformation,
+            Signing::All => true,
+        }
+    }
+}
+
 /// Where `redirect` sends the client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -187,6 +214,7 @@ impl Default for PathSettings {
             cache_control: default_cache_control(),
             return_format: default_return_format(),
             redirect: RedirectSettings::default(),
+            signing: Signing::None,
             bucket: None,
             eager_variants: Vec::new(),
             preprocess: None,

@@ -258,7 +258,7 @@ fn inspect_blocking(
         thumb.bandjoin_const(&[255.0]).map_err(failed("decode"))?
     };
     let (w, h) = (thumb.get_width() as u32, thumb.get_height() as u32);
-    let rgba = thumb.write_to_memory();
+    let rgba = pipeline::pixels(&thumb).map_err(failed("decode"))?;
     if rgba.len() != (w * h * 4) as usize {
         return Err(pipeline::PipelineError::Vips {
             step: "decode",
@@ -289,7 +289,7 @@ fn inspect_blocking(
         Some(PluginImage {
             width: small.get_width() as u32,
             height: small.get_height() as u32,
-            pixels: small.write_to_memory(),
+            pixels: pipeline::pixels(&small).map_err(failed("preview"))?,
         })
     } else {
         None

@@ -355,7 +355,7 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
         let mut current = PluginImage {
             width: rgba.get_width() as u32,
             height: rgba.get_height() as u32,
-            pixels: rgba.write_to_memory(),
+            pixels: pixels(&rgba).map_err(vips("plugins"))?,
         };
         for step in &cx.plan.fx {
             let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
@@ -389,6 +389,15 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
 }
 
 /// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
+/// The rendered pixels of `image`. rs-vips' `write_to_memory` makes a slice
+/// of whatever libvips returns — NULL too, when decoding fails part-way,
+/// which aborts the process. Rendering with `copy_memory` first turns that
+/// failure into an error; copying an image already in memory cannot fail to
+/// decode. (Found by the hostile-input suite: a damaged JXL.)
+pub fn pixels(image: &VipsImage) -> rs_vips::Result<Vec<u8>> {
+    Ok(image.copy_memory()?.write_to_memory())
+}
+
 pub fn to_rgba8(image: &VipsImage) -> rs_vips::Result<VipsImage> {
     let srgb = if image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar {
         image.clone()

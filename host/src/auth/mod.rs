@@ -5,6 +5,8 @@
 //! `[[api-keys]]` at all, a development key is made on first start, its hash
 //! kept under the data directory, and the key itself printed once.
 
+pub mod signing;
+
 use std::path::Path;
 
 use base64::Engine;

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Kiln against its peers in one run: `make bench` (see BENCHMARKS.md).
+
+Every system gets the same photos, the same transformations and the same
+load generator (wrk, 2 threads, 4 connections) on the same cores, one after
+the other. The libvips floor is pyvips doing the same decode-resize-encode in
+one process per core, with no HTTP at all. Results go to BENCHMARKS.md and
+bench/chart.svg.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from multiprocessing import Pool
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "target/tools/bench"
+WRK_SCRIPT = ROOT / "bench/paths.lua"
+SIZES = range(480, 521)  # fit-in boxes: every request a different variant
+QUALITIES = range(76, 85)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+class Server:
+    """A peer started on loopback, stopped (with its children) on exit."""
+
+    def __init__(self, name, command, url, cwd=None, env=None):
+        self.name = name
+        self.log = open(TOOLS / f"{name}.log", "w")
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE if name == "kiln" else self.log, stderr=self.log,
+            start_new_session=True, text=True,
+        )
+        self.url = url
+
+    def stop(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def wrk(base, paths, seconds, connections=4, method="GET", body_files=None, headers=()):
+    """Drives `paths` (each used once per thread stride) at `base`; returns
+    requests/s, p50/p99 in ms and the count of non-2xx answers."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(paths) + "\n")
+    env = {**os.environ, "WRK_PATHS": listing.name, "WRK_METHOD": method,
+           "WRK_BODIES": ":".join(body_files or []), "WRK_HEADERS": "\n".join(headers)}
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s",
+         "-s", str(WRK_SCRIPT), base],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    os.unlink(listing.name)
+
+    def latency(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "requests": total,
+        "errors": int(errors.group(1)) if errors else 0,
+        "unique": len(paths),
+    }
+
+
+def floor_job(args):
+    import pyvips  # imported in the worker: one libvips per process
+    path, size, q, suffix, deadline = args
+    times = []
+    done = 0
+    while time.time() < deadline:
+        start = time.perf_counter()
+        image = pyvips.Image.thumbnail(path, size, height=size)
+        image.write_to_buffer(f"{suffix}[Q={q}]")
+        times.append((time.perf_counter() - start) * 1000)
+        done += 1
+    return done, times
+
+
+def floor(photos, suffix, seconds):
+    """pyvips, one process per core, the same decode-resize-encode, no HTTP."""
+    cores = os.cpu_count() or 1
+    deadline = time.time() + seconds
+    jobs = [(str(photos[i % len(photos)]), 512, 80, suffix, deadline) for i in range(cores)]
+    started = time.time()
+    with Pool(cores) as pool:
+        results = pool.map(floor_job, jobs)
+    elapsed = time.time() - started
+    times = sorted(t for _, ts in results for t in ts)
+    count = sum(n for n, _ in results)
+    return {"rps": count / elapsed, "p50": statistics.median(times),
+            "p99": times[int(len(times) * 0.99) - 1], "requests": count, "errors": 0, "unique": count}
+
+
+def start_kiln(data, config=""):
+    port = free_port()
+    (data / "kiln.toml").write_text(config)
+    server = Server("kiln", [str(ROOT / "target/release/kiln"), "serve"], f"http://127.0.0.1:{port}",
+                    cwd=data, env={"KILN_CONFIG": "kiln.toml", "KILN_SERVER__LISTEN": f"127.0.0.1:{port}",
+                                   "KILN_LOG": "warn", "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")})
+    key = None
+    for line in server.process.stdout:
+        if line.startswith("development API key"):
+            key = line.rsplit(" ", 1)[1].strip()
+        if line.startswith("kiln listening on"):
+            break
+    return server, key
+
+
+def upload(base, key, path, file):
+    request = urllib.request.Request(f"{base}/assets/{path}", data=Path(file).read_bytes(), method="POST",
+                                     headers={"Authorization": f"Bearer {key}",
+                                              "Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201
+
+
+def peak_rss_kb(pid):
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1))
+
+
+def variants():
+    return [(size, q) for q in QUALITIES for size in SIZES]
+
+
+def kiln_paths(prefix, photos, fmt):
+    return [f"/assets/{prefix}/{p.stem}?w={s}&h={s}&fit=inside&q={q}&format={fmt}"
+            for s, q in variants() for p in photos]
+
+
+def run(args):
+    corpus = Path(args.corpus).resolve()
+    photos = sorted(corpus.glob("photo-*-2560x1600.jpg"))
+    volna = corpus / "large-volna-5120x2880.jpg"
+    if not photos or not volna.exists():
+        raise SystemExit(f"no corpus photos in {corpus}")
+    seconds = args.seconds
+    results = {}
+    work = Path(tempfile.mkdtemp(prefix="kiln-bench-"))
+    servers = []
+    try:
+        # Kiln, with the plugin chains for (d).
+        noop = ROOT / "target/wasm/wasm32-wasip2/release/noop.wasm"
+        watermark = ROOT / "target/wasm/wasm32-wasip2/release/watermark.wasm"
+        config = (f'[plugins.noop]\npath = "{noop}"\n[plugins.watermark]\npath = "{watermark}"\n'
+                  f'config = {{ text = "kiln" }}\n'
+                  '[[paths]]\npattern = "/noop/**"\ntransforms = ["noop"]\n'
+                  '[[paths]]\npattern = "/wm/**"\ntransforms = ["watermark"]\n')
+        kiln_data = work / "kiln"
+        kiln_data.mkdir()
+        kiln, key = start_kiln(kiln_data, config)
+        servers.append(kiln)
+        for prefix in ["photos", "noop", "wm"]:
+            for photo in photos:
+                upload(kiln.url, key, f"{prefix}/{photo.stem}", photo)
+
+        # Peers on the same photos.
+        ipx_port, thumbor_port = free_port(), free_port()
+        ipx = Server("ipx", [str(TOOLS / "ipx/node_modules/.bin/ipx"), "serve", "--dir", str(corpus)],
+                     f"http://127.0.0.1:{ipx_port}", env={"PORT": str(ipx_port), "HOST": "127.0.0.1"})
+        thumbor_conf = work / "thumbor.conf"
+        thumbor_conf.write_text(f"LOADER = 'thumbor.loaders.file_loader'\nFILE_LOADER_ROOT_PATH = '{corpus}'\n"
+                                "RESULT_STORAGE = None\nSTORAGE = 'thumbor.storages.no_storage'\n"
+                                "QUALITY = 80\nAUTO_WEBP = False\nMAX_AGE = 0\n")
+        thumbor = Server("thumbor", [str(TOOLS / "venv/bin/thumbor"), "-p", str(thumbor_port), "-i", "127.0.0.1",
+                                     "-c", str(thumbor_conf), "--processes", str(os.cpu_count() or 1)],
+                         f"http://127.0.0.1:{thumbor_port}")
+        servers += [ipx, thumbor]
+        wait_for(f"{ipx.url}/_/{photos[0].name}")
+        wait_for(f"{thumbor.url}/healthcheck")
+
+        for fmt, suffix in [("jpeg", ".jpg"), ("webp", ".webp")]:
+            print(f"(a) cold transforms to {fmt}", flush=True)
+            results[f"cold-{fmt}/kiln"] = wrk(kiln.url, kiln_paths("photos", photos, fmt), seconds)
+            ipx_paths = [f"/s_{s}x{s},fit_inside,f_{fmt},q_{q}/{p.name}" for s, q in variants() for p in photos]
+            results[f"cold-{fmt}/ipx"] = wrk(ipx.url, ipx_paths, seconds)
+            thumbor_paths = [f"/unsafe/fit-in/{s}x{s}/filters:quality({q}):format({fmt})/{p.name}"
+                             for s, q in variants() for p in photos]
+            results[f"cold-{fmt}/thumbor"] = wrk(thumbor.url, thumbor_paths, seconds)
+            results[f"cold-{fmt}/libvips floor"] = floor(photos, suffix, seconds)
+
+        print("(d) cold transforms with plugins", flush=True)
+        results["plugins/none"] = results["cold-jpeg/kiln"]
+        results["plugins/noop"] = wrk(kiln.url, kiln_paths("noop", photos, "jpeg"), seconds)
+        results["plugins/watermark"] = wrk(kiln.url, kiln_paths("wm", photos, "jpeg"), seconds)
+
+        print("(b) cached variants against nginx serving the same bytes", flush=True)
+        cached = kiln_paths("photos", photos, "jpeg")[:200]
+        static = work / "static"
+        nginx_paths = []
+        for i, path in enumerate(cached):
+            with urllib.request.urlopen(kiln.url + path) as response:
+                target = static / f"v{i}.jpg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(response.read())
+                nginx_paths.append(f"/v{i}.jpg")
+        nginx_port = free_port()
+        nginx_conf = work / "nginx.conf"
+        nginx_conf.write_text(
+            f"worker_processes {os.cpu_count() or 1};\ndaemon off;\npid {work}/nginx.pid;\n"
+            f"error_log {work}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n"
+            f"http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n"
+            f"  server {{ listen 127.0.0.1:{nginx_port}; root {static}; }} }}\n")
+        nginx = Server("nginx", ["nginx", "-c", str(nginx_conf), "-p", str(work)], f"http://127.0.0.1:{nginx_port}")
+        servers.append(nginx)
+        wait_for(f"{nginx.url}{nginx_paths[0]}")
+        results["cached/kiln"] = wrk(kiln.url, cached, seconds)
+        results["cached/nginx"] = wrk(nginx.url, nginx_paths, seconds)
+
+        print("(c) uploads", flush=True)
+        bodies = [str(p) for p in photos]
+        results["uploads/kiln"] = wrk(kiln.url, [f"/assets/up/{i}" for i in range(100000)], seconds,
+                                      method="POST", body_files=bodies,
+                                      headers=[f"Authorization: Bearer {key}",
+                                               "Content-Type: application/octet-stream"])
+        for server in [kiln, ipx, thumbor]:
+            server.stop()
+
+        print("(e) peak RSS during 16 concurrent cold transforms of the 14.7 MP photo", flush=True)
+        rss_data = work / "rss"
+        rss_data.mkdir()
+        fresh, key = start_kiln(rss_data)
+        servers.append(fresh)
+        upload(fresh.url, key, "volna", volna)
+        before = peak_rss_kb(fresh.process.pid)
+        volna_paths = [f"/assets/volna?w={1000 + i}&format=jpeg&q=80" for i in range(16)]
+        started = time.time()
+        results["rss/kiln"] = wrk(fresh.url, volna_paths, 4, connections=16)
+        results["rss/kiln"]["peak_rss_mb"] = peak_rss_kb(fresh.process.pid) / 1024
+        results["rss/kiln"]["rss_before_mb"] = before / 1024
+        results["rss/kiln"]["seconds"] = time.time() - started
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def chart(results, path):
+    """A grouped horizontal bar chart of throughput, as plain SVG."""
+    groups = [("cold → JPEG", "cold-jpeg"), ("cold → WebP", "cold-webp"), ("cached", "cached"),
+              ("plugins", "plugins"), ("uploads", "uploads")]
+    colours = {"kiln": "#d9480f", "ipx": "#1c7ed6", "thumbor": "#7048e8", "libvips floor": "#495057",
+               "nginx": "#2f9e44", "none": "#d9480f", "noop": "#f08c00", "watermark": "#e8590c"}
+    rows = [(title, key.split("/", 1)[1], results[key]["rps"]) for title, prefix in groups
+            for key in results if key.startswith(prefix + "/")]
+    width, bar, gap = 760, 18, 4
+    top = max(r for _, _, r in rows)
+    scale = (width - 330) / top
+    y, parts = 30, []
+    last = None
+    for title, system, rps in rows:
+        if title != last:
+            y += 12
+            parts.append(f'<text x="10" y="{y + 12}" font-weight="bold">{title}</text>')
+            y += 20
+            last = title
+        parts.append(f'<text x="30" y="{y + 13}">{system}</text>')
+        parts.append(f'<rect x="160" y="{y}" width="{rps * scale:.1f}" height="{bar}" '
+                     f'fill="{colours.get(system, "#868e96")}"/>')
+        parts.append(f'<text x="{165 + rps * scale:.1f}" y="{y + 13}">{rps:.1f}/s</text>')
+        y += bar + gap
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 20}" '
+           f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
+           f'<text x="10" y="18" font-size="14" font-weight="bold">Throughput (requests/s, higher is better)'
+           f'</text>{"".join(parts)}</svg>\n')
+    Path(path).write_text(svg)
+
+
+def report(results, path, args):
+    def ratio(a, b):
+        return results[a]["rps"] / results[b]["rps"]
+
+    def row(key):
+        r = results[key]
+        errors = f"{r['errors']}" if r["errors"] else "0"
+        return (f"| {key.split('/', 1)[1]} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+                f"{r['requests']} | {errors} |")
+
+    header = "| system | req/s | p50 ms | p99 ms | requests | non-2xx |\n|---|---|---|---|---|---|"
+    sections = []
+    for title, prefix in [("(a) Cold transforms, 2560x1600 JPEG → fit 512x512 JPEG q≈80", "cold-jpeg"),
+                          ("(a) Cold transforms, 2560x1600 JPEG → fit 512x512 WebP q≈80", "cold-webp"),
+                          ("(b) Cached variants served again (Kiln) vs the same bytes as static files (nginx)",
+                           "cached"),
+                          ("(c) Uploads of the same photos (Kiln only: the peers take no uploads)", "uploads"),
+                          ("(d) Cold transforms to JPEG with a plugin in the chain", "plugins"),
+                          ("(e) 16 concurrent cold transforms of the 14.7 MP photo", "rss")]:
+        keys = [k for k in results if k.startswith(prefix + "/")]
+        sections.append(f"### {title}\n\n{header}\n" + "\n".join(row(k) for k in keys))
+    fastest_peer = max(("cold-jpeg/ipx", "cold-jpeg/thumbor"), key=lambda k: results[k]["rps"])
+    rss = results["rss/kiln"]["peak_rss_mb"]
+    noop_cost = 1 - ratio("plugins/noop", "plugins/none")
+    targets = [
+        ("cold throughput ≥ 0.9× the libvips floor (JPEG)", ratio("cold-jpeg/kiln", "cold-jpeg/libvips floor"), 0.9),
+        ("cold throughput ≥ 0.9× the libvips floor (WebP)", ratio("cold-webp/kiln", "cold-webp/libvips floor"), 0.9),
+        (f"cold throughput ≥ 1.2× the faster peer ({fastest_peer.split('/')[1]}, JPEG)",
+         ratio("cold-jpeg/kiln", fastest_peer), 1.2),
+        ("cached throughput ≥ 0.5× nginx", ratio("cached/kiln", "cached/nginx"), 0.5),
+    ]
+    lines = [f"| {name} | {value:.2f}× | {'met' if value >= goal else '**missed**'} |" for name, value, goal in targets]
+    lines.append(f"| a no-op plugin costs < 5% of (a) | {noop_cost * 100:.1f}% | "
+                 f"{'met' if noop_cost < 0.05 else '**missed**'} |")
+    lines.append(f"| peak RSS in (e) < 400 MB | {rss:.0f} MB | {'met' if rss < 400 else '**missed**'} |")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    text = f"""# Benchmarks
+
+Produced by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}) on {os.cpu_count()} cores
+({cpu}), {args.seconds} s per run, wrk with 2 threads and 4 connections (16 for (e)), every
+system on loopback, one after the other. Every request in (a) and (d) names a variant not made
+before (41 sizes × 9 qualities × 6 photos); ipx and thumbor keep no result cache. The libvips
+floor is pyvips doing the same thumbnail + encode in one process per core, without HTTP.
+Kiln runs its release build with `MALLOC_ARENA_MAX=2`.
+
+![throughput](bench/chart.svg)
+
+## Targets, as ratios measured in this run
+
+| target | measured | |
+|---|---|---|
+{chr(10).join(lines)}
+
+## Results
+
+{chr(10).join(sections)}
+
+(e) peak RSS of `kiln` (VmHWM): **{rss:.0f} MB** (after the upload, before the transforms:
+{results['rss/kiln']['rss_before_mb']:.0f} MB).
+
+## How to read and rerun
+
+`make bench` installs wrk, nginx, thumbor, pyvips and ipx, builds Kiln and the plugins in release
+mode, and runs `bench/run.py --corpus ../shared/corpus`; `BENCH_SECONDS=30 make bench` runs
+longer. Raw numbers are in `target/tools/bench/results.json`.
+"""
+    Path(path).write_text(text + "\n" + args.notes.read_text() if args.notes and args.notes.exists() else text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared/corpus"))
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--notes", type=Path, default=ROOT / "bench/NOTES.md")
+    args = parser.parse_args()
+    results = run(args)
+    (TOOLS / "results.json").write_text(json.dumps(results, indent=2))
+    chart(results, ROOT / "bench/chart.svg")
+    report(results, ROOT / "BENCHMARKS.md", args)
+    print((ROOT / "BENCHMARKS.md").read_text())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
