@@ -61,6 +61,7 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    keep_image_buffers_out_of_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -174,4 +175,19 @@ fn sign_url(signer: &Signer, url: &str, ttl: Option<u64>) -> anyhow::Result<Stri
     }
     let signed = signer.signed_url(path, &pairs).context("no signing key")?;
     Ok(format!("{origin}{signed}"))
+}
+
+/// glibc raises its mmap threshold each time a large block is freed, after
+/// which image-sized buffers are carved from per-thread arenas that rarely
+/// shrink: with many threads, peak memory grows with every concurrent
+/// request. A fixed threshold keeps such buffers in their own mappings,
+/// returned to the system when freed (`make bench` (e): peak RSS 727 MB →
+/// 324 MB for 16 concurrent transforms of a 14.7 MP photo).
+fn keep_image_buffers_out_of_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
