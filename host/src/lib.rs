@@ -93,6 +93,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error with every cause under it, `outer: inner: …`. Client libraries
+/// (the AWS SDK, reqwest) put only their outermost layer in `Display`; the
+/// causes say what actually happened.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::ObjectStore>> {
     Ok(match &config.storage {
         config::StorageConfig::Fs { root } => {

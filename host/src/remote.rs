@@ -283,14 +283,7 @@ fn request_failed(error: reqwest::Error) -> FetchError {
         }
         source = cause.source();
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    FetchError::Failed(text)
+    FetchError::Failed(crate::error_chain(&error))
 }
 
 #[cfg(test)]

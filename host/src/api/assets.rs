@@ -124,8 +124,15 @@ fn check_signature(
     Ok(())
 }
 
-fn body_too_slow(limit_ms: u64) -> String {
-    format!("the request body did not arrive within {limit_ms} ms")
+/// Bounds the reading of a request body by `limits.body-timeout-ms`.
+async fn within_body_timeout<T>(
+    state: &AppState,
+    reading: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let limit_ms = state.0.config.limits.body_timeout_ms;
+    tokio::time::timeout(Duration::from_millis(limit_ms), reading)
+        .await
+        .map_err(|_| ApiError::RequestTimeout(format!("the request body did not arrive within {limit_ms} ms")))?
 }
 
 /// Writes take no query parameters (signed uploads aside).
@@ -462,10 +469,8 @@ async fn create(
     authorize_upload(state, headers, path, query)?;
     let resolved = state.0.rules.resolve(path);
     let limits = &state.0.config.limits;
-    let upload = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes);
-    let upload = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), upload)
-        .await
-        .map_err(|_| ApiError::RequestTimeout(body_too_slow(limits.body_timeout_ms)))??;
+    let reading = upload::read_upload(headers, body, resolved.max_upload_bytes, limits.max_json_bytes);
+    let upload = within_body_timeout(state, reading).await?;
     let (bytes, metadata) = match upload {
         Upload::Image { bytes, metadata } => (bytes, metadata),
         Upload::FromUrl(request) => {
@@ -500,11 +505,8 @@ async fn update(
     let Some(Ordering::Entry(number)) = address.selectors.ordering else {
         return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
     };
-    let limits = &state.0.config.limits;
-    let reading = upload::read_json(headers, body, limits.max_json_bytes);
-    let metadata: EntryMetadata = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), reading)
-        .await
-        .map_err(|_| ApiError::RequestTimeout(body_too_slow(limits.body_timeout_ms)))??;
+    let reading = upload::read_json(headers, body, state.0.config.limits.max_json_bytes);
+    let metadata: EntryMetadata = within_body_timeout(state, reading).await?;
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;

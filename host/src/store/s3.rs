@@ -131,30 +131,17 @@ impl S3Store {
                 .send()
                 .await;
             if let Err(error) = aborted {
-                tracing::warn!(%key, error = %error_text(&error), "could not abort a failed multipart upload");
+                tracing::warn!(%key, error = %crate::error_chain(&error), "could not abort a failed multipart upload");
             }
         }
         sent
     }
 }
 
-fn error_text<E: std::error::Error>(error: &E) -> String {
-    // The SDK's Display is only the outermost layer ("service error"); the
-    // cause chain says what actually happened.
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn failed<E: std::error::Error>(key: &ObjectKey) -> impl FnOnce(E) -> StoreError + '_ {
     move |error| StoreError::S3 {
         key: key.to_string(),
-        message: error_text(&error),
+        message: crate::error_chain(&error),
     }
 }
 
