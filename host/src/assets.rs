@@ -97,11 +97,11 @@ pub struct Assets {
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
-fn facts(info: probe::ImageInfo, source: &Source, bytes: usize) -> UploadFacts {
+fn facts(source: &Source, bytes: usize) -> UploadFacts {
     UploadFacts {
-        content_type: info.format.mime().to_owned(),
-        width: info.width,
-        height: info.height,
+        content_type: source.format.mime().to_owned(),
+        width: source.width,
+        height: source.height,
         frames: source.pages,
         bytes: bytes as u64,
     }
@@ -153,13 +153,17 @@ impl Assets {
         metadata: EntryMetadata,
         settings: &PathSettings,
     ) -> Result<Entry, AssetError> {
-        let info = probe::probe(&bytes)?;
-        if !settings.allows(info.format) {
+        // A type the path refuses is refused as such, before its contents are
+        // looked at any closer.
+        if let Some(format) = probe::sniff(&bytes)
+            && !settings.allows(format)
+        {
             return Err(AssetError::TypeNotAllowed {
-                format: info.format,
+                format,
                 allowed: settings.allowed_content_types.clone(),
             });
         }
+        let info = probe::probe(&bytes)?;
         let lqip = LqipKinds {
             blurhash: settings.lqip.contains(&LqipKind::Blurhash),
             thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
@@ -167,8 +171,7 @@ impl Assets {
         let validating = !settings.validators.is_empty();
         let mut inspection = self.inspect(bytes.clone(), info, lqip, validating).await?;
         if let Some(preview) = inspection.preview.take() {
-            self.validate(&bytes, info, &inspection.source, preview, settings)
-                .await?;
+            self.validate(&bytes, &inspection.source, preview, settings).await?;
         }
         let (bytes, info) = if settings.preprocessors.is_empty() {
             (bytes, info)
@@ -181,8 +184,9 @@ impl Assets {
         };
         let (bytes, info) = match &settings.preprocess {
             Some(preprocess) => {
+                let source = &inspection.source;
                 let params = preprocess
-                    .params(info.width, info.height, self.transformer.param_limits())
+                    .params(source.width, source.height, self.transformer.param_limits())
                     .map_err(|e| AssetError::Preprocess(e.to_string()))?;
                 let max = self.transformer.limits().max_dimension;
                 let plan = Plan::new(&params, &inspection.source, None, max, Vec::new())
@@ -210,8 +214,8 @@ impl Assets {
             metadata,
             original: Original {
                 content_type: info.format.mime().to_owned(),
-                width: info.width,
-                height: info.height,
+                width: source.width,
+                height: source.height,
                 bytes: bytes.len() as u64,
                 sha256,
                 object_key: object_key.clone(),
@@ -245,12 +249,11 @@ impl Assets {
     async fn validate(
         &self,
         bytes: &Bytes,
-        info: probe::ImageInfo,
         source: &Source,
         preview: crate::plugin::PluginImage,
         settings: &PathSettings,
     ) -> Result<(), AssetError> {
-        let facts = facts(info, source, bytes.len());
+        let facts = facts(source, bytes.len());
         for name in &settings.validators {
             let (plugin, upload, facts, preview) = (name.clone(), bytes.clone(), facts.clone(), preview.clone());
             let verdict = self
@@ -281,7 +284,7 @@ impl Assets {
     ) -> Result<(Bytes, probe::ImageInfo), AssetError> {
         let mut source = *source;
         for name in &settings.preprocessors {
-            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(info, &source, bytes.len()));
+            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(&source, bytes.len()));
             let replaced = self
                 .transformer
                 .run_plugin(move |plugins| {

@@ -15,5 +15,6 @@ mod plugins;
 mod scale;
 mod signing;
 mod stack;
+mod svg;
 mod transforms;
 mod uploads;

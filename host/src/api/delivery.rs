@@ -12,6 +12,9 @@ use bytes::Bytes;
 use super::error::ApiError;
 use crate::probe::ImageFormat;
 
+/// The `Content-Security-Policy` of SVG originals, as GitHub serves raw SVG.
+pub const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
 /// Everything about a response body that is known before reading it.
 pub struct Representation {
     /// A quoted strong entity tag.
@@ -74,6 +77,12 @@ impl Representation {
     fn entity_headers(&self, headers: &mut HeaderMap, length: u64) {
         self.validators(headers);
         set(headers, header::CONTENT_TYPE, &self.content_type);
+        set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        if self.content_type == ImageFormat::Svg.mime() {
+            // An SVG opened on its own is a document that could run script
+            // in this origin; the sandbox makes it an inert picture.
+            set(headers, header::CONTENT_SECURITY_POLICY, SVG_POLICY);
+        }
         set(headers, header::CONTENT_LENGTH, &length.to_string());
         set(headers, header::ACCEPT_RANGES, "bytes");
         if let Some(disposition) = &self.disposition {

@@ -20,7 +20,7 @@ use crate::probe::ImageFormat;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PathSettings {
     /// MIME types accepted as uploads, checked against the sniffed type.
-    #[serde(default = "all_formats")]
+    #[serde(default = "default_formats")]
     pub allowed_content_types: Vec<String>,
     /// The largest upload accepted; defaults to `limits.max-upload-bytes`.
     #[serde(default)]
@@ -194,8 +194,13 @@ pub enum RedirectStrategy {
     Template,
 }
 
-fn all_formats() -> Vec<String> {
-    ImageFormat::ALL.iter().map(|f| f.mime().to_owned()).collect()
+/// The default `allowed-content-types`: every raster format. SVG must be named.
+fn default_formats() -> Vec<String> {
+    ImageFormat::ALL
+        .iter()
+        .filter(|f| f.allowed_by_default())
+        .map(|f| f.mime().to_owned())
+        .collect()
 }
 
 fn default_cache_control() -> String {
@@ -209,7 +214,7 @@ fn default_return_format() -> ReturnFormat {
 impl Default for PathSettings {
     fn default() -> Self {
         Self {
-            allowed_content_types: all_formats(),
+            allowed_content_types: default_formats(),
             max_upload_bytes: None,
             cache_control: default_cache_control(),
             return_format: default_return_format(),
@@ -243,7 +248,7 @@ impl PathSettings {
             if ImageFormat::from_mime(mime).is_none() {
                 return Err(format!(
                     "allowed-content-types: {mime:?} is not a supported image type; use any of {}",
-                    all_formats().join(", ")
+                    ImageFormat::ALL.map(ImageFormat::mime).join(", ")
                 ));
             }
         }
@@ -550,11 +555,30 @@ mod tests {
     }
 
     #[test]
+    fn svg_only_where_named() {
+        let rules = rules(
+            r#"
+            [[paths]]
+            pattern = "/icons/**"
+            allowed-content-types = ["image/svg+xml", "image/png"]
+            "#,
+        );
+        assert!(resolve(&rules, "icons/a").settings.allows(ImageFormat::Svg));
+        assert!(!resolve(&rules, "photos/a").settings.allows(ImageFormat::Svg));
+    }
+
+    #[test]
     fn defaults_without_rules() {
         let rules = rules("");
         let resolved = resolve(&rules, "a/b");
         assert!(resolved.patterns.is_empty());
-        assert!(ImageFormat::ALL.iter().all(|f| resolved.settings.allows(*f)));
+        for format in ImageFormat::ALL {
+            assert_eq!(
+                resolved.settings.allows(format),
+                format != ImageFormat::Svg,
+                "{format:?}"
+            );
+        }
         assert_eq!(resolved.settings.return_format, ReturnFormat::Content);
     }
 }

@@ -27,7 +27,7 @@ pub use plan::{FxStep, Plan, Source};
 pub use pool::PoolError;
 
 use crate::plugin::{PluginError, PluginImage, Plugins};
-use crate::probe::{ImageInfo, Lqip, SourceColour};
+use crate::probe::{ImageFormat, ImageInfo, Lqip, SourceColour};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
@@ -90,8 +90,10 @@ fn init_vips() -> Result<(), TransformError> {
         // would only hold memory.
         rs_vips::Vips::cache_set_max(0);
         // Only the loaders of the formats Kiln accepts may run: every other
-        // loader (ImageMagick, SVG, PDF, MATLAB, …) is blocked, whatever
-        // the bytes claim to be.
+        // loader (ImageMagick, PDF, MATLAB, …) is blocked, whatever the
+        // bytes claim to be. SVG bytes only get this far at paths that
+        // accept SVG; librsvg, loading from memory, fetches nothing and
+        // runs no script.
         block_operation("VipsForeignLoad", true)?;
         for loader in ALLOWED_LOADERS {
             block_operation(loader, false)?;
@@ -102,8 +104,8 @@ fn init_vips() -> Result<(), TransformError> {
     .map_err(TransformError::Init)
 }
 
-/// The libvips loader classes of JPEG, PNG, WebP, GIF, AVIF/HEIC, JPEG XL and TIFF.
-const ALLOWED_LOADERS: [&str; 7] = [
+/// The libvips loader classes of JPEG, PNG, WebP, GIF, AVIF/HEIC, JPEG XL, TIFF and SVG.
+const ALLOWED_LOADERS: [&str; 8] = [
     "VipsForeignLoadJpeg",
     "VipsForeignLoadPng",
     "VipsForeignLoadWebp",
@@ -111,6 +113,7 @@ const ALLOWED_LOADERS: [&str; 7] = [
     "VipsForeignLoadHeif",
     "VipsForeignLoadJxl",
     "VipsForeignLoadTiff",
+    "VipsForeignLoadSvg",
 ];
 
 fn block_operation(class: &str, blocked: bool) -> Result<(), String> {
@@ -193,7 +196,8 @@ impl Transformer {
             .pool
             .run(move |_| inspect_blocking(&bytes, info, lqip, preview))
             .await??;
-        self.check_limits(info.width, info.height, inspection.source.pages)?;
+        let source = &inspection.source;
+        self.check_limits(source.width, source.height, source.pages)?;
         Ok(inspection)
     }
 
@@ -232,10 +236,17 @@ fn inspect_blocking(
         Interpretation::Cmyk => SourceColour::Cmyk,
         _ => SourceColour::Other,
     };
+    // An SVG's size is whatever librsvg makes of it; the probe's reading of
+    // the root element only filters out the absurd before this point.
+    let (width, height) = if info.format == ImageFormat::Svg {
+        (header.get_width() as u32, header.get_height() as u32)
+    } else {
+        (info.width, info.height)
+    };
     let source = Source {
         format: info.format,
-        width: info.width,
-        height: info.height,
+        width,
+        height,
         has_alpha: header.hasalpha(),
         pages,
         colour,

@@ -107,9 +107,10 @@ impl OutputFormat {
             F::Jxl => Self::Jxl,
             F::Heic => Self::Heic,
             F::Gif => Self::Gif,
-            // TIFF is accepted as an original but not produced.
+            // TIFF and SVG are accepted as originals but not produced.
             F::Tiff if has_alpha => Self::Png,
             F::Tiff => Self::Jpeg,
+            F::Svg => Self::Png,
         }
     }
 

@@ -6,6 +6,8 @@
 
 use std::io::Cursor;
 
+mod svg;
+
 /// The image formats Kiln accepts as originals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum ImageFormat {
@@ -17,10 +19,13 @@ pub enum ImageFormat {
     Heic,
     Jxl,
     Tiff,
+    /// Accepted only where a path names it: it is rasterised for every
+    /// variant, and served as itself only under a sandboxing CSP.
+    Svg,
 }
 
 impl ImageFormat {
-    pub const ALL: [ImageFormat; 8] = [
+    pub const ALL: [ImageFormat; 9] = [
         Self::Jpeg,
         Self::Png,
         Self::Webp,
@@ -29,7 +34,13 @@ impl ImageFormat {
         Self::Heic,
         Self::Jxl,
         Self::Tiff,
+        Self::Svg,
     ];
+
+    /// Whether a path accepts this format when its config names none.
+    pub fn allowed_by_default(self) -> bool {
+        self != Self::Svg
+    }
 
     pub fn mime(self) -> &'static str {
         match self {
@@ -41,6 +52,7 @@ impl ImageFormat {
             Self::Heic => "image/heic",
             Self::Jxl => "image/jxl",
             Self::Tiff => "image/tiff",
+            Self::Svg => "image/svg+xml",
         }
     }
 
@@ -59,6 +71,7 @@ impl ImageFormat {
             Self::Heic => "heic",
             Self::Jxl => "jxl",
             Self::Tiff => "tiff",
+            Self::Svg => "svg",
         }
     }
 
@@ -73,6 +86,7 @@ impl ImageFormat {
                 Self::Webp => &"webp",
                 Self::Gif => &"gif",
                 Self::Avif => &"avif",
+                Self::Svg => &"svg",
                 _ => &"jxl",
             }),
         }
@@ -134,7 +148,7 @@ pub enum ProbeError {
     #[error("the upload is empty")]
     Empty,
     /// The bytes are not one of the supported formats, whatever the headers said.
-    #[error("the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL or TIFF)")]
+    #[error("the bytes are not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, JPEG XL, TIFF or SVG)")]
     Unrecognised,
     /// The bytes start like `format` but are cut short or damaged.
     #[error("the {} file is truncated or corrupt: {reason}", .format.mime())]
@@ -148,6 +162,10 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     }
     let format = sniff(bytes).ok_or(ProbeError::Unrecognised)?;
     let broken = |reason| ProbeError::Broken { format, reason };
+    if format == ImageFormat::Svg {
+        let (width, height) = svg::check_and_measure(bytes).map_err(broken)?;
+        return Ok(ImageInfo { format, width, height });
+    }
     let structure = match format {
         ImageFormat::Jpeg => check_jpeg(bytes),
         ImageFormat::Png => check_png(bytes),
@@ -156,6 +174,7 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
         ImageFormat::Avif | ImageFormat::Heic => check_isobmff(bytes, true),
         ImageFormat::Jxl => check_jxl(bytes),
         ImageFormat::Tiff => check_tiff(bytes),
+        ImageFormat::Svg => Ok(()),
     };
     structure.map_err(broken)?;
     let (width, height) = match format {
@@ -187,7 +206,11 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
 pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     use imagesize::{Compression, ImageType};
     // imagesize recognises more formats than Kiln accepts; those map to None.
-    match imagesize::image_type(bytes).ok()? {
+    // It knows no SVG, which is text and recognised by its root element.
+    let Ok(kind) = imagesize::image_type(bytes) else {
+        return svg::looks_like_svg(bytes).then_some(ImageFormat::Svg);
+    };
+    match kind {
         ImageType::Jpeg => Some(ImageFormat::Jpeg),
         ImageType::Png => Some(ImageFormat::Png),
         ImageType::Gif => Some(ImageFormat::Gif),
@@ -723,7 +746,7 @@ mod tests {
         assert_eq!(probe(b""), Err(ProbeError::Empty));
         for bytes in [
             &b"hello, this is text"[..],
-            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            b"<html><body><svg xmlns='http://www.w3.org/2000/svg'/></body></html>",
             b"%PDF-1.4",
             &[0u8; 64],
         ] {
