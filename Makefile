@@ -83,7 +83,9 @@ bench: bench-deps plugins
 
 bench-deps: deps
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk nginx-light nodejs npm python3-venv; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk nginx-light python3-venv; }
+	@# Debian's npm conflicts with a Node.js installed from elsewhere, so only when there is none.
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm
 	@[ -x $(BENCH_TOOLS)/venv/bin/thumbor ] || { python3 -m venv $(BENCH_TOOLS)/venv && \
 	  $(BENCH_TOOLS)/venv/bin/pip install -q --disable-pip-version-check 'thumbor==7.7.7' 'pyvips==3.2.0'; }
 	@[ -x $(BENCH_TOOLS)/ipx/node_modules/.bin/ipx ] || { mkdir -p $(BENCH_TOOLS)/ipx && cd $(BENCH_TOOLS)/ipx && \

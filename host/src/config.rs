@@ -55,6 +55,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
+    pub cache: CacheConfig,
     pub signing: SigningConfig,
     pub ingest: IngestConfig,
     pub api_keys: Vec<ApiKeyConfig>,
@@ -73,6 +74,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            cache: CacheConfig::default(),
             signing: SigningConfig::default(),
             ingest: IngestConfig::default(),
             api_keys: Vec::new(),
@@ -160,6 +162,23 @@ fn default_part_bytes() -> u64 {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self::Fs { root: None }
+    }
+}
+
+/// What each process keeps in memory between requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Bytes of recently served variants and originals (each up to 2 MiB)
+    /// kept in memory, so that hot ones skip the object store. 0 turns it off.
+    pub memory_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 

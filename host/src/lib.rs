@@ -45,7 +45,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the catalog")?;
     let store = open_store(&config).await?;
-    let assets = assets::Assets::new(catalog, store, transformer);
+    let assets = assets::Assets::new(catalog, store, transformer, config.cache.memory_bytes);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;

@@ -267,3 +267,53 @@ async fn links_fall_back_to_the_host_header() {
     let link: serde_json::Value = kiln.json("/assets/h/-/link").await;
     assert_eq!(link["url"], format!("{}/assets/h/-/entry/1/content", kiln.base));
 }
+
+/// Entries and variant bytes are remembered in memory; what is remembered
+/// must never outlive what it describes, even when a path is emptied and
+/// filled again so that the same entry number comes back.
+#[tokio::test]
+async fn remembered_answers_follow_every_write() {
+    let kiln = Kiln::start().await;
+    kiln.upload_ok("p/q", png(40, 40, 1)).await;
+    let first = kiln.bytes("/assets/p/q?w=20&format=png").await;
+    let again = kiln.fetch("/assets/p/q?w=20&format=png").await;
+    assert_eq!(again.headers()["kiln-cache"], "hit");
+    assert_eq!(again.bytes().await.unwrap(), first);
+
+    let deleted = kiln
+        .authed(reqwest::Method::DELETE, "/assets/p/-/recursive")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(kiln.status("/assets/p/q?w=20&format=png").await, 404);
+
+    let entry = kiln.upload_ok("p/q", png(40, 40, 99)).await;
+    let replaced = kiln
+        .fetch(&format!("/assets/p/q/-/entry/{}?w=20&format=png", entry["entry"]))
+        .await;
+    assert_eq!(replaced.headers()["kiln-cache"], "miss");
+    let replaced = replaced.bytes().await.unwrap();
+    assert_ne!(
+        replaced, first,
+        "the variant of the new original, not the remembered one"
+    );
+    assert_eq!(kiln.bytes("/assets/p/q?w=20&format=png").await, replaced);
+
+    // A newer entry is the newest at once; a metadata update shows at once.
+    kiln.upload_ok("p/q", png(40, 40, 7)).await;
+    let newest: serde_json::Value = kiln.json("/assets/p/q/-/metadata").await;
+    assert_eq!(newest["entry"].as_u64(), entry["entry"].as_u64().map(|n| n + 1));
+    let updated = kiln
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/assets/p/q/-/entry/{}", newest["entry"]),
+        )
+        .json(&serde_json::json!({ "alt": "changed" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.status().is_success(), "{}", updated.status());
+    let shown: serde_json::Value = kiln.json("/assets/p/q/-/metadata").await;
+    assert_eq!(shown["alt"], "changed");
+}

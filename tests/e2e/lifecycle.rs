@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Kiln, fails_with_config};
+use crate::harness::{Kiln, Stack, fails_with_config};
 use crate::images::png;
 
 #[tokio::test]
@@ -174,4 +174,33 @@ fn the_example_config_is_valid() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn one_process_per_sqlite_file() {
+    let first = Kiln::builder().stack(Stack::SqliteFs).start().await;
+    first.upload_ok("kept", png(4, 4, 1)).await;
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(first.dir.path())
+        .env("KILN_SERVER__LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the second process should give up at once")
+        .expect("run kiln");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another kiln process is using the SQLite catalog"),
+        "{stderr}"
+    );
+    assert_eq!(first.status("/assets/kept").await, 200, "the first one carries on");
+
+    // The lock goes with the process that held it.
+    let dir = first.stop_keep_dir().await;
+    let again = Kiln::builder().stack(Stack::SqliteFs).dir(dir).start().await;
+    assert_eq!(again.status("/assets/kept").await, 200);
 }

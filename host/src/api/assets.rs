@@ -368,7 +368,7 @@ async fn deliver(
         Precondition::Send => {
             let bytes = match bytes {
                 Some(bytes) => bytes,
-                None => state.0.assets.read(&object).await?,
+                None => state.0.assets.read(&object, &sha256).await?,
             };
             representation.send(headers, bytes)?
         }

@@ -6,6 +6,7 @@
 //! suite checks. Coordination between processes (entry numbers, later single
 //! flight and jobs) goes through the catalog, never through process memory.
 
+mod entry_cache;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -34,6 +35,12 @@ pub enum CatalogError {
     Corrupt(String),
     #[error("unsupported catalog URL {0:?}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
+    /// Another process has the SQLite file open.
+    #[error(
+        "another kiln process is using the SQLite catalog {0}; SQLite serves one process — \
+         run several on PostgreSQL (docs/deploy.md)"
+    )]
+    InUse(String),
 }
 
 /// Milliseconds since the Unix epoch.

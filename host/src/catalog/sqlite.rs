@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::entry_cache::EntryCache;
 use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, to_json, variant_from_row};
 use super::{Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Selection, Timestamp, Variant, VariantClaim};
 use crate::address::{AssetPath, Ordering};
@@ -14,6 +15,12 @@ use crate::store::ObjectKey;
 
 pub struct SqliteCatalog {
     pool: SqlitePool,
+    entries: EntryCache,
+    /// An exclusive lock on `{database}.lock`, held while the catalog lives:
+    /// one process per SQLite file, which is what makes `entries` sound.
+    /// (A separate file, because closing any descriptor of the database
+    /// itself would drop SQLite's own POSIX locks.)
+    _one_process: Option<std::fs::File>,
 }
 
 impl SqliteCatalog {
@@ -26,18 +33,65 @@ impl SqliteCatalog {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(parent) = options.get_filename().parent()
+        let file = options.get_filename();
+        if let Some(parent) = file.parent()
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent).map_err(|e| CatalogError::Database(sqlx::Error::Io(e)))?;
         }
+        let one_process = if file.as_os_str() == ":memory:" {
+            None
+        } else {
+            Some(lock_exclusively(file)?)
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.unwrap_or(8))
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            entries: EntryCache::new(),
+            _one_process: one_process,
+        })
     }
+}
+
+impl SqliteCatalog {
+    async fn query_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
+        query.push_bind(path.as_str());
+        if let Ordering::Entry(n) = selection.ordering {
+            query.push(" AND e.entry = ").push_bind(n as i64);
+        }
+        for (key, value) in &selection.labels {
+            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
+            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
+        }
+        query.push(match selection.ordering {
+            Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
+            Ordering::New | Ordering::Entry(_) => " ORDER BY e.entry DESC LIMIT 1",
+        });
+        let row = query.build().fetch_optional(&self.pool).await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+}
+
+fn lock_exclusively(database: &std::path::Path) -> Result<std::fs::File, CatalogError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let io = |e| CatalogError::Database(sqlx::Error::Io(e));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(io)?;
+    file.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => CatalogError::InUse(database.display().to_string()),
+        std::fs::TryLockError::Error(e) => io(e),
+    })?;
+    Ok(file)
 }
 
 /// Deletes the entries matched by `condition` (over columns `path` and
@@ -170,25 +224,18 @@ impl Catalog for SqliteCatalog {
         .await?;
         replace_labels(&mut tx, id, &entry.metadata).await?;
         tx.commit().await?;
+        self.entries.invalidate();
         Ok(())
     }
 
     async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
-        query.push_bind(path.as_str());
-        if let Ordering::Entry(n) = selection.ordering {
-            query.push(" AND e.entry = ").push_bind(n as i64);
-        }
-        for (key, value) in &selection.labels {
-            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
-            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
-        }
-        query.push(match selection.ordering {
-            Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
-            Ordering::New | Ordering::Entry(_) => " ORDER BY e.entry DESC LIMIT 1",
-        });
-        let row = query.build().fetch_optional(&self.pool).await?;
-        row.as_ref().map(entry_from_row).transpose()
+        let generation = match self.entries.get(path, selection) {
+            Ok(answer) => return Ok(answer),
+            Err(generation) => generation,
+        };
+        let answer = self.query_entry(path, selection).await?;
+        self.entries.keep(path, selection, generation, &answer);
+        Ok(answer)
     }
 
     async fn update_metadata(
@@ -216,15 +263,15 @@ impl Catalog for SqliteCatalog {
         };
         replace_labels(&mut tx, row.try_get("id")?, metadata).await?;
         tx.commit().await?;
+        self.entries.invalidate();
         entry_from_row(&row).map(Some)
     }
 
     async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Deleted>, CatalogError> {
         let binds = [Bind::Text(path.as_str().to_owned()), Bind::Int(entry as i64)];
-        Ok(delete_where(&self.pool, "path = ? AND entry = ?", &binds)
-            .await?
-            .into_iter()
-            .next())
+        let deleted = delete_where(&self.pool, "path = ? AND entry = ?", &binds).await;
+        self.entries.invalidate();
+        Ok(deleted?.into_iter().next())
     }
 
     async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError> {
@@ -234,7 +281,9 @@ impl Catalog for SqliteCatalog {
             Bind::Text(format!("{}/", path.as_str())),
             Bind::Text(format!("{}0", path.as_str())),
         ];
-        delete_where(&self.pool, "(path = ? OR (path >= ? AND path < ?))", &binds).await
+        let deleted = delete_where(&self.pool, "(path = ? OR (path >= ? AND path < ?))", &binds).await;
+        self.entries.invalidate();
+        deleted
     }
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {

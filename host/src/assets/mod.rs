@@ -23,6 +23,9 @@ use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
 use crate::transform::{FxStep, LqipKinds, ParamError, Params, Plan, Source, TransformError, Transformer};
 
+mod hot;
+use hot::HotCache;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
     /// The upload is not an acceptable image; nothing was stored.
@@ -92,6 +95,7 @@ pub struct Assets {
     catalog: Arc<dyn Catalog>,
     store: Arc<dyn ObjectStore>,
     transformer: Arc<Transformer>,
+    hot: Arc<HotCache>,
     /// Variants being made by this process, so that its own concurrent
     /// requests wait on a lock instead of polling the catalog.
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -127,11 +131,18 @@ pub fn source_of(entry: &Entry) -> Source {
 }
 
 impl Assets {
-    pub fn new(catalog: Arc<dyn Catalog>, store: Arc<dyn ObjectStore>, transformer: Arc<Transformer>) -> Self {
+    /// `memory_bytes` bounds the bytes kept in memory for repeated reads (0: none).
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        store: Arc<dyn ObjectStore>,
+        transformer: Arc<Transformer>,
+        memory_bytes: u64,
+    ) -> Self {
         Self {
             catalog,
             store,
             transformer,
+            hot: Arc::new(HotCache::new(memory_bytes)),
             making: Arc::default(),
         }
     }
@@ -393,8 +404,14 @@ impl Assets {
         Ok(self.catalog.find_entry(path, selection).await?)
     }
 
-    pub async fn read(&self, key: &ObjectKey) -> Result<Bytes, AssetError> {
-        Ok(self.store.get(key).await?)
+    /// The bytes of an original or variant whose content hash is `sha256`.
+    pub async fn read(&self, key: &ObjectKey, sha256: &str) -> Result<Bytes, AssetError> {
+        if let Some(bytes) = self.hot.object(key, sha256) {
+            return Ok(bytes);
+        }
+        let bytes = self.store.get(key).await?;
+        self.hot.keep_object(key, sha256, &bytes);
+        Ok(bytes)
     }
 
     /// A variant already made for `plan`, if any.
@@ -410,7 +427,11 @@ impl Assets {
             return Ok(Rendition::Original);
         }
         let key = plan.key(entry.original.has_alpha);
+        if let Some(variant) = self.hot.variant(entry, &key) {
+            return Ok(Rendition::Cached(variant));
+        }
         if let Some(variant) = self.catalog.find_variant(&entry.path, entry.entry, &key).await? {
+            self.hot.keep_variant(entry, &variant);
             return Ok(Rendition::Cached(variant));
         }
         let local = format!("{}\n{}\n{key}", entry.path.as_str(), entry.entry);
@@ -497,6 +518,8 @@ impl Assets {
             return Err(error.into());
         }
         tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
+        self.hot.keep_variant(entry, &variant);
+        self.hot.keep_object(&variant.object_key, &variant.sha256, &bytes);
         Ok(Rendition::Fresh(variant, bytes))
     }
 

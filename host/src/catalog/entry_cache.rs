@@ -1,0 +1,131 @@
+//! Answers to `find_entry`, remembered until the next write to entries.
+//!
+//! Only sound where every write goes through this process: the SQLite
+//! catalog, whose file one process holds exclusively. PostgreSQL catalogs
+//! are shared by several processes, so they always ask the database.
+//!
+//! A write bumps the generation after it commits; an answer is kept with the
+//! generation read *before* its query and served only while that is still
+//! the current one. A read racing a write therefore never leaves a stale
+//! answer behind: at worst it fills the cache with one that is never used.
+
+use std::sync::atomic::{AtomicU64, Ordering as Atomic};
+
+use quick_cache::sync::Cache;
+
+use super::{Entry, Selection};
+use crate::address::AssetPath;
+
+/// Answers kept; each is an entry row of a few hundred bytes.
+const CAPACITY: usize = 16 * 1024;
+
+pub struct EntryCache {
+    generation: AtomicU64,
+    answers: Cache<String, (u64, Option<Entry>)>,
+}
+
+/// A read's place in the order of writes, taken before its query.
+#[derive(Clone, Copy)]
+pub struct Generation(u64);
+
+impl EntryCache {
+    pub fn new() -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            answers: Cache::new(CAPACITY),
+        }
+    }
+
+    /// The remembered answer, or the generation to remember a fresh one under.
+    pub fn get(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, Generation> {
+        let generation = self.generation.load(Atomic::Acquire);
+        match self.answers.get(&key(path, selection)) {
+            Some((kept, answer)) if kept == generation => Ok(answer),
+            _ => Err(Generation(generation)),
+        }
+    }
+
+    pub fn keep(&self, path: &AssetPath, selection: &Selection, generation: Generation, answer: &Option<Entry>) {
+        self.answers
+            .insert(key(path, selection), (generation.0, answer.clone()));
+    }
+
+    /// Called after every committed write to entries.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Atomic::AcqRel);
+    }
+}
+
+fn key(path: &AssetPath, selection: &Selection) -> String {
+    use std::fmt::Write;
+    let mut key = format!("{}\n{:?}", path.as_str(), selection.ordering);
+    for (label, value) in &selection.labels {
+        let _ = write!(key, "\n{label}={value}");
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Ordering;
+
+    #[test]
+    fn a_write_makes_earlier_answers_and_racing_reads_unusable() {
+        let cache = EntryCache::new();
+        let path = AssetPath::parse("a/b").unwrap();
+        let newest = Selection {
+            ordering: Ordering::New,
+            labels: Vec::new(),
+        };
+        let Err(before) = cache.get(&path, &newest) else {
+            panic!("nothing is remembered yet")
+        };
+        cache.keep(&path, &newest, before, &None);
+        assert!(matches!(cache.get(&path, &newest), Ok(None)));
+
+        // A read that began before a write and finished after it.
+        let Err(racing) = cache.get(
+            &path,
+            &Selection {
+                ordering: Ordering::Modified,
+                ..newest.clone()
+            },
+        ) else {
+            panic!("not remembered")
+        };
+        cache.invalidate();
+        cache.keep(
+            &path,
+            &Selection {
+                ordering: Ordering::Modified,
+                ..newest.clone()
+            },
+            racing,
+            &None,
+        );
+        assert!(
+            cache
+                .get(
+                    &path,
+                    &Selection {
+                        ordering: Ordering::Modified,
+                        ..newest.clone()
+                    }
+                )
+                .is_err()
+        );
+        assert!(cache.get(&path, &newest).is_err());
+
+        let labelled = Selection {
+            ordering: Ordering::New,
+            labels: vec![("k".into(), "v".into())],
+        };
+        let Err(now) = cache.get(&path, &labelled) else {
+            panic!()
+        };
+        cache.keep(&path, &labelled, now, &None);
+        assert!(cache.get(&path, &labelled).is_ok());
+        assert!(cache.get(&path, &newest).is_err(), "labels are part of the question");
+    }
+}
