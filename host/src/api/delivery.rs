@@ -13,7 +13,7 @@ use super::error::ApiError;
 use crate::probe::ImageFormat;
 
 /// The `Content-Security-Policy` of SVG originals, as GitHub serves raw SVG.
-pub const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 /// Everything about a response body that is known before reading it.
 pub struct Representation {

@@ -55,9 +55,7 @@ impl SqliteCatalog {
             _one_process: one_process,
         })
     }
-}
 
-impl SqliteCatalog {
     async fn query_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
         let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
         query.push_bind(path.as_str());
