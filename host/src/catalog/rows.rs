@@ -1,10 +1,10 @@
 //! Reading catalog rows, shared by every backend: both store the same
 //! columns, and sqlx decodes them alike.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use super::{CatalogError, Entry, EntryMetadata, Original, Timestamp, Variant};
-use crate::address::AssetPath;
+use super::{CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp, Variant};
+use crate::address::{AssetPath, Ordering};
 use crate::probe::SourceColour;
 use crate::store::ObjectKey;
 
@@ -12,6 +12,34 @@ pub const COLUMNS: &str = "path, entry, alt, labels, tags, content_type, width, 
                        object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip";
 
 pub const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, bucket, created_at";
+
+/// The query that finds the entry `selection` means at `path`: the same SQL
+/// on every backend, placeholders written by `QueryBuilder`.
+pub fn entry_query<'a, DB>(path: &'a AssetPath, selection: &'a Selection) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
+    query.push_bind(path.as_str());
+    if let Ordering::Entry(n) = selection.ordering {
+        query.push(" AND e.entry = ").push_bind(n as i64);
+    }
+    for (key, value) in &selection.labels {
+        query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
+        query
+            .push_bind(key.as_str())
+            .push(" AND l.value = ")
+            .push_bind(value.as_str())
+            .push(")");
+    }
+    query.push(match selection.ordering {
+        Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
+        Ordering::New | Ordering::Entry(_) => " ORDER BY e.entry DESC LIMIT 1",
+    });
+    query
+}
 
 pub fn entry_from_row<R>(row: &R) -> Result<Entry, CatalogError>
 where

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::entry_cache::EntryCache;
-use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, to_json, variant_from_row};
+use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, to_json, variant_from_row};
 use super::{Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Selection, Timestamp, Variant, VariantClaim};
-use crate::address::{AssetPath, Ordering};
+use crate::address::AssetPath;
 use crate::store::ObjectKey;
 
 pub struct SqliteCatalog {
@@ -57,20 +57,10 @@ impl SqliteCatalog {
     }
 
     async fn query_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM entries e WHERE e.path = "));
-        query.push_bind(path.as_str());
-        if let Ordering::Entry(n) = selection.ordering {
-            query.push(" AND e.entry = ").push_bind(n as i64);
-        }
-        for (key, value) in &selection.labels {
-            query.push(" AND EXISTS (SELECT 1 FROM entry_labels l WHERE l.entry_id = e.id AND l.key = ");
-            query.push_bind(key).push(" AND l.value = ").push_bind(value).push(")");
-        }
-        query.push(match selection.ordering {
-            Ordering::Modified => " ORDER BY e.modified_at DESC, e.entry DESC LIMIT 1",
-            Ordering::New | Ordering::Entry(_) => " ORDER BY e.entry DESC LIMIT 1",
-        });
-        let row = query.build().fetch_optional(&self.pool).await?;
+        let row = entry_query::<Sqlite>(path, selection)
+            .build()
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(entry_from_row).transpose()
     }
 }
