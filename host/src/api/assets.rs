@@ -256,10 +256,11 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
-    let url = variant_url(state, headers, resolved.settings.signing, &entry, &query.pairs, &plan);
+    // Only links and entry redirects name the URL; content is sent without building it.
+    let url = || variant_url(state, headers, resolved.settings.signing, &entry, &query.pairs, &plan);
     let mut response = match format {
         ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
-            "url": url,
+            "url": url(),
             "width": plan.width,
             "height": plan.height,
             "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
@@ -271,7 +272,7 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
             let redirect = &resolved.settings.redirect;
             let assets = &state.0.assets;
             let (location, cache_control) = match redirect.strategy {
-                RedirectStrategy::Entry => (url, resolved.settings.cache_control.clone()),
+                RedirectStrategy::Entry => (url(), resolved.settings.cache_control.clone()),
                 RedirectStrategy::Template => {
                     let template = redirect.template.as_deref().unwrap_or_default();
                     let location = assets.store_link(&entry, &plan, StoreLink::Template(template)).await?;
