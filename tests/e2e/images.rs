@@ -42,14 +42,22 @@ pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
 
 /// A PNG whose left half is red and right half blue, so flips and turns show.
 pub fn halves(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, _| {
+    encode(red_and_blue(width, height), image::ImageFormat::Png)
+}
+
+/// The same as a JPEG.
+pub fn halves_jpeg(width: u32, height: u32) -> Vec<u8> {
+    encode(red_and_blue(width, height), image::ImageFormat::Jpeg)
+}
+
+fn red_and_blue(width: u32, height: u32) -> image::DynamicImage {
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, _| {
         if x < width / 2 {
             image::Rgb([255, 0, 0])
         } else {
             image::Rgb([0, 0, 255])
         }
-    });
-    encode(image::DynamicImage::ImageRgb8(image), image::ImageFormat::Png)
+    }))
 }
 
 /// Decodes any format Kiln writes, all frames, with libvips.

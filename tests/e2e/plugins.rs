@@ -114,6 +114,7 @@ async fn watermark_changes_only_where_the_mark_is() {
     )
     .await;
     assert_eq!((marked.get_width(), marked.get_height()), (400, 300));
+    assert_eq!(marked.get_bands(), 3, "an opaque mark on an opaque photo adds no alpha");
     let (mut differs_in_corner, mut differs_elsewhere) = (0, 0);
     for y in (0..300).step_by(3) {
         for x in (0..400).step_by(3) {

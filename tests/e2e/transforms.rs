@@ -6,7 +6,7 @@ use reqwest::Method;
 use rs_vips::enums::Interpretation;
 
 use crate::harness::{Kiln, assert_error, fixture};
-use crate::images::{decode, halves, jpeg, pixel};
+use crate::images::{decode, halves, halves_jpeg, jpeg, pixel};
 
 struct Fetched {
     status: u16,
@@ -128,6 +128,42 @@ async fn every_output_format() {
         progressive.windows(2).any(|w| w == [0xFF, 0xC2]),
         "a progressive JPEG has an SOF2 marker"
     );
+}
+
+/// Large JPEG downscales decode at 1/2, 1/4 or 1/8 scale and resize the rest:
+/// every factor must give the exact size asked for, the colours, and the
+/// edge between them where it was.
+#[tokio::test]
+async fn jpeg_downscales_at_every_decode_scale() {
+    let kiln = Kiln::start().await;
+    kiln.upload_ok("halves", halves_jpeg(1600, 1000)).await;
+    for (query, (w, h)) in [
+        ("w=90", (90, 56)),
+        ("w=200", (200, 125)),
+        ("w=333", (333, 208)),
+        ("w=700", (700, 438)),
+        ("w=900", (900, 563)),
+        ("w=120&h=500&fit=fill", (120, 500)),
+    ] {
+        let image = fetch(&kiln, &format!("/assets/halves?{query}&format=png"))
+            .await
+            .image();
+        assert_eq!(size(&image), (w, h), "{query}");
+        let y = h / 2;
+        for (x, red) in [(w / 4, true), (w / 2 - 3, true), (w / 2 + 2, false), (w * 3 / 4, false)] {
+            let p = pixel(&image, x, y);
+            let (r, b) = (p[0], p[2]);
+            assert!(
+                if red {
+                    r > 200.0 && b < 60.0
+                } else {
+                    b > 200.0 && r < 60.0
+                },
+                "{query}: ({x},{y}) is {p:?}, expected {}",
+                if red { "red" } else { "blue" }
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use rs_vips::voption::{Setter, VOption};
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use crate::plugin::{PluginError, PluginImage, Plugins};
+use crate::probe::ImageFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -106,6 +107,11 @@ fn frame_height(image: &VipsImage) -> u32 {
 fn load(bytes: &[u8], plan: &Plan, source: &Source) -> Result<Frames> {
     let loader_options = "fail_on=truncated";
     if plan.crop.is_none() && !plan.output.animated {
+        if source.format == ImageFormat::Jpeg
+            && let Some(image) = load_jpeg_shrunk(bytes, plan, source, loader_options)?
+        {
+            return Ok(vec![image]);
+        }
         // thumbnail picks the cheapest decode (JPEG DCT scaling, WebP and
         // HEIF scaled decode, …) for the size it is asked for.
         let (w, h) = pre_orientation_size(plan, source);
@@ -138,6 +144,42 @@ fn load(bytes: &[u8], plan: &Plan, source: &Source) -> Result<Frames> {
             .collect();
     }
     Ok(vec![image.autorot().map_err(vips("load"))?])
+}
+
+/// Loads a JPEG at the largest DCT scale (1/2, 1/4, 1/8) that still covers
+/// the target size; the `resize` step does the rest. libvips' `thumbnail`
+/// keeps a factor of two above the target for its final resize, so for
+/// 2560x1600 → 512x320 it decodes 1280x800 and reduces that by 2.5: ~5 ms of
+/// a ~27 ms request (bench/NOTES.md). imgproxy and Pillow's `draft` (thumbor)
+/// decode at the full factor, as this does; the scaled IDCT is itself a
+/// proper low-pass filter. Images that carry an EXIF orientation keep going
+/// through `thumbnail`, which turns them upright while it resizes, and so
+/// do CMYK ones, which it brings into sRGB.
+fn load_jpeg_shrunk(bytes: &[u8], plan: &Plan, source: &Source, loader_options: &str) -> Result<Option<VipsImage>> {
+    let header = VipsImage::new_from_buffer(bytes, loader_options).map_err(vips("load"))?;
+    let upright = header.get_int("orientation").unwrap_or(1) <= 1;
+    let rgb_or_grey = matches!(
+        header.get_interpretation().map_err(vips("load"))?,
+        Interpretation::Srgb | Interpretation::BW
+    );
+    if !upright || !rgb_or_grey {
+        return Ok(None);
+    }
+    let (w, h) = pre_orientation_size(plan, source);
+    let shrink = jpeg_shrink((header.get_width() as u32, header.get_height() as u32), (w, h));
+    let image = VipsImage::new_from_buffer(bytes, &format!("{loader_options},access=sequential,shrink={shrink}"))
+        .map_err(vips("load"))?;
+    Ok(Some(image))
+}
+
+/// The largest DCT scale-down that leaves both sides at least their target.
+fn jpeg_shrink((width, height): (u32, u32), (w, h): (u32, u32)) -> u32 {
+    match (width / w.max(1)).min(height / h.max(1)) {
+        8.. => 8,
+        4..8 => 4,
+        2..4 => 2,
+        _ => 1,
+    }
 }
 
 /// The size to resize to before the plan's orientation is applied.
@@ -412,40 +454,84 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
             })?;
             current = plugin.transform(current, &step.params)?;
         }
-        let image = VipsImage::new_from_memory_copy(
-            &current.pixels,
-            current.width as i32,
-            current.height as i32,
-            4,
-            BandFormat::Uchar,
-        )
-        .and_then(|image| image.copy_with_opts(VOption::new().set("interpretation", "srgb")))
-        .map_err(vips("plugins"))?;
-        // The alpha band was added only for the plugins: drop it again if
-        // they left every pixel opaque, so the output looks as without them.
-        let opaque = current.pixels.chunks_exact(4).all(|p| p[3] == 255);
-        let image = if !had_alpha && opaque {
-            image
-                .extract_band_with_opts(0, VOption::new().set("n", 3))
-                .map_err(vips("plugins"))?
-        } else {
-            image
-        };
-        out.push(image);
+        out.push(from_rgba8(current, had_alpha).map_err(vips("plugins"))?);
     }
     Ok(out)
 }
 
-/// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
-/// The rendered pixels of `image`. rs-vips' `write_to_memory` makes a slice
-/// of whatever libvips returns — NULL too, when decoding fails part-way,
-/// which aborts the process. Rendering with `copy_memory` first turns that
-/// failure into an error; copying an image already in memory cannot fail to
-/// decode. (Found by the hostile-input suite: a damaged JXL.)
-pub fn pixels(image: &VipsImage) -> rs_vips::Result<Vec<u8>> {
-    Ok(image.copy_memory()?.write_to_memory())
+/// A plugin's result back in libvips. The alpha band was added only for the
+/// plugins: when the frame had none and they left every pixel opaque, it is
+/// dropped while the pixels are still ours, so the output looks as without
+/// them.
+fn from_rgba8(image: PluginImage, had_alpha: bool) -> rs_vips::Result<VipsImage> {
+    let PluginImage {
+        width,
+        height,
+        mut pixels,
+    } = image;
+    let opaque = !had_alpha && pixels.chunks_exact(4).all(|p| p[3] == 255);
+    let bands = if opaque {
+        let count = pixels.len() / 4;
+        for i in 0..count {
+            pixels.copy_within(i * 4..i * 4 + 3, i * 3);
+        }
+        pixels.truncate(count * 3);
+        3
+    } else {
+        4
+    };
+    VipsImage::new_from_memory_copy(&pixels, width as i32, height as i32, bands, BandFormat::Uchar)?
+        .copy_with_opts(VOption::new().set("interpretation", "srgb"))
 }
 
+/// The rendered pixels of `image`, computed straight into the returned
+/// buffer: one pass through the pipeline and no copy after it. (rs-vips'
+/// `write_to_memory` copies the result twice, and makes a slice of the NULL
+/// libvips returns when decoding fails part-way, which aborts the process —
+/// found by the hostile-input suite with a damaged JXL.)
+pub fn pixels(image: &VipsImage) -> rs_vips::Result<Vec<u8>> {
+    let failed = || {
+        let detail = rs_vips::Vips::error_buffer().unwrap_or_default();
+        // SAFETY: clears libvips' per-thread error buffer, just read.
+        unsafe { rs_vips::bindings::vips_error_clear() };
+        rs_vips::error::Error::OperationError(format!("could not render the image: {detail}"))
+    };
+    let (width, height, bands) = (image.get_width(), image.get_height(), image.get_bands());
+    let format = image.get_format()? as i32;
+    // SAFETY: a pure function of the band format.
+    let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
+    let size = [width, height, bands]
+        .iter()
+        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))
+        .ok_or_else(failed)?;
+    let mut buffer = vec![0u8; size];
+    // SAFETY: as libvips' own `vips_image_write_to_memory`: `target` is an
+    // image over `buffer`, exactly `size` bytes for its dimensions; it is
+    // only written through while `vips_image_write` runs and is released
+    // (its last reference: the libvips cache is off) before `buffer` is
+    // handed out. `image` stays referenced by the caller throughout.
+    unsafe {
+        let target = rs_vips::bindings::vips_image_new_from_memory(
+            buffer.as_mut_ptr().cast(),
+            size,
+            width,
+            height,
+            bands,
+            format,
+        );
+        if target.is_null() {
+            return Err(failed());
+        }
+        let status = rs_vips::bindings::vips_image_write(image.as_mut_ptr(), target);
+        rs_vips::bindings::g_object_unref(target.cast());
+        if status != 0 {
+            return Err(failed());
+        }
+    }
+    Ok(buffer)
+}
+
+/// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
 pub fn to_rgba8(image: &VipsImage) -> rs_vips::Result<VipsImage> {
     let srgb = if image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar {
         image.clone()
@@ -608,6 +694,49 @@ mod tests {
         icc.extend_from_slice(&(text.len() as u32).to_be_bytes());
         icc.extend_from_slice(text.as_bytes());
         icc
+    }
+
+    #[test]
+    fn plugin_results_keep_alpha_only_when_it_is_needed() {
+        crate::transform::init_vips().unwrap();
+        let image = |pixels: Vec<u8>| PluginImage {
+            width: 2,
+            height: 1,
+            pixels,
+        };
+        let opaque = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), false).unwrap();
+        assert_eq!(opaque.get_bands(), 3, "an opaque result of an opaque frame");
+        assert_eq!(pixels(&opaque).unwrap(), [1, 2, 3, 4, 5, 6]);
+        let kept = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), true).unwrap();
+        assert_eq!(
+            pixels(&kept).unwrap(),
+            [1, 2, 3, 255, 4, 5, 6, 255],
+            "the frame had alpha"
+        );
+        let holed = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 0]), false).unwrap();
+        assert_eq!(
+            pixels(&holed).unwrap(),
+            [1, 2, 3, 255, 4, 5, 6, 0],
+            "the plugin made a hole"
+        );
+        assert_eq!(holed.get_interpretation().unwrap(), Interpretation::Srgb);
+    }
+
+    #[test]
+    fn jpeg_shrink_leaves_both_sides_at_least_their_target() {
+        let photo = (2560, 1600);
+        assert_eq!(jpeg_shrink(photo, (512, 320)), 4, "the benchmark's 2560x1600 → 512x320");
+        assert_eq!(jpeg_shrink(photo, (320, 200)), 8);
+        assert_eq!(jpeg_shrink(photo, (100, 63)), 8, "never more than libjpeg's 1/8");
+        assert_eq!(jpeg_shrink(photo, (1280, 800)), 2);
+        assert_eq!(jpeg_shrink(photo, (1281, 800)), 1, "one side short of 1/2");
+        assert_eq!(jpeg_shrink(photo, (5120, 3200)), 1, "enlarging");
+        assert_eq!(jpeg_shrink(photo, (100, 1600)), 1, "fill: the less shrunk side decides");
+        assert_eq!(
+            jpeg_shrink(photo, (0, 0)),
+            8,
+            "a degenerate target does not divide by zero"
+        );
     }
 
     #[test]
