@@ -166,6 +166,39 @@ async fn jpeg_downscales_at_every_decode_scale() {
     }
 }
 
+/// The last step of a JPEG downscale runs outside libvips (`raster.rs`): it
+/// must look as libvips' own resize does, and carry the metadata on.
+#[tokio::test]
+async fn upright_jpeg_downscales_look_as_libvips_makes_them_and_keep_metadata() {
+    let kiln = Kiln::start().await;
+    let original = fixture("path-64.jpg");
+    kiln.upload_ok("path", original.clone()).await;
+    // 64x40 → 24x15: decoded at 1/2 (32x20), then reduced by 4/3.
+    let image = fetch(&kiln, "/assets/path?w=24&format=png").await.image();
+    assert_eq!((size(&image), image.get_bands()), ((24, 15), 3));
+    let reference = decode(&original)
+        .thumbnail_image_with_opts(
+            24,
+            rs_vips::voption::VOption::new().set("height", 15).set("size", "force"),
+        )
+        .unwrap();
+    let difference = image.subtract(&reference).unwrap().abs().unwrap().avg().unwrap();
+    assert!(
+        difference < 4.0,
+        "mean difference from libvips' full decode and resize: {difference}"
+    );
+    let description = "exif-ifd0-ImageDescription";
+    let kept = fetch(&kiln, "/assets/path?w=24&strip=none").await.image();
+    assert_eq!(size(&kept), (24, 15));
+    assert_eq!(
+        kept.get_string(description).unwrap(),
+        decode(&original).get_string(description).unwrap(),
+        "strip=none keeps the EXIF"
+    );
+    let stripped = fetch(&kiln, "/assets/path?w=24").await.image();
+    assert_eq!(stripped.get_typeof("exif-data").unwrap_or(0), 0);
+}
+
 #[tokio::test]
 async fn exif_orientation_is_applied_first() {
     let kiln = Kiln::start().await;

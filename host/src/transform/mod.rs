@@ -9,6 +9,7 @@ mod params;
 mod pipeline;
 mod plan;
 mod pool;
+mod raster;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -194,7 +195,7 @@ impl Transformer {
         self.check_limits(info.width, info.height, 1)?;
         let inspection = self
             .pool
-            .run(move |_| inspect_blocking(&bytes, info, lqip, preview))
+            .run(move |watchdog| inspect_blocking(&bytes, info, lqip, preview, &|image| watchdog.watch(image)))
             .await??;
         let source = &inspection.source;
         self.check_limits(source.width, source.height, source.pages)?;
@@ -207,7 +208,7 @@ impl Transformer {
         let plugins = self.plugins.clone();
         let encoded = self
             .pool
-            .run(move |watchdog| pipeline::run(&bytes, &plan, &source, &plugins, |image| watchdog.watch(image)))
+            .run(move |watchdog| pipeline::run(&bytes, &plan, &source, &plugins, &|image| watchdog.watch(image)))
             .await??;
         Ok(encoded)
     }
@@ -221,6 +222,7 @@ fn inspect_blocking(
     info: ImageInfo,
     lqip: LqipKinds,
     preview: bool,
+    watch: raster::Watch,
 ) -> Result<Inspection, pipeline::PipelineError> {
     let failed = |step: &'static str| {
         move |e: rs_vips::error::Error| pipeline::PipelineError::Vips {
@@ -269,7 +271,7 @@ fn inspect_blocking(
         thumb.bandjoin_const(&[255.0]).map_err(failed("decode"))?
     };
     let (w, h) = (thumb.get_width() as u32, thumb.get_height() as u32);
-    let rgba = pipeline::pixels(&thumb).map_err(failed("decode"))?;
+    let rgba = raster::pixels(&thumb, watch).map_err(failed("decode"))?;
     if rgba.len() != (w * h * 4) as usize {
         return Err(pipeline::PipelineError::Vips {
             step: "decode",
@@ -300,7 +302,7 @@ fn inspect_blocking(
         Some(PluginImage {
             width: small.get_width() as u32,
             height: small.get_height() as u32,
-            pixels: pipeline::pixels(&small).map_err(failed("preview"))?,
+            pixels: raster::pixels(&small, watch).map_err(failed("preview"))?,
         })
     } else {
         None

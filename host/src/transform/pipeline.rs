@@ -15,6 +15,7 @@ use rs_vips::voption::{Setter, VOption};
 
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
+use super::raster::{self, Watch, field_names, pixels};
 use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::ImageFormat;
 
@@ -44,6 +45,7 @@ struct Context<'a> {
     plan: &'a Plan,
     source: &'a Source,
     plugins: &'a Plugins,
+    watch: Watch<'a>,
 }
 
 type Step = fn(&Context, Frames) -> Result<Frames>;
@@ -71,23 +73,21 @@ pub struct Encoded {
     pub height: u32,
 }
 
-/// Runs `plan` on the original `bytes`. `on_built` receives the final lazy
-/// image before pixels are computed, so a watchdog can kill the evaluation.
-pub fn run(
-    bytes: &[u8],
-    plan: &Plan,
-    source: &Source,
-    plugins: &Plugins,
-    on_built: impl FnOnce(&VipsImage),
-) -> Result<Encoded> {
+/// Runs `plan` on the original `bytes`. `watch` receives every image just
+/// before its pixels are computed, so a watchdog can kill the evaluation.
+pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch: Watch) -> Result<Encoded> {
     let mut frames = load(bytes, plan, source)?;
-    let context = Context { plan, source, plugins };
+    let context = Context {
+        plan,
+        source,
+        plugins,
+        watch,
+    };
     for (_, step) in STEPS {
         frames = step(&context, frames)?;
     }
-    let image = join(frames, plan)?;
-    on_built(&image);
-    let image = strip(plan, image)?;
+    let image = strip(plan, join(frames, plan)?)?;
+    watch(&image);
     let (width, height) = (image.get_width() as u32, frame_height(&image));
     let bytes = encode(plan, &image)?;
     Ok(Encoded { bytes, width, height })
@@ -289,7 +289,8 @@ fn crop(cx: &Context, frames: Frames) -> Result<Frames> {
     })
 }
 
-/// Resizes images that were not already resized while loading.
+/// Resizes images that were not already resized while loading: 8-bit
+/// downscales in Kiln's own memory ([`raster::downscale`]), the rest in libvips.
 fn resize(cx: &Context, frames: Frames) -> Result<Frames> {
     let plan = cx.plan;
     let source = cx.source;
@@ -297,6 +298,9 @@ fn resize(cx: &Context, frames: Frames) -> Result<Frames> {
     map(frames, "resize", |image| {
         if image.get_width() as u32 == w && image.get_height() as u32 == h {
             return Ok(image.clone());
+        }
+        if let Some(resized) = raster::downscale(image, (w, h), cx.watch)? {
+            return Ok(resized);
         }
         image.thumbnail_image_with_opts(w as i32, VOption::new().set("height", h as i32).set("size", "force"))
     })
@@ -445,7 +449,7 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
         let mut current = PluginImage {
             width: rgba.get_width() as u32,
             height: rgba.get_height() as u32,
-            pixels: pixels(&rgba).map_err(vips("plugins"))?,
+            pixels: pixels(&rgba, cx.watch).map_err(vips("plugins"))?,
         };
         for step in &cx.plan.fx {
             let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
@@ -454,16 +458,16 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
             })?;
             current = plugin.transform(current, &step.params)?;
         }
-        out.push(from_rgba8(current, had_alpha).map_err(vips("plugins"))?);
+        out.push(from_rgba8(current, had_alpha, &image).map_err(vips("plugins"))?);
     }
     Ok(out)
 }
 
-/// A plugin's result back in libvips. The alpha band was added only for the
-/// plugins: when the frame had none and they left every pixel opaque, it is
-/// dropped while the pixels are still ours, so the output looks as without
-/// them.
-fn from_rgba8(image: PluginImage, had_alpha: bool) -> rs_vips::Result<VipsImage> {
+/// A plugin's result back in libvips, with the metadata of the `frame` it
+/// was made from. The alpha band was added only for the plugins: when the
+/// frame had none and they left every pixel opaque, it is dropped while the
+/// pixels are still ours, so the output looks as without them.
+fn from_rgba8(image: PluginImage, had_alpha: bool, frame: &VipsImage) -> rs_vips::Result<VipsImage> {
     let PluginImage {
         width,
         height,
@@ -480,55 +484,7 @@ fn from_rgba8(image: PluginImage, had_alpha: bool) -> rs_vips::Result<VipsImage>
     } else {
         4
     };
-    VipsImage::new_from_memory_copy(&pixels, width as i32, height as i32, bands, BandFormat::Uchar)?
-        .copy_with_opts(VOption::new().set("interpretation", "srgb"))
-}
-
-/// The rendered pixels of `image`, computed straight into the returned
-/// buffer: one pass through the pipeline and no copy after it. (rs-vips'
-/// `write_to_memory` copies the result twice, and makes a slice of the NULL
-/// libvips returns when decoding fails part-way, which aborts the process —
-/// found by the hostile-input suite with a damaged JXL.)
-pub fn pixels(image: &VipsImage) -> rs_vips::Result<Vec<u8>> {
-    let failed = || {
-        let detail = rs_vips::Vips::error_buffer().unwrap_or_default();
-        // SAFETY: clears libvips' per-thread error buffer, just read.
-        unsafe { rs_vips::bindings::vips_error_clear() };
-        rs_vips::error::Error::OperationError(format!("could not render the image: {detail}"))
-    };
-    let (width, height, bands) = (image.get_width(), image.get_height(), image.get_bands());
-    let format = image.get_format()? as i32;
-    // SAFETY: a pure function of the band format.
-    let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
-    let size = [width, height, bands]
-        .iter()
-        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))
-        .ok_or_else(failed)?;
-    let mut buffer = vec![0u8; size];
-    // SAFETY: as libvips' own `vips_image_write_to_memory`: `target` is an
-    // image over `buffer`, exactly `size` bytes for its dimensions; it is
-    // only written through while `vips_image_write` runs and is released
-    // (its last reference: the libvips cache is off) before `buffer` is
-    // handed out. `image` stays referenced by the caller throughout.
-    unsafe {
-        let target = rs_vips::bindings::vips_image_new_from_memory(
-            buffer.as_mut_ptr().cast(),
-            size,
-            width,
-            height,
-            bands,
-            format,
-        );
-        if target.is_null() {
-            return Err(failed());
-        }
-        let status = rs_vips::bindings::vips_image_write(image.as_mut_ptr(), target);
-        rs_vips::bindings::g_object_unref(target.cast());
-        if status != 0 {
-            return Err(failed());
-        }
-    }
-    Ok(buffer)
+    raster::from_pixels(&pixels, (width, height), bands, Interpretation::Srgb, frame)
 }
 
 /// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
@@ -626,26 +582,6 @@ fn strip(plan: &Plan, image: VipsImage) -> Result<VipsImage> {
     Ok(image)
 }
 
-/// Every metadata field name on `image`.
-fn field_names(image: &VipsImage) -> Vec<String> {
-    // SAFETY: vips_image_get_fields returns a NULL-terminated, newly
-    // allocated array of strings that we copy and then free with g_strfreev.
-    unsafe {
-        let fields = rs_vips::bindings::vips_image_get_fields(image.as_mut_ptr());
-        if fields.is_null() {
-            return Vec::new();
-        }
-        let mut names = Vec::new();
-        let mut i = 0;
-        while !(*fields.add(i)).is_null() {
-            names.push(std::ffi::CStr::from_ptr(*fields.add(i)).to_string_lossy().into_owned());
-            i += 1;
-        }
-        rs_vips::bindings::g_strfreev(fields);
-        names
-    }
-}
-
 fn encode(plan: &Plan, image: &VipsImage) -> Result<Vec<u8>> {
     let o = &plan.output;
     let quality = i32::from(o.quality.unwrap_or(100));
@@ -704,22 +640,30 @@ mod tests {
             height: 1,
             pixels,
         };
-        let opaque = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), false).unwrap();
+        let mut frame = VipsImage::new_from_memory_copy(&[0; 6], 2, 1, 3, BandFormat::Uchar).unwrap();
+        frame.set_blob_copy("xmp-data", b"<x:xmpmeta/>").unwrap();
+        let pixels = |image: &VipsImage| pixels(image, &|_| {});
+        let opaque = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), false, &frame).unwrap();
         assert_eq!(opaque.get_bands(), 3, "an opaque result of an opaque frame");
         assert_eq!(pixels(&opaque).unwrap(), [1, 2, 3, 4, 5, 6]);
-        let kept = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), true).unwrap();
+        let kept = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 255]), true, &frame).unwrap();
         assert_eq!(
             pixels(&kept).unwrap(),
             [1, 2, 3, 255, 4, 5, 6, 255],
             "the frame had alpha"
         );
-        let holed = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 0]), false).unwrap();
+        let holed = from_rgba8(image(vec![1, 2, 3, 255, 4, 5, 6, 0]), false, &frame).unwrap();
         assert_eq!(
             pixels(&holed).unwrap(),
             [1, 2, 3, 255, 4, 5, 6, 0],
             "the plugin made a hole"
         );
         assert_eq!(holed.get_interpretation().unwrap(), Interpretation::Srgb);
+        assert_eq!(
+            holed.get_blob("xmp-data").unwrap(),
+            b"<x:xmpmeta/>",
+            "the frame's metadata goes on"
+        );
     }
 
     #[test]

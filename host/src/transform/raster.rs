@@ -1,0 +1,250 @@
+//! Pixels in Kiln's own memory: a libvips image rendered into a buffer, a
+//! buffer turned back into a libvips image that carries the metadata of the
+//! frame it came from, and the downscale that runs on such buffers.
+//!
+//! Debian's libvips 8.14 reduces with plain C loops: 640x400 → 512x320 with
+//! Lanczos 3 took ~7.5 ms there against ~0.9 ms in fast_image_resize's
+//! SIMD convolution (bench/NOTES.md), a sixth of a cold request. So
+//! 8-bit downscales leave libvips for that one step: the frame is rendered
+//! (its decode runs then), resized here, and handed back.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use rs_vips::VipsImage;
+use rs_vips::enums::{BandFormat, Coding, Interpretation};
+
+/// Hands the image about to be computed to the pool's watchdog, so that a
+/// transformation past its time limit is killed wherever it is.
+pub type Watch<'a> = &'a dyn Fn(&VipsImage);
+
+fn failed(what: &str) -> rs_vips::error::Error {
+    let detail = rs_vips::Vips::error_buffer().unwrap_or_default();
+    // SAFETY: clears libvips' per-thread error buffer, just read.
+    unsafe { rs_vips::bindings::vips_error_clear() };
+    rs_vips::error::Error::OperationError(format!("{what}: {detail}"))
+}
+
+/// The rendered pixels of `image`, computed straight into the returned
+/// buffer: one pass through the pipeline and no copy after it. (rs-vips'
+/// `write_to_memory` copies the result twice, and makes a slice of the NULL
+/// libvips returns when decoding fails part-way, which aborts the process —
+/// found by the hostile-input suite with a damaged JXL.)
+pub fn pixels(image: &VipsImage, watch: Watch) -> rs_vips::Result<Vec<u8>> {
+    let (width, height, bands) = (image.get_width(), image.get_height(), image.get_bands());
+    let format = image.get_format()? as i32;
+    // SAFETY: a pure function of the band format.
+    let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
+    let size = [width, height, bands]
+        .iter()
+        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))
+        .ok_or_else(|| failed("could not render the image"))?;
+    let mut buffer = vec![0u8; size];
+    // SAFETY: as libvips' own `vips_image_write_to_memory`: `target` is an
+    // image over `buffer`, exactly `size` bytes for its dimensions, and it is
+    // only written through while `vips_image_write` runs. The watchdog may
+    // keep a reference to it afterwards, but only ever sets its kill flag: an
+    // image over foreign memory never reads, writes or frees that memory
+    // unless computed again. `image` stays referenced by the caller.
+    unsafe {
+        let raw = rs_vips::bindings::vips_image_new_from_memory(
+            buffer.as_mut_ptr().cast(),
+            size,
+            width,
+            height,
+            bands,
+            format,
+        );
+        if raw.is_null() {
+            return Err(failed("could not render the image"));
+        }
+        let target = VipsImage::from(raw);
+        watch(&target);
+        if rs_vips::bindings::vips_image_write(image.as_mut_ptr(), target.as_mut_ptr()) != 0 {
+            return Err(failed("could not render the image"));
+        }
+    }
+    Ok(buffer)
+}
+
+/// 8-bit pixels, `bands` per pixel, as a libvips image with the given
+/// interpretation and every metadata field of `like` (EXIF, XMP, IPTC, ICC
+/// profile, resolution), as a libvips operation would have passed them on.
+pub fn from_pixels(
+    pixels: &[u8],
+    (width, height): (u32, u32),
+    bands: i32,
+    interpretation: Interpretation,
+    like: &VipsImage,
+) -> rs_vips::Result<VipsImage> {
+    let image = VipsImage::new_from_memory_copy(pixels, width as i32, height as i32, bands, BandFormat::Uchar)?;
+    // SAFETY: `image` was just made and nothing else has seen it; libvips'
+    // own operations set these header fields of their new outputs the same way.
+    unsafe {
+        let header = &mut *image.as_mut_ptr();
+        header.Type = interpretation as _;
+        header.Xres = like.get_xres();
+        header.Yres = like.get_yres();
+    }
+    // The fields of an image made from bare memory are the header's own
+    // (width, bands, format, …); every other field of `like` is metadata.
+    let header = field_names(&image);
+    for name in field_names(like) {
+        if header.contains(&name) {
+            continue;
+        }
+        let name = std::ffi::CString::new(name).map_err(|e| rs_vips::error::Error::OperationError(e.to_string()))?;
+        // SAFETY: a zeroed GValue is G_VALUE_INIT; vips_image_get initialises
+        // it with a copy of the field, vips_image_set copies it again onto
+        // `image` (ours alone: nothing else has seen it yet), and the copy is
+        // released with g_value_unset.
+        unsafe {
+            let mut value: rs_vips::bindings::GValue = std::mem::zeroed();
+            if rs_vips::bindings::vips_image_get(like.as_mut_ptr(), name.as_ptr(), &mut value) != 0 {
+                return Err(failed("could not read metadata"));
+            }
+            rs_vips::bindings::vips_image_set(image.as_mut_ptr(), name.as_ptr(), &mut value);
+            rs_vips::bindings::g_value_unset(&mut value);
+        }
+    }
+    Ok(image)
+}
+
+/// Every metadata field name on `image`.
+pub fn field_names(image: &VipsImage) -> Vec<String> {
+    // SAFETY: vips_image_get_fields returns a NULL-terminated, newly
+    // allocated array of strings that we copy and then free with g_strfreev.
+    unsafe {
+        let fields = rs_vips::bindings::vips_image_get_fields(image.as_mut_ptr());
+        if fields.is_null() {
+            return Vec::new();
+        }
+        let mut names = Vec::new();
+        let mut i = 0;
+        while !(*fields.add(i)).is_null() {
+            names.push(std::ffi::CStr::from_ptr(*fields.add(i)).to_string_lossy().into_owned());
+            i += 1;
+        }
+        rs_vips::bindings::g_strfreev(fields);
+        names
+    }
+}
+
+/// `image` reduced to exactly `width`x`height` with Lanczos 3 (libvips'
+/// default kernel), alpha premultiplied while filtering, as libvips does;
+/// `None` when this cannot be done here (enlarging, more than 8 bits, coded
+/// pixels, CMYK), and libvips resizes.
+pub fn downscale(image: &VipsImage, (width, height): (u32, u32), watch: Watch) -> rs_vips::Result<Option<VipsImage>> {
+    let (from_width, from_height) = (image.get_width() as u32, image.get_height() as u32);
+    let shrinking = width > 0 && height > 0 && width <= from_width && height <= from_height;
+    let bands = image.get_bands();
+    let pixel_type = match bands {
+        1 => PixelType::U8,
+        2 if image.hasalpha() => PixelType::U8x2,
+        3 => PixelType::U8x3,
+        4 if image.hasalpha() => PixelType::U8x4,
+        _ => return Ok(None),
+    };
+    if !shrinking || image.get_format()? != BandFormat::Uchar || image.get_coding()? != Coding::None {
+        return Ok(None);
+    }
+    let source = pixels(image, watch)?;
+    let resized = (|| {
+        let source = ImageRef::new(from_width, from_height, &source, pixel_type).map_err(|e| e.to_string())?;
+        let mut resized = Image::new(width, height, pixel_type);
+        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+        Resizer::new()
+            .resize(&source, &mut resized, &options)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(resized.into_vec())
+    })()
+    .map_err(|e| rs_vips::error::Error::OperationError(format!("could not resize: {e}")))?;
+    let interpretation = image.get_interpretation()?;
+    from_pixels(&resized, (width, height), bands, interpretation, image).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use rs_vips::voption::{Setter, VOption};
+
+    use super::*;
+
+    fn no_watch(_: &VipsImage) {}
+
+    /// A `width`x`height` image whose pixels are `pixel(x, y)`.
+    fn image(width: u32, height: u32, bands: i32, pixel: impl Fn(u32, u32) -> Vec<u8>) -> VipsImage {
+        let mut pixels = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                pixels.extend(pixel(x, y));
+            }
+        }
+        let interpretation = if bands <= 2 { "b-w" } else { "srgb" };
+        VipsImage::new_from_memory_copy(&pixels, width as i32, height as i32, bands, BandFormat::Uchar)
+            .unwrap()
+            .copy_with_opts(VOption::new().set("interpretation", interpretation))
+            .unwrap()
+    }
+
+    #[test]
+    fn downscales_as_libvips_does_and_keeps_the_metadata() {
+        crate::transform::init_vips().unwrap();
+        // Smooth gradients with one hard edge, as in a photo.
+        let mut photo = image(640, 400, 3, |x, y| {
+            let edge = if x < 300 { 0 } else { 60 };
+            vec![(x * 255 / 639) as u8, (y * 255 / 399) as u8, (120 + edge) as u8]
+        });
+        photo.set_blob_copy("exif-data", b"Exif\0\0not parsed").unwrap();
+        photo.set_string("kiln-test", "carried").unwrap();
+        let photo = photo.copy_with_opts(VOption::new().set("xres", 11.8)).unwrap();
+
+        let ours = downscale(&photo, (512, 320), &no_watch).unwrap().unwrap();
+        assert_eq!((ours.get_width(), ours.get_height(), ours.get_bands()), (512, 320, 3));
+        assert_eq!(ours.get_interpretation().unwrap(), Interpretation::Srgb);
+        assert_eq!(ours.get_blob("exif-data").unwrap(), b"Exif\0\0not parsed");
+        assert_eq!(ours.get_string("kiln-test").unwrap(), "carried");
+        assert_eq!(ours.get_xres(), 11.8);
+
+        let theirs = photo
+            .thumbnail_image_with_opts(512, VOption::new().set("height", 320).set("size", "force"))
+            .unwrap();
+        let (ours, theirs) = (pixels(&ours, &no_watch).unwrap(), pixels(&theirs, &no_watch).unwrap());
+        let differences: Vec<u8> = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).collect();
+        let mean = differences.iter().map(|&d| f64::from(d)).sum::<f64>() / differences.len() as f64;
+        assert!(mean < 0.5, "mean difference from libvips' reduce {mean}");
+        assert!(differences.iter().all(|&d| d <= 8), "no pixel far from libvips' reduce");
+    }
+
+    #[test]
+    fn transparent_pixels_do_not_bleed_their_colour() {
+        crate::transform::init_vips().unwrap();
+        // Opaque white on the left, fully transparent "red" on the right.
+        let half = image(64, 8, 4, |x, _| if x < 32 { vec![255; 4] } else { vec![255, 0, 0, 0] });
+        let small = downscale(&half, (16, 2), &no_watch).unwrap().unwrap();
+        let rgba = pixels(&small, &no_watch).unwrap();
+        for pixel in rgba.chunks_exact(4).filter(|p| p[3] > 0) {
+            assert_eq!(&pixel[..3], [255, 255, 255], "{pixel:?}");
+        }
+        let grey_alpha = image(8, 8, 2, |x, _| vec![200, if x < 4 { 255 } else { 0 }]);
+        assert_eq!(
+            downscale(&grey_alpha, (4, 4), &no_watch).unwrap().unwrap().get_bands(),
+            2
+        );
+    }
+
+    #[test]
+    fn leaves_to_libvips_what_it_cannot_do() {
+        crate::transform::init_vips().unwrap();
+        let small = image(8, 8, 3, |_, _| vec![1, 2, 3]);
+        assert!(downscale(&small, (16, 16), &no_watch).unwrap().is_none(), "enlarging");
+        assert!(
+            downscale(&small, (16, 4), &no_watch).unwrap().is_none(),
+            "enlarging one side"
+        );
+        let cmyk = image(8, 8, 4, |_, _| vec![1, 2, 3, 4])
+            .copy_with_opts(VOption::new().set("interpretation", "cmyk"))
+            .unwrap();
+        assert!(downscale(&cmyk, (4, 4), &no_watch).unwrap().is_none(), "CMYK");
+        let wide = small.cast(BandFormat::Ushort).unwrap();
+        assert!(downscale(&wide, (4, 4), &no_watch).unwrap().is_none(), "16 bits");
+    }
+}
