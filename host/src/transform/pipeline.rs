@@ -3,7 +3,9 @@
 //! The whole order of processing is the one list [`STEPS`]; each step takes
 //! the frames so far and returns new ones, and does nothing when the plan
 //! does not ask for it. Work is lazy until [`encode`], where libvips pulls
-//! pixels through the whole chain at once; loading is shrink-on-load wherever
+//! pixels through the whole chain at once, except where pixels must be in
+//! Kiln's own memory: a downscale ([`raster::downscale`]) and the plugins
+//! render everything before them there. Loading is shrink-on-load wherever
 //! the plan allows (no source crop, one frame).
 //!
 //! Everything here is blocking and must run on the transform pool, never on
