@@ -224,15 +224,9 @@ fn inspect_blocking(
     preview: bool,
     watch: raster::Watch,
 ) -> Result<Inspection, pipeline::PipelineError> {
-    let failed = |step: &'static str| {
-        move |e: rs_vips::error::Error| pipeline::PipelineError::Vips {
-            step,
-            message: e.to_string().replace("vips error: ", ""),
-        }
-    };
-    let header = VipsImage::new_from_buffer(bytes, "").map_err(failed("inspect"))?;
+    let header = VipsImage::new_from_buffer(bytes, "").map_err(pipeline::vips("inspect"))?;
     let pages = header.get_int("n-pages").unwrap_or(1).max(1) as u32;
-    let colour = match header.get_interpretation().map_err(failed("inspect"))? {
+    let colour = match header.get_interpretation().map_err(pipeline::vips("inspect"))? {
         Interpretation::Srgb | Interpretation::Rgb => SourceColour::Srgb,
         Interpretation::BW => SourceColour::Gray,
         Interpretation::Cmyk => SourceColour::Cmyk,
@@ -262,16 +256,16 @@ fn inspect_blocking(
             .set("height", 64)
             .set("option_string", "fail_on=truncated"),
     )
-    .map_err(failed("decode"))?
+    .map_err(pipeline::vips("decode"))?
     .colourspace(Interpretation::Srgb)
-    .map_err(failed("decode"))?;
+    .map_err(pipeline::vips("decode"))?;
     let thumb = if thumb.hasalpha() {
         thumb
     } else {
-        thumb.bandjoin_const(&[255.0]).map_err(failed("decode"))?
+        thumb.bandjoin_const(&[255.0]).map_err(pipeline::vips("decode"))?
     };
     let (w, h) = (thumb.get_width() as u32, thumb.get_height() as u32);
-    let rgba = raster::pixels(&thumb, watch).map_err(failed("decode"))?;
+    let rgba = raster::pixels(&thumb, watch).map_err(pipeline::vips("decode"))?;
     if rgba.len() != (w * h * 4) as usize {
         return Err(pipeline::PipelineError::Vips {
             step: "decode",
@@ -298,11 +292,11 @@ fn inspect_blocking(
                 .set("option_string", "fail_on=truncated"),
         )
         .and_then(|image| pipeline::to_rgba8(&image))
-        .map_err(failed("preview"))?;
+        .map_err(pipeline::vips("preview"))?;
         Some(PluginImage {
             width: small.get_width() as u32,
             height: small.get_height() as u32,
-            pixels: raster::pixels(&small, watch).map_err(failed("preview"))?,
+            pixels: raster::pixels(&small, watch).map_err(pipeline::vips("preview"))?,
         })
     } else {
         None

@@ -32,7 +32,8 @@ pub enum PipelineError {
 
 type Result<T> = std::result::Result<T, PipelineError>;
 
-fn vips(step: &'static str) -> impl Fn(rs_vips::error::Error) -> PipelineError {
+/// Names the step a libvips error came from, with libvips' own message.
+pub(super) fn vips(step: &'static str) -> impl Fn(rs_vips::error::Error) -> PipelineError {
     move |error| PipelineError::Vips {
         step,
         message: error.to_string().replace("vips error: ", ""),
