@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-APT_PACKAGES := pkg-config libvips-dev build-essential
+APT_PACKAGES := pkg-config libvips-dev build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-plugins fmt clean

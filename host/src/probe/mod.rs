@@ -279,12 +279,19 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// The most scans a JPEG may have. Encoders write at most a few dozen
+/// (libjpeg's progression has 10); every scan is a pass over the whole image,
+/// so a few kilobytes of thousands of empty scans keep libjpeg busy for
+/// minutes in one call that nothing can interrupt.
+pub const MAX_JPEG_SCANS: u32 = 100;
+
 /// Walks the marker segments and the entropy-coded scans up to EOI. Segment
 /// lengths are followed rather than searched for, so an EOI inside an EXIF
 /// thumbnail does not make a truncated file look complete.
 fn check_jpeg(data: &[u8]) -> Check {
     let mut r = Bytes::at(data, 2);
     let mut seen_frame = false;
+    let mut scans = 0;
     loop {
         if r.u8()? != 0xFF {
             return Err("a marker is missing where one was expected");
@@ -316,6 +323,10 @@ fn check_jpeg(data: &[u8]) -> Check {
         if marker == 0xDA {
             if !seen_frame {
                 return Err("a scan comes before the frame header");
+            }
+            scans += 1;
+            if scans > MAX_JPEG_SCANS {
+                return Err("the file has more than 100 scans");
             }
             // Entropy-coded data runs to the next marker that is neither a
             // stuffed 0xFF00 nor a restart marker.
@@ -670,6 +681,19 @@ mod tests {
         file.extend_from_slice(b"\0\0\0\x08mdat");
         assert_eq!(heif_primary_size(&file), None);
         assert!(probe(&file).is_err());
+    }
+
+    #[test]
+    fn jpeg_with_more_scans_than_any_encoder_writes() {
+        let jpeg = encode(image::ImageFormat::Jpeg);
+        let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let (head, scan) = (&jpeg[..sos], &jpeg[sos..jpeg.len() - 2]);
+        let with_scans = |n: usize| [head.to_vec(), scan.repeat(n), vec![0xFF, 0xD9]].concat();
+        assert_eq!(check_jpeg(&with_scans(MAX_JPEG_SCANS as usize)), Ok(()));
+        assert_eq!(
+            check_jpeg(&with_scans(MAX_JPEG_SCANS as usize + 1)),
+            Err("the file has more than 100 scans")
+        );
     }
 
     fn png(width: u32, height: u32) -> Vec<u8> {

@@ -5,6 +5,7 @@
 //! on blocking threads, at most one job per permit; the async runtime never
 //! decodes or encodes. This module knows nothing of HTTP or storage.
 
+mod jpeg;
 mod params;
 mod pipeline;
 mod plan;

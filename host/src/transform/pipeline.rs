@@ -15,6 +15,7 @@ use rs_vips::VipsImage;
 use rs_vips::enums::{Angle, BandFormat, Direction, Interpretation, OperationRelational};
 use rs_vips::voption::{Setter, VOption};
 
+use super::jpeg;
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use super::raster::{self, Watch, field_names, pixels};
@@ -92,7 +93,7 @@ pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch:
     let image = strip(plan, join(frames, plan)?)?;
     watch(&image);
     let (width, height) = (image.get_width() as u32, frame_height(&image));
-    let bytes = encode(plan, &image)?;
+    let bytes = encode(plan, &image, watch)?;
     Ok(Encoded { bytes, width, height })
 }
 
@@ -170,6 +171,9 @@ fn load_jpeg_shrunk(bytes: &[u8], plan: &Plan, source: &Source, loader_options: 
     }
     let (w, h) = pre_orientation_size(plan, source);
     let shrink = jpeg_shrink((header.get_width() as u32, header.get_height() as u32), (w, h));
+    if let Some(image) = jpeg::decode_scaled(bytes, shrink, &header) {
+        return Ok(Some(image));
+    }
     let image = VipsImage::new_from_buffer(bytes, &format!("{loader_options},access=sequential,shrink={shrink}"))
         .map_err(vips("load"))?;
     Ok(Some(image))
@@ -585,13 +589,19 @@ fn strip(plan: &Plan, image: VipsImage) -> Result<VipsImage> {
     Ok(image)
 }
 
-fn encode(plan: &Plan, image: &VipsImage) -> Result<Vec<u8>> {
+fn encode(plan: &Plan, image: &VipsImage, watch: Watch) -> Result<Vec<u8>> {
     let o = &plan.output;
     let quality = i32::from(o.quality.unwrap_or(100));
     // libvips 8.14 writes a fresh EXIF block (resolution tags) even after
     // every EXIF field is removed; only the saver's own `strip` writes none.
     // It drops the ICC profile too, so it is used only when none is kept.
     let strip_all = o.strip == Strip::ALL && o.colour != ColourSpace::P3;
+    if o.format == OutputFormat::Jpeg
+        && strip_all
+        && let Some(encoded) = jpeg::encode(image, quality, o.progressive, watch)
+    {
+        return encoded.map_err(vips("encode"));
+    }
     let options = || VOption::new().set("strip", strip_all);
     let lossy = || options().set("Q", quality).set("lossless", o.lossless);
     let saved = match o.format {

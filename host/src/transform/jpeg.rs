@@ -1,0 +1,257 @@
+//! JPEG in and out through libjpeg-turbo's own TurboJPEG API, for the common
+//! case: an upright 8-bit RGB or grey JPEG decoded at a DCT scale, and an
+//! 8-bit sRGB or grey result written with no metadata.
+//!
+//! The `turbojpeg` crate builds libjpeg-turbo 3.1 from source and links it
+//! statically; its symbols stay inside `kiln` (not exported), so libvips keeps
+//! Debian's libjpeg-turbo 2.1 for everything else. Measured on the six corpus
+//! photos (bench/NOTES.md), single thread: decoding at 1/4 through libvips
+//! 8.14's `jpegload` took 7.7–14.5 ms, through TurboJPEG 5.7–11.6 ms; the
+//! progressive q80 encode of 512x320 2.8–4.3 ms against 2.0–2.7 ms. Both
+//! libraries run the same libjpeg code paths (islow DCT, fancy upsampling,
+//! standard quantisation tables, `jpeg_simple_progression`), so the pixels
+//! and the files are libvips' own, give or take a rounding.
+//!
+//! Anything else — CMYK, 12-bit, lossless or arithmetic-coded JPEGs, a
+//! libjpeg warning (a truncated file, say), metadata to keep — returns `None`
+//! and libvips does the work, with its own checks and messages. A TurboJPEG
+//! decode cannot be killed by the pool's watchdog; it is bounded by the
+//! upload's pixel limit, checked before the original was stored.
+
+use rs_vips::VipsImage;
+use rs_vips::enums::{BandFormat, Coding, Interpretation};
+use turbojpeg::{Colorspace, Compressor, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
+
+use super::raster::{self, Watch};
+use crate::probe::MAX_JPEG_SCANS;
+
+/// `bytes` decoded at 1/`shrink` of its size, with every metadata field of
+/// `header` (libvips' header-only view of the same bytes), as libvips'
+/// `jpegload` with `shrink` would give it; `None` when TurboJPEG cannot or
+/// should not decode it here.
+pub fn decode_scaled(bytes: &[u8], shrink: u32, header: &VipsImage) -> Option<VipsImage> {
+    let scale = ScalingFactor::new(1, shrink as usize);
+    let mut decompressor = Decompressor::new().ok()?;
+    let jpeg = decompressor.read_header(bytes).ok()?;
+    if jpeg.is_lossless || jpeg.is_arithmetic {
+        return None;
+    }
+    let (format, interpretation) = match jpeg.colorspace {
+        Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, Interpretation::Srgb),
+        Colorspace::Gray => (PixelFormat::GRAY, Interpretation::BW),
+        _ => return None,
+    };
+    let scaled = jpeg.scaled(scale);
+    decompressor.set_scaling_factor(scale).ok()?;
+    // Uploads are refused past this many scans; kept here too, because
+    // nothing can interrupt this decode.
+    decompressor.set_scan_limit(MAX_JPEG_SCANS).ok()?;
+    let pitch = scaled.width.checked_mul(format.size())?;
+    let mut pixels = vec![0u8; pitch.checked_mul(scaled.height)?];
+    let image = Image {
+        pixels: &mut pixels[..],
+        width: scaled.width,
+        pitch,
+        height: scaled.height,
+        format,
+    };
+    // Warnings count as failures here: libvips then decides, with
+    // `fail_on=truncated`, which of them a request may live with.
+    decompressor.decompress(bytes, image).ok()?;
+    let size = (u32::try_from(scaled.width).ok()?, u32::try_from(scaled.height).ok()?);
+    let bands = format.size() as i32;
+    raster::from_pixels(&pixels, size, bands, interpretation, header).ok()
+}
+
+/// `image` as a JPEG with no metadata at `quality`, as libvips' `jpegsave`
+/// with `strip`, `optimize_coding` and its default chroma subsampling (none
+/// from quality 90) writes it; `None` unless `image` is 8-bit sRGB or grey
+/// without alpha.
+pub fn encode(image: &VipsImage, quality: i32, progressive: bool, watch: Watch) -> Option<rs_vips::Result<Vec<u8>>> {
+    let (format, subsampling) = match (image.get_bands(), image.get_interpretation().ok()?) {
+        (3, Interpretation::Srgb) if quality >= 90 => (PixelFormat::RGB, Subsamp::None),
+        (3, Interpretation::Srgb) => (PixelFormat::RGB, Subsamp::Sub2x2),
+        (1, Interpretation::BW) => (PixelFormat::GRAY, Subsamp::Gray),
+        _ => return None,
+    };
+    if image.get_format().ok()? != BandFormat::Uchar || image.get_coding().ok()? != Coding::None {
+        return None;
+    }
+    let (width, height) = (image.get_width() as usize, image.get_height() as usize);
+    Some(raster::pixels(image, watch).and_then(|pixels| {
+        let compressed = (|| {
+            let mut compressor = Compressor::new()?;
+            compressor.set_quality(quality)?;
+            compressor.set_subsamp(subsampling)?;
+            compressor.set_optimize(true)?;
+            compressor.set_progressive(progressive)?;
+            compressor.compress_to_vec(Image {
+                pixels: &pixels[..],
+                width,
+                pitch: width * format.size(),
+                height,
+                format,
+            })
+        })();
+        compressed.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode JPEG: {e}")))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use rs_vips::voption::{Setter, VOption};
+
+    use super::*;
+
+    fn no_watch(_: &VipsImage) {}
+
+    /// A 400x240 photo-like JPEG (gradients, an edge, noise-free), with an
+    /// XMP packet to carry, and the given libvips `jpegsave` options.
+    fn photo_jpeg(bands: i32, options: VOption) -> Vec<u8> {
+        let mut pixels = Vec::new();
+        for y in 0..240u32 {
+            for x in 0..400u32 {
+                let edge = if x < 190 { 0 } else { 70 };
+                let rgb = [(x * 255 / 399) as u8, (y * 255 / 239) as u8, (100 + edge) as u8];
+                pixels.extend_from_slice(&rgb[..bands as usize]);
+            }
+        }
+        let interpretation = if bands == 1 { "b-w" } else { "srgb" };
+        let mut image = VipsImage::new_from_memory_copy(&pixels, 400, 240, bands, BandFormat::Uchar)
+            .unwrap()
+            .copy_with_opts(VOption::new().set("interpretation", interpretation))
+            .unwrap();
+        image
+            .set_blob_copy("xmp-data", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+            .unwrap();
+        image.jpegsave_buffer_with_opts(options).unwrap()
+    }
+
+    fn differences(a: &[u8], b: &[u8]) -> (f64, u8) {
+        assert_eq!(a.len(), b.len());
+        let sum: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+        let max = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        (sum as f64 / a.len() as f64, max)
+    }
+
+    #[test]
+    fn decodes_as_libvips_jpegload_does_at_every_scale() {
+        crate::transform::init_vips().unwrap();
+        for (bands, progressive) in [(3, false), (3, true), (1, false)] {
+            let bytes = photo_jpeg(bands, VOption::new().set("Q", 85).set("interlace", progressive));
+            let header = VipsImage::new_from_buffer(&bytes, "").unwrap();
+            for shrink in [1, 2, 4, 8] {
+                let ours = decode_scaled(&bytes, shrink, &header).expect("TurboJPEG decodes it");
+                let theirs = VipsImage::new_from_buffer(&bytes, &format!("shrink={shrink}")).unwrap();
+                let case = format!("{bands} bands, progressive {progressive}, shrink {shrink}");
+                assert_eq!(
+                    (ours.get_width(), ours.get_height(), ours.get_bands()),
+                    (theirs.get_width(), theirs.get_height(), theirs.get_bands()),
+                    "{case}"
+                );
+                assert_eq!(ours.get_interpretation().unwrap(), theirs.get_interpretation().unwrap());
+                let (ours_pixels, theirs_pixels) = (
+                    raster::pixels(&ours, &no_watch).unwrap(),
+                    raster::pixels(&theirs, &no_watch).unwrap(),
+                );
+                let (mean, max) = differences(&ours_pixels, &theirs_pixels);
+                assert!(max <= 1 && mean < 0.01, "{case}: mean {mean}, max {max}");
+                assert_eq!(
+                    ours.get_blob("xmp-data").unwrap(),
+                    theirs.get_blob("xmp-data").unwrap(),
+                    "{case}: metadata carried"
+                );
+                assert_eq!(ours.get_xres(), theirs.get_xres());
+            }
+        }
+    }
+
+    #[test]
+    fn leaves_to_libvips_what_turbojpeg_should_not_decode() {
+        crate::transform::init_vips().unwrap();
+        let bytes = photo_jpeg(3, VOption::new());
+        let header = VipsImage::new_from_buffer(&bytes, "").unwrap();
+        let truncated = &bytes[..bytes.len() * 2 / 3];
+        assert!(
+            decode_scaled(truncated, 2, &header).is_none(),
+            "truncated: libjpeg warns"
+        );
+        assert!(decode_scaled(b"\xff\xd8\xff\xe0 not a JPEG", 2, &header).is_none());
+        let cmyk = VipsImage::new_from_buffer(&bytes, "")
+            .unwrap()
+            .icc_transform_with_opts("cmyk", VOption::new().set("input_profile", "srgb"))
+            .unwrap()
+            .jpegsave_buffer()
+            .unwrap();
+        let cmyk_header = VipsImage::new_from_buffer(&cmyk, "").unwrap();
+        assert_eq!(cmyk_header.get_bands(), 4);
+        assert!(decode_scaled(&cmyk, 2, &cmyk_header).is_none(), "CMYK");
+    }
+
+    #[test]
+    fn encodes_as_libvips_jpegsave_does_without_metadata() {
+        crate::transform::init_vips().unwrap();
+        for (bands, quality, progressive, subsampling) in [
+            (3, 80, true, "4:2:0"),
+            (3, 80, false, "4:2:0"),
+            (3, 90, false, "4:4:4"),
+            (1, 75, true, "4:4:4"),
+        ] {
+            let case = format!("{bands} bands, q{quality}, progressive {progressive}");
+            let source = VipsImage::new_from_buffer(&photo_jpeg(bands, VOption::new().set("Q", 100)), "").unwrap();
+            let ours = encode(&source, quality, progressive, &no_watch)
+                .expect("TurboJPEG encodes it")
+                .unwrap();
+            let theirs = source
+                .jpegsave_buffer_with_opts(
+                    VOption::new()
+                        .set("Q", quality)
+                        .set("strip", true)
+                        .set("optimize_coding", true)
+                        .set("interlace", progressive),
+                )
+                .unwrap();
+            let size_ratio = ours.len() as f64 / theirs.len() as f64;
+            assert!(
+                (0.97..1.03).contains(&size_ratio),
+                "{case}: {} vs {} bytes",
+                ours.len(),
+                theirs.len()
+            );
+            let (ours, theirs) = (
+                VipsImage::new_from_buffer(&ours, "").unwrap(),
+                VipsImage::new_from_buffer(&theirs, "").unwrap(),
+            );
+            assert_eq!(
+                ours.get_int("jpeg-multiscan").unwrap(),
+                i32::from(progressive),
+                "{case}"
+            );
+            if bands == 3 {
+                assert_eq!(ours.get_string("jpeg-chroma-subsample").unwrap(), subsampling, "{case}");
+            }
+            for field in ["xmp-data", "exif-data", "icc-profile-data"] {
+                assert_eq!(ours.get_typeof(field).unwrap_or(0), 0, "{case}: no {field}");
+            }
+            let (mean, max) = differences(
+                &raster::pixels(&ours, &no_watch).unwrap(),
+                &raster::pixels(&theirs, &no_watch).unwrap(),
+            );
+            assert!(mean < 0.05 && max <= 2, "{case}: mean {mean}, max {max}");
+        }
+    }
+
+    #[test]
+    fn leaves_to_libvips_what_it_cannot_encode() {
+        crate::transform::init_vips().unwrap();
+        let source = VipsImage::new_from_buffer(&photo_jpeg(3, VOption::new()), "").unwrap();
+        let with_alpha = source.bandjoin_const(&[255.0]).unwrap();
+        assert!(encode(&with_alpha, 80, false, &no_watch).is_none(), "alpha");
+        let wide = source.cast(BandFormat::Ushort).unwrap();
+        assert!(encode(&wide, 80, false, &no_watch).is_none(), "16 bits");
+        let cmyk = source
+            .icc_transform_with_opts("cmyk", VOption::new().set("input_profile", "srgb"))
+            .unwrap();
+        assert!(encode(&cmyk, 80, false, &no_watch).is_none(), "CMYK");
+    }
+}
