@@ -233,8 +233,11 @@ pub struct LimitsConfig {
     pub max_frames: u32,
     /// A transformation running longer is stopped and answered with 422.
     pub transform_timeout_ms: u64,
-    /// Transformations run at once; 0 means one per core.
+    /// Transformations run at once; 0 means two per core.
     pub transform_workers: usize,
+    /// MiB that running transformations may hold between them, by their
+    /// estimate (four bytes a pixel of the original); 0 means 64 per core.
+    pub transform_memory_mb: u64,
     /// Transformations that may wait for a worker before requests get 503.
     pub transform_queue: usize,
 }
@@ -250,6 +253,7 @@ impl Default for LimitsConfig {
             max_frames: 500,
             transform_timeout_ms: 30_000,
             transform_workers: 0,
+            transform_memory_mb: 0,
             transform_queue: 32,
         }
     }
@@ -269,6 +273,7 @@ impl LimitsConfig {
             max_frames: self.max_frames,
             timeout: std::time::Duration::from_millis(self.transform_timeout_ms),
             workers: self.transform_workers,
+            memory_bytes: self.transform_memory_mb.saturating_mul(1024 * 1024),
             queue: self.transform_queue,
         }
     }

@@ -1,18 +1,20 @@
 //! A bounded pool for blocking libvips work.
 //!
-//! At most `workers` jobs run at once, each on a blocking thread; at most
-//! `queue` more may wait for a worker, and beyond that a job is refused at
-//! once (the HTTP layer answers 503 with `Retry-After`) instead of piling up
-//! memory. A job that runs past its time limit is answered as timed out and
-//! its libvips evaluation is killed; it keeps its worker until libvips
-//! returns, so the bound holds even then.
+//! At most `workers` jobs run at once, each on a blocking thread, and the
+//! jobs running hold at most `memory` between them by their own estimate (a
+//! job larger than all of it runs alone); at most `queue` more may wait, and
+//! beyond that a job is refused at once (the HTTP layer answers 503 with
+//! `Retry-After`) instead of piling up memory. A job that runs past its time
+//! limit is answered as timed out and its libvips evaluation is killed; it
+//! keeps its worker and its memory until libvips returns, so the bounds hold
+//! even then.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rs_vips::VipsImage;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -25,7 +27,10 @@ pub enum PoolError {
 }
 
 pub struct Pool {
-    permits: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
+    /// One permit per MiB of the memory budget.
+    memory: Arc<Semaphore>,
+    memory_mib: u32,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
     timeout: Duration,
@@ -63,41 +68,52 @@ impl Drop for Waiting {
     }
 }
 
+/// A running job's share of the pool, given back when it is dropped.
+struct Admission {
+    _memory: OwnedSemaphorePermit,
+    _worker: OwnedSemaphorePermit,
+}
+
+const MIB: u64 = 1024 * 1024;
+
 impl Pool {
-    pub fn new(workers: usize, max_waiting: usize, timeout: Duration) -> Self {
+    pub fn new(workers: usize, memory_bytes: u64, max_waiting: usize, timeout: Duration) -> Self {
+        let memory_mib = u32::try_from(memory_bytes.div_ceil(MIB))
+            .unwrap_or(u32::MAX >> 4)
+            .max(1);
         Self {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            memory: Arc::new(Semaphore::new(memory_mib as usize)),
+            memory_mib,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
             timeout,
         }
     }
 
-    pub async fn run<T, F>(&self, job: F) -> Result<T, PoolError>
+    /// Runs `job`, which is expected to hold up to `memory_bytes` at its peak.
+    pub async fn run<T, F>(&self, memory_bytes: u64, job: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce(&Watchdog) -> T + Send + 'static,
     {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
+        let mib = u32::try_from(memory_bytes.div_ceil(MIB)).map_or(self.memory_mib, |m| m.min(self.memory_mib));
+        let admission = match self.try_admit(mib) {
+            Some(admission) => admission,
+            None => {
                 if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
                     self.waiting.fetch_sub(1, Ordering::SeqCst);
                     return Err(PoolError::Overloaded);
                 }
                 let _waiting = Waiting(self.waiting.clone());
-                self.permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| PoolError::Crashed(e.to_string()))?
+                self.admit(mib).await?
             }
         };
         let watchdog = Arc::new(Watchdog::default());
         let watched = watchdog.clone();
         let task = tokio::task::spawn_blocking(move || {
             let result = job(&watched);
-            drop(permit);
+            drop(admission);
             result
         });
         match tokio::time::timeout(self.timeout, task).await {
@@ -109,6 +125,27 @@ impl Pool {
             }
         }
     }
+
+    /// Memory is always taken before a worker, so no job holds a worker
+    /// while it waits for memory.
+    fn try_admit(&self, mib: u32) -> Option<Admission> {
+        let memory = self.memory.clone().try_acquire_many_owned(mib).ok()?;
+        let worker = self.workers.clone().try_acquire_owned().ok()?;
+        Some(Admission {
+            _memory: memory,
+            _worker: worker,
+        })
+    }
+
+    async fn admit(&self, mib: u32) -> Result<Admission, PoolError> {
+        let crashed = |e: tokio::sync::AcquireError| PoolError::Crashed(e.to_string());
+        let memory = self.memory.clone().acquire_many_owned(mib).await.map_err(crashed)?;
+        let worker = self.workers.clone().acquire_owned().await.map_err(crashed)?;
+        Ok(Admission {
+            _memory: memory,
+            _worker: worker,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -117,27 +154,57 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_and_timed() {
-        let pool = Arc::new(Pool::new(1, 1, Duration::from_millis(300)));
+        let pool = Arc::new(Pool::new(1, 64 * MIB, 1, Duration::from_millis(300)));
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
         let busy = {
             let (pool, gate) = (pool.clone(), gate.clone());
-            tokio::spawn(async move { pool.run(move |_| gate.lock().unwrap().recv().ok()).await })
+            tokio::spawn(async move { pool.run(0, move |_| gate.lock().unwrap().recv().ok()).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let queued = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.run(|_| 7).await })
+            tokio::spawn(async move { pool.run(0, |_| 7).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
-            matches!(pool.run(|_| 0).await, Err(PoolError::Overloaded)),
+            matches!(pool.run(0, |_| 0).await, Err(PoolError::Overloaded)),
             "one running, one waiting: full"
         );
         release.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());
         assert_eq!(queued.await.unwrap().unwrap(), 7);
-        let slow = pool.run(|_| std::thread::sleep(Duration::from_millis(600))).await;
+        let slow = pool.run(0, |_| std::thread::sleep(Duration::from_millis(600))).await;
         assert!(matches!(slow, Err(PoolError::TimedOut(_))));
+    }
+
+    /// The most jobs of `mib` MiB each that `pool` runs at once, out of `jobs`.
+    async fn most_at_once(pool: &Arc<Pool>, jobs: usize, mib: u64) -> usize {
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let handles: Vec<_> = (0..jobs)
+            .map(|_| {
+                let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    pool.run(mib * MIB, move |_| {
+                        peak.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(150));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap().unwrap();
+        }
+        peak.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn memory_bounds_what_runs_at_once() {
+        let pool = Arc::new(Pool::new(4, 100 * MIB, 16, Duration::from_secs(10)));
+        assert_eq!(most_at_once(&pool, 6, 40).await, 2, "two of 40 MiB fit in 100");
+        assert_eq!(most_at_once(&pool, 6, 1).await, 4, "small jobs: every worker");
+        assert_eq!(most_at_once(&pool, 3, 500).await, 1, "larger than the budget: alone");
     }
 }
