@@ -78,9 +78,8 @@ const MIB: u64 = 1024 * 1024;
 
 impl Pool {
     pub fn new(workers: usize, memory_bytes: u64, max_waiting: usize, timeout: Duration) -> Self {
-        let memory_mib = u32::try_from(memory_bytes.div_ceil(MIB))
-            .unwrap_or(u32::MAX >> 4)
-            .max(1);
+        // Far below the semaphore's own limit on any platform: 256 TiB.
+        let memory_mib = u32::try_from(memory_bytes.div_ceil(MIB)).map_or(u32::MAX >> 4, |m| m.clamp(1, u32::MAX >> 4));
         Self {
             workers: Arc::new(Semaphore::new(workers.max(1))),
             memory: Arc::new(Semaphore::new(memory_mib as usize)),
