@@ -102,36 +102,20 @@ mod tests {
     use rs_vips::voption::{Setter, VOption};
 
     use super::*;
-
-    fn no_watch(_: &VipsImage) {}
+    use crate::transform::raster::testing::{differences, image, no_watch};
 
     /// A 400x240 photo-like JPEG (gradients, an edge, noise-free), with an
     /// XMP packet to carry, and the given libvips `jpegsave` options.
     fn photo_jpeg(bands: i32, options: VOption) -> Vec<u8> {
-        let mut pixels = Vec::new();
-        for y in 0..240u32 {
-            for x in 0..400u32 {
-                let edge = if x < 190 { 0 } else { 70 };
-                let rgb = [(x * 255 / 399) as u8, (y * 255 / 239) as u8, (100 + edge) as u8];
-                pixels.extend_from_slice(&rgb[..bands as usize]);
-            }
-        }
-        let interpretation = if bands == 1 { "b-w" } else { "srgb" };
-        let mut image = VipsImage::new_from_memory_copy(&pixels, 400, 240, bands, BandFormat::Uchar)
-            .unwrap()
-            .copy_with_opts(VOption::new().set("interpretation", interpretation))
-            .unwrap();
+        let mut image = image(400, 240, bands, |x, y| {
+            let edge = if x < 190 { 0 } else { 70 };
+            let rgb = [(x * 255 / 399) as u8, (y * 255 / 239) as u8, (100 + edge) as u8];
+            rgb[..bands as usize].to_vec()
+        });
         image
             .set_blob_copy("xmp-data", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
             .unwrap();
         image.jpegsave_buffer_with_opts(options).unwrap()
-    }
-
-    fn differences(a: &[u8], b: &[u8]) -> (f64, u8) {
-        assert_eq!(a.len(), b.len());
-        let sum: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
-        let max = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
-        (sum as f64 / a.len() as f64, max)
     }
 
     #[test]

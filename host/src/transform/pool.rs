@@ -76,10 +76,15 @@ struct Admission {
 
 const MIB: u64 = 1024 * 1024;
 
+/// `bytes` in whole MiB, at most `cap`.
+fn whole_mib(bytes: u64, cap: u32) -> u32 {
+    u32::try_from(bytes.div_ceil(MIB)).map_or(cap, |m| m.min(cap))
+}
+
 impl Pool {
     pub fn new(workers: usize, memory_bytes: u64, max_waiting: usize, timeout: Duration) -> Self {
         // Far below the semaphore's own limit on any platform: 256 TiB.
-        let memory_mib = u32::try_from(memory_bytes.div_ceil(MIB)).map_or(u32::MAX >> 4, |m| m.clamp(1, u32::MAX >> 4));
+        let memory_mib = whole_mib(memory_bytes, u32::MAX >> 4).max(1);
         Self {
             workers: Arc::new(Semaphore::new(workers.max(1))),
             memory: Arc::new(Semaphore::new(memory_mib as usize)),
@@ -96,7 +101,7 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&Watchdog) -> T + Send + 'static,
     {
-        let mib = u32::try_from(memory_bytes.div_ceil(MIB)).map_or(self.memory_mib, |m| m.min(self.memory_mib));
+        let mib = whole_mib(memory_bytes, self.memory_mib);
         let admission = match self.try_admit(mib) {
             Some(admission) => admission,
             None => {
