@@ -199,6 +199,45 @@ async fn upright_jpeg_downscales_look_as_libvips_makes_them_and_keep_metadata() 
     assert_eq!(stripped.get_typeof("exif-data").unwrap_or(0), 0);
 }
 
+/// Lossy WebP results without metadata are written by libwebp 1.6 directly
+/// (`webp.rs`), the rest by libvips: both must look as libvips' own
+/// `webpsave` of the same frame, and only `strip=none` carries EXIF.
+#[tokio::test]
+async fn webp_results_look_as_libvips_writes_them_and_strip_as_asked() {
+    let kiln = Kiln::start().await;
+    let original = fixture("path-64.jpg");
+    kiln.upload_ok("path", original.clone()).await;
+    let fetched = fetch(&kiln, "/assets/path?w=24&format=webp&q=80").await;
+    assert_eq!(&fetched.bytes[..4], b"RIFF");
+    for chunk in [b"EXIF", b"XMP ", b"ICCP"] {
+        assert!(
+            !fetched.bytes.windows(4).any(|w| w == chunk),
+            "no {} chunk by default",
+            String::from_utf8_lossy(chunk)
+        );
+    }
+    let image = fetched.image();
+    assert_eq!((size(&image), image.get_bands()), ((24, 15), 3));
+    let frame = fetch(&kiln, "/assets/path?w=24&format=png").await.image();
+    let reference = decode(
+        &frame
+            .webpsave_buffer_with_opts(rs_vips::voption::VOption::new().set("Q", 80).set("strip", true))
+            .unwrap(),
+    );
+    let difference = image.subtract(&reference).unwrap().abs().unwrap().avg().unwrap();
+    assert!(
+        difference < 2.0,
+        "mean difference from libvips' webpsave of the same frame: {difference}"
+    );
+    let kept = fetch(&kiln, "/assets/path?w=24&format=webp&strip=none").await;
+    assert!(kept.bytes.windows(4).any(|w| w == b"EXIF"), "strip=none keeps the EXIF");
+    let description = "exif-ifd0-ImageDescription";
+    assert_eq!(
+        kept.image().get_string(description).unwrap(),
+        decode(&original).get_string(description).unwrap()
+    );
+}
+
 #[tokio::test]
 async fn exif_orientation_is_applied_first() {
     let kiln = Kiln::start().await;

@@ -78,21 +78,21 @@ pub fn encode(image: &VipsImage, quality: i32, progressive: bool, watch: Watch) 
         return None;
     }
     let (width, height) = (image.get_width() as usize, image.get_height() as usize);
-    Some(raster::pixels(image, watch).and_then(|pixels| {
-        let compressed = (|| {
-            let mut compressor = Compressor::new()?;
-            compressor.set_quality(quality)?;
-            compressor.set_subsamp(subsampling)?;
-            compressor.set_optimize(true)?;
-            compressor.set_progressive(progressive)?;
-            compressor.compress_to_vec(Image {
-                pixels: &pixels[..],
-                width,
-                pitch: width * format.size(),
-                height,
-                format,
-            })
-        })();
+    let compressed = raster::with_pixels(image, watch, |pixels| {
+        let mut compressor = Compressor::new()?;
+        compressor.set_quality(quality)?;
+        compressor.set_subsamp(subsampling)?;
+        compressor.set_optimize(true)?;
+        compressor.set_progressive(progressive)?;
+        compressor.compress_to_vec(Image {
+            pixels,
+            width,
+            pitch: width * format.size(),
+            height,
+            format,
+        })
+    });
+    Some(compressed.and_then(|compressed| {
         compressed.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode JPEG: {e}")))
     }))
 }

@@ -11,6 +11,7 @@ mod pipeline;
 mod plan;
 mod pool;
 mod raster;
+mod webp;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -15,10 +15,10 @@ use rs_vips::VipsImage;
 use rs_vips::enums::{Angle, BandFormat, Direction, Interpretation, OperationRelational};
 use rs_vips::voption::{Setter, VOption};
 
-use super::jpeg;
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use super::raster::{self, Watch, field_names, pixels};
+use super::{jpeg, webp};
 use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::ImageFormat;
 
@@ -90,7 +90,7 @@ pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch:
     for (_, step) in STEPS {
         frames = step(&context, frames)?;
     }
-    let image = strip(plan, join(frames, plan)?)?;
+    let image = join(frames, plan)?;
     watch(&image);
     let (width, height) = (image.get_width() as u32, frame_height(&image));
     let bytes = encode(plan, &image, watch)?;
@@ -452,12 +452,7 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
     let mut out = Vec::with_capacity(frames.len());
     for image in frames {
         let had_alpha = image.hasalpha();
-        let rgba = to_rgba8(&image).map_err(vips("plugins"))?;
-        let mut current = PluginImage {
-            width: rgba.get_width() as u32,
-            height: rgba.get_height() as u32,
-            pixels: pixels(&rgba, cx.watch).map_err(vips("plugins"))?,
-        };
+        let mut current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
         for step in &cx.plan.fx {
             let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
                 step: "plugins",
@@ -494,7 +489,29 @@ fn from_rgba8(image: PluginImage, had_alpha: bool, frame: &VipsImage) -> rs_vips
     raster::from_pixels(&pixels, (width, height), bands, Interpretation::Srgb, frame)
 }
 
-/// The frame as 8-bit sRGB with alpha: the one layout plugins receive.
+/// The frame as 8-bit sRGB RGBA, the one layout plugins receive. The usual
+/// frame, 8-bit sRGB just resized in Kiln's memory, gets its alpha band in
+/// one pass over its pixels where they are; anything else goes through
+/// libvips first. (A libvips `bandjoin` and a render cost more than the
+/// no-op plugin's whole call: bench/NOTES.md.)
+fn rgba8(image: &VipsImage, watch: Watch) -> rs_vips::Result<PluginImage> {
+    let (width, height) = (image.get_width() as u32, image.get_height() as u32);
+    let srgb8 = image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar;
+    let pixels = match image.get_bands() {
+        3 if srgb8 => raster::with_pixels(image, watch, |rgb| {
+            let mut rgba = vec![255; rgb.len() / 3 * 4];
+            for (to, from) in rgba.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
+                to[..3].copy_from_slice(from);
+            }
+            rgba
+        })?,
+        4 if srgb8 && image.hasalpha() => raster::with_pixels(image, watch, <[u8]>::to_vec)?,
+        _ => pixels(&to_rgba8(image)?, watch)?,
+    };
+    Ok(PluginImage { width, height, pixels })
+}
+
+/// The frame as 8-bit sRGB with alpha, converted by libvips.
 pub fn to_rgba8(image: &VipsImage) -> rs_vips::Result<VipsImage> {
     let srgb = if image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar {
         image.clone()
@@ -566,8 +583,8 @@ fn join(frames: Frames, plan: &Plan) -> Result<VipsImage> {
     Ok(joined)
 }
 
-/// Removes the metadata the plan strips. The orientation tag always goes:
-/// the pixels were already turned upright.
+/// Removes the metadata the plan strips, before a libvips saver writes it.
+/// The orientation tag always goes: the pixels were already turned upright.
 fn strip(plan: &Plan, image: VipsImage) -> Result<VipsImage> {
     let mut image = image.copy().map_err(vips("strip"))?;
     let strip = plan.output.strip;
@@ -602,6 +619,15 @@ fn encode(plan: &Plan, image: &VipsImage, watch: Watch) -> Result<Vec<u8>> {
     {
         return encoded.map_err(vips("encode"));
     }
+    if o.format == OutputFormat::Webp
+        && strip_all
+        && !o.lossless
+        && let Some(encoded) = webp::encode(image, quality, watch)
+    {
+        return encoded.map_err(vips("encode"));
+    }
+    // Only libvips' savers write metadata, so only they need it stripped.
+    let image = &strip(plan, image.clone())?;
     let options = || VOption::new().set("strip", strip_all);
     let lossy = || options().set("Q", quality).set("lossless", o.lossless);
     let saved = match o.format {
@@ -614,7 +640,7 @@ fn encode(plan: &Plan, image: &VipsImage, watch: Watch) -> Result<Vec<u8>> {
         OutputFormat::Png => {
             image.pngsave_buffer_with_opts(options().set("compression", 6).set("interlace", o.progressive))
         }
-        OutputFormat::Webp => image.webpsave_buffer_with_opts(lossy().set("effort", 4)),
+        OutputFormat::Webp => image.webpsave_buffer_with_opts(lossy().set("effort", webp::EFFORT)),
         // libaom and x265 at their fastest useful settings: AVIF/HEIC
         // encoding otherwise dominates a cold request.
         OutputFormat::Avif => image.heifsave_buffer_with_opts(lossy().set("compression", "av1").set("effort", 2)),
@@ -676,6 +702,32 @@ mod tests {
             holed.get_blob("xmp-data").unwrap(),
             b"<x:xmpmeta/>",
             "the frame's metadata goes on"
+        );
+    }
+
+    #[test]
+    fn plugins_get_rgba_of_every_frame() {
+        crate::transform::init_vips().unwrap();
+        let no_watch = |_: &VipsImage| {};
+        let rgb = VipsImage::new_from_memory_copy(&[1, 2, 3, 4, 5, 6], 2, 1, 3, BandFormat::Uchar)
+            .unwrap()
+            .copy_with_opts(VOption::new().set("interpretation", "srgb"))
+            .unwrap();
+        let rgba = rgba8(&rgb, &no_watch).unwrap();
+        assert_eq!((rgba.width, rgba.height), (2, 1));
+        assert_eq!(rgba.pixels, [1, 2, 3, 255, 4, 5, 6, 255], "opaque alpha added");
+        let grey = VipsImage::new_from_memory_copy(&[9, 200], 2, 1, 1, BandFormat::Uchar)
+            .unwrap()
+            .copy_with_opts(VOption::new().set("interpretation", "b-w"))
+            .unwrap();
+        assert_eq!(
+            rgba8(&grey, &no_watch).unwrap().pixels,
+            [9, 9, 9, 255, 200, 200, 200, 255]
+        );
+        let with_alpha = rgb.bandjoin_const(&[128.0]).unwrap();
+        assert_eq!(
+            rgba8(&with_alpha, &no_watch).unwrap().pixels,
+            [1, 2, 3, 128, 4, 5, 6, 128]
         );
     }
 

@@ -24,6 +24,43 @@ fn failed(what: &str) -> rs_vips::error::Error {
     rs_vips::error::Error::OperationError(format!("{what}: {detail}"))
 }
 
+/// Calls `f` with the pixels of `image`: straight from libvips' memory when
+/// the image already is one buffer of pixels (what [`from_pixels`] and the
+/// decoders of `jpeg.rs` make), else rendered by [`pixels`] first. Most
+/// frames reach the encoders and the plugins as such a buffer, and reading it
+/// in place spares a libvips evaluation (its thread pool, a copy) per step.
+pub fn with_pixels<R>(image: &VipsImage, watch: Watch, f: impl FnOnce(&[u8]) -> R) -> rs_vips::Result<R> {
+    if let Some(pixels) = in_memory(image) {
+        return Ok(f(pixels));
+    }
+    Ok(f(&pixels(image, watch)?))
+}
+
+/// The pixels of an image that libvips holds as one uncoded buffer in memory.
+fn in_memory(image: &VipsImage) -> Option<&[u8]> {
+    use rs_vips::bindings::{VipsImageType_VIPS_IMAGE_SETBUF, VipsImageType_VIPS_IMAGE_SETBUF_FOREIGN};
+    let format = image.get_format().ok()? as i32;
+    // SAFETY: a pure function of the band format.
+    let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
+    let size = [image.get_width(), image.get_height(), image.get_bands()]
+        .iter()
+        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))?;
+    // SAFETY: an image of type SETBUF or SETBUF_FOREIGN holds its pixels in
+    // `data`, band-interleaved rows with no padding, exactly `size` bytes for
+    // its header; the buffer lives as long as the image, which the borrow of
+    // `image` keeps referenced, and libvips never writes to an image that has
+    // been handed out as an input.
+    unsafe {
+        let raw = &*image.as_mut_ptr();
+        let memory =
+            raw.dtype == VipsImageType_VIPS_IMAGE_SETBUF || raw.dtype == VipsImageType_VIPS_IMAGE_SETBUF_FOREIGN;
+        if !memory || raw.data.is_null() || raw.Coding != Coding::None as i32 {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(raw.data.cast_const(), size))
+    }
+}
+
 /// The rendered pixels of `image`, computed straight into the returned
 /// buffer: one pass through the pipeline and no copy after it. (rs-vips'
 /// `write_to_memory` copies the result twice, and makes a slice of the NULL
@@ -147,16 +184,15 @@ pub fn downscale(image: &VipsImage, (width, height): (u32, u32), watch: Watch) -
     if !shrinking || image.get_format()? != BandFormat::Uchar || image.get_coding()? != Coding::None {
         return Ok(None);
     }
-    let source = pixels(image, watch)?;
-    let resized = (|| {
-        let source = ImageRef::new(from_width, from_height, &source, pixel_type).map_err(|e| e.to_string())?;
+    let resized = with_pixels(image, watch, |source| {
+        let source = ImageRef::new(from_width, from_height, source, pixel_type).map_err(|e| e.to_string())?;
         let mut resized = Image::new(width, height, pixel_type);
         let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
         Resizer::new()
             .resize(&source, &mut resized, &options)
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(resized.into_vec())
-    })()
+    })?
     .map_err(|e| rs_vips::error::Error::OperationError(format!("could not resize: {e}")))?;
     let interpretation = image.get_interpretation()?;
     from_pixels(&resized, (width, height), bands, interpretation, image).map(Some)
@@ -262,5 +298,22 @@ mod tests {
         assert!(downscale(&cmyk, (4, 4), &no_watch).unwrap().is_none(), "CMYK");
         let wide = small.cast(BandFormat::Ushort).unwrap();
         assert!(downscale(&wide, (4, 4), &no_watch).unwrap().is_none(), "16 bits");
+    }
+
+    #[test]
+    fn pixels_already_in_memory_are_read_where_they_are() {
+        crate::transform::init_vips().unwrap();
+        let pixels: Vec<u8> = (0..15u8).flat_map(|i| [i % 5, i / 5, 7]).collect();
+        let frame = VipsImage::new_from_memory_copy(&pixels, 5, 3, 3, BandFormat::Uchar).unwrap();
+        // SAFETY: `frame` is a memory image, whose data libvips hands out as is.
+        let data = unsafe { rs_vips::bindings::vips_image_get_data(frame.as_mut_ptr()) }.cast::<u8>();
+        let (address, seen) = with_pixels(&frame, &no_watch, |p| (p.as_ptr(), p.to_vec())).unwrap();
+        assert_eq!(address, data, "no copy of a buffer libvips already holds");
+        assert_eq!(seen, pixels);
+        assert_eq!(seen, super::pixels(&frame, &no_watch).unwrap());
+        let flipped = frame.flip(rs_vips::enums::Direction::Horizontal).unwrap();
+        let rendered = with_pixels(&flipped, &no_watch, <[u8]>::to_vec).unwrap();
+        assert_eq!(&rendered[..3], &[4, 0, 7], "a lazy image is rendered first");
+        assert_eq!(rendered.len(), 5 * 3 * 3);
     }
 }

@@ -1,0 +1,251 @@
+//! Lossy WebP out through libwebp 1.6 directly, for the common case: one
+//! 8-bit sRGB frame, with or without alpha, written with no metadata.
+//!
+//! The `libwebp-sys` crate builds libwebp from its own copy of the source and
+//! links it statically; its symbols stay inside `kiln` (not exported), so
+//! libvips keeps Debian's libwebp 1.2.4 for everything else. The encoder's
+//! settings are libvips' `webpsave` ones (default preset at the requested
+//! quality, effort 4, alpha at quality 100, no sharp YUV), so the files are
+//! the ones libvips would write, from a newer libwebp: measured in
+//! bench/NOTES.md.
+//!
+//! Anything else — lossless, animations, grey or 16-bit images, metadata to
+//! keep — returns `None` and libvips writes it. Unlike a TurboJPEG call, an
+//! encode here stops when the pool's watchdog kills it: libwebp asks its
+//! progress hook after every row of macroblocks.
+
+use std::ffi::{c_int, c_void};
+
+use libwebp_sys::{
+    WEBP_ENCODER_ABI_VERSION, WebPConfig, WebPConfigInitInternal, WebPEncode, WebPEncodingError, WebPMemoryWrite,
+    WebPMemoryWriter, WebPMemoryWriterClear, WebPMemoryWriterInit, WebPPicture, WebPPictureFree, WebPPictureImportRGB,
+    WebPPictureImportRGBA, WebPPictureInitInternal, WebPPreset, WebPValidateConfig,
+};
+use rs_vips::VipsImage;
+use rs_vips::enums::{BandFormat, Coding, Interpretation};
+
+use super::raster::{self, Watch};
+
+/// libvips' `webpsave` default effort, which Kiln keeps for every WebP.
+pub const EFFORT: c_int = 4;
+
+/// `image` as a lossy WebP with no metadata at `quality`; `None` unless it
+/// is one 8-bit sRGB frame of three bands, or four with alpha.
+pub fn encode(image: &VipsImage, quality: i32, watch: Watch) -> Option<rs_vips::Result<Vec<u8>>> {
+    let bands = image.get_bands();
+    let alpha = match bands {
+        3 => false,
+        4 if image.hasalpha() => true,
+        _ => return None,
+    };
+    let page_height = image.get_page_height();
+    let one_frame = page_height <= 0 || page_height == image.get_height();
+    if !one_frame
+        || image.get_interpretation().ok()? != Interpretation::Srgb
+        || image.get_format().ok()? != BandFormat::Uchar
+        || image.get_coding().ok()? != Coding::None
+    {
+        return None;
+    }
+    let (width, height) = (image.get_width(), image.get_height());
+    let encoded = raster::with_pixels(image, watch, |pixels| {
+        // The pixels are ready: from here the watchdog stops the encoder
+        // through this image's kill flag, which the progress hook reads.
+        let kill_switch = VipsImage::new();
+        watch(&kill_switch);
+        encode_pixels(pixels, (width, height), alpha, quality, &kill_switch)
+    });
+    Some(encoded.and_then(|encoded| {
+        encoded.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode WebP: {e}")))
+    }))
+}
+
+/// Asks libwebp to stop once the watchdog has killed the request.
+extern "C" fn progress(_percent: c_int, picture: *const WebPPicture) -> c_int {
+    // SAFETY: `user_data` is the kill switch `encode_pixels` set, which
+    // outlives the `WebPEncode` call that calls this hook. The flag is read
+    // as libvips' own evaluation reads it, without `vips_image_iskilled`,
+    // which would also leave an error message on this thread.
+    let killed = unsafe {
+        let kill_switch = (*picture).user_data.cast::<VipsImage>();
+        !kill_switch.is_null() && std::ptr::read_volatile(&(*(*kill_switch).as_mut_ptr()).kill) != 0
+    };
+    c_int::from(!killed)
+}
+
+fn encode_pixels(
+    pixels: &[u8],
+    (width, height): (i32, i32),
+    alpha: bool,
+    quality: i32,
+    kill_switch: &VipsImage,
+) -> Result<Vec<u8>, String> {
+    let stride = width.checked_mul(if alpha { 4 } else { 3 }).ok_or("too wide")?;
+    if pixels.len() as u64 != stride as u64 * height.max(0) as u64 {
+        return Err("the buffer does not match the image's size".into());
+    }
+    // SAFETY: WebPConfig and WebPPicture are plain C structs that their
+    // `Init` functions fill in whole before anything reads them; `pixels`
+    // holds `stride * height` bytes and is only read, during the import; the
+    // memory writer owns what the encoder writes until it is copied out and
+    // cleared, and the picture's own buffers are freed on every path.
+    unsafe {
+        let mut config: WebPConfig = std::mem::zeroed();
+        let preset = WebPPreset::WEBP_PRESET_DEFAULT;
+        if WebPConfigInitInternal(&mut config, preset, quality as f32, WEBP_ENCODER_ABI_VERSION as c_int) == 0 {
+            return Err("libwebp refused its configuration".into());
+        }
+        config.method = EFFORT;
+        config.alpha_quality = 100;
+        if WebPValidateConfig(&config) == 0 {
+            return Err("libwebp refused its configuration".into());
+        }
+        let mut picture: WebPPicture = std::mem::zeroed();
+        if WebPPictureInitInternal(&mut picture, WEBP_ENCODER_ABI_VERSION as c_int) == 0 {
+            return Err("libwebp refused its picture".into());
+        }
+        picture.width = width;
+        picture.height = height;
+        let imported = if alpha {
+            WebPPictureImportRGBA(&mut picture, pixels.as_ptr(), stride)
+        } else {
+            WebPPictureImportRGB(&mut picture, pixels.as_ptr(), stride)
+        };
+        if imported == 0 {
+            WebPPictureFree(&mut picture);
+            return Err("out of memory".into());
+        }
+        let mut writer: WebPMemoryWriter = std::mem::zeroed();
+        WebPMemoryWriterInit(&mut writer);
+        picture.writer = Some(WebPMemoryWrite);
+        picture.custom_ptr = (&raw mut writer).cast::<c_void>();
+        picture.progress_hook = Some(progress);
+        picture.user_data = std::ptr::from_ref(kill_switch).cast_mut().cast::<c_void>();
+        let encoded = WebPEncode(&config, &mut picture) != 0;
+        let error = picture.error_code;
+        WebPPictureFree(&mut picture);
+        let result = if encoded && !writer.mem.is_null() {
+            Ok(std::slice::from_raw_parts(writer.mem, writer.size).to_vec())
+        } else if error == WebPEncodingError::VP8_ENC_ERROR_USER_ABORT {
+            Err("stopped at the time limit".into())
+        } else {
+            Err(format!("{error:?}"))
+        };
+        WebPMemoryWriterClear(&mut writer);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rs_vips::voption::{Setter, VOption};
+
+    use super::*;
+    use crate::transform::raster::testing::{differences, image, no_watch};
+
+    /// A 400x240 photo-like frame: gradients, an edge, and grain (a fixed
+    /// pseudo-random texture) that the encoder has to spend bits on, so that
+    /// file sizes say something.
+    fn photo(bands: i32) -> VipsImage {
+        image(400, 240, bands, |x, y| {
+            let edge = if x < 190 { 0 } else { 70 };
+            let grain = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(2_246_822_519) >> 27;
+            let base = [x * 200 / 399, y * 200 / 239, 90 + edge];
+            let mut pixel: Vec<u8> = base.iter().map(|&c| (c + grain) as u8).collect();
+            if bands == 4 {
+                pixel.push(if x < 40 { 0 } else { 255 });
+            }
+            pixel
+        })
+    }
+
+    fn decoded(webp: &[u8]) -> VipsImage {
+        VipsImage::new_from_buffer(webp, "").unwrap()
+    }
+
+    #[test]
+    fn writes_what_libvips_webpsave_writes() {
+        crate::transform::init_vips().unwrap();
+        for (bands, quality) in [(3, 80), (3, 40), (3, 95), (4, 80)] {
+            let frame = photo(bands);
+            let ours = encode(&frame, quality, &no_watch).expect("an sRGB frame").unwrap();
+            let theirs = frame
+                .webpsave_buffer_with_opts(
+                    VOption::new()
+                        .set("Q", quality)
+                        .set("effort", EFFORT)
+                        .set("strip", true),
+                )
+                .unwrap();
+            let case = format!("{bands} bands, quality {quality}");
+            let size = ours.len() as f64 / theirs.len() as f64;
+            assert!(
+                (0.85..1.15).contains(&size),
+                "{case}: {} against {} bytes",
+                ours.len(),
+                theirs.len()
+            );
+            let (ours, theirs) = (decoded(&ours), decoded(&theirs));
+            assert_eq!(
+                (ours.get_width(), ours.get_height(), ours.get_bands()),
+                (theirs.get_width(), theirs.get_height(), theirs.get_bands()),
+                "{case}"
+            );
+            let (ours, theirs) = (
+                raster::pixels(&ours, &no_watch).unwrap(),
+                raster::pixels(&theirs, &no_watch).unwrap(),
+            );
+            let (mean, _) = differences(&ours, &theirs);
+            assert!(mean < 1.0, "{case}: mean difference {mean}");
+            let original = raster::pixels(&frame, &no_watch).unwrap();
+            let (our_error, their_error) = (differences(&ours, &original).0, differences(&theirs, &original).0);
+            assert!(
+                our_error < their_error * 1.1 + 0.1,
+                "{case}: as faithful as libvips' file: {our_error} against {their_error}"
+            );
+        }
+    }
+
+    #[test]
+    fn writes_no_metadata_and_keeps_alpha() {
+        crate::transform::init_vips().unwrap();
+        let mut frame = photo(4);
+        frame
+            .set_blob_copy("xmp-data", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+            .unwrap();
+        let webp = encode(&frame, 80, &no_watch).unwrap().unwrap();
+        assert!(!webp.windows(4).any(|w| w == b"XMP " || w == b"EXIF" || w == b"ICCP"));
+        let back = decoded(&webp);
+        assert!(back.hasalpha());
+        let pixels = raster::pixels(&back, &no_watch).unwrap();
+        assert_eq!(pixels[3], 0, "the transparent strip stays transparent");
+        assert_eq!(pixels[(200 * 4) + 3], 255);
+    }
+
+    #[test]
+    fn leaves_to_libvips_what_it_should_not_encode() {
+        crate::transform::init_vips().unwrap();
+        let grey = image(8, 8, 1, |_, _| vec![128]);
+        assert!(encode(&grey, 80, &no_watch).is_none(), "grey");
+        let wide = photo(3).cast(BandFormat::Ushort).unwrap();
+        assert!(encode(&wide, 80, &no_watch).is_none(), "16-bit");
+        let mut frames =
+            VipsImage::arrayjoin_with_opts(&[photo(3), photo(3)], VOption::new().set("across", 1)).unwrap();
+        frames.set_int("page-height", 240).unwrap();
+        assert!(encode(&frames, 80, &no_watch).is_none(), "an animation");
+    }
+
+    #[test]
+    fn stops_when_the_watchdog_kills_it() {
+        crate::transform::init_vips().unwrap();
+        let frame = photo(3);
+        let kill = |image: &VipsImage| {
+            // The frame's render must finish; the encode after it must stop.
+            if image.get_width() != 400 {
+                image.set_kill(true);
+            }
+        };
+        let result = encode(&frame, 80, &kill).unwrap();
+        assert!(result.unwrap_err().to_string().contains("time limit"));
+    }
+}
