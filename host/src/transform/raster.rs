@@ -36,15 +36,20 @@ pub fn with_pixels<R>(image: &VipsImage, watch: Watch, f: impl FnOnce(&[u8]) -> 
     Ok(f(&pixels(image, watch)?))
 }
 
-/// The pixels of an image that libvips holds as one uncoded buffer in memory.
-fn in_memory(image: &VipsImage) -> Option<&[u8]> {
-    use rs_vips::bindings::{VipsImageType_VIPS_IMAGE_SETBUF, VipsImageType_VIPS_IMAGE_SETBUF_FOREIGN};
+/// How many bytes the pixels of `image` take, unpadded; `None` past `usize`.
+fn byte_size(image: &VipsImage) -> Option<usize> {
     let format = image.get_format().ok()? as i32;
     // SAFETY: a pure function of the band format.
     let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
-    let size = [image.get_width(), image.get_height(), image.get_bands()]
+    [image.get_width(), image.get_height(), image.get_bands()]
         .iter()
-        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))?;
+        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))
+}
+
+/// The pixels of an image that libvips holds as one uncoded buffer in memory.
+fn in_memory(image: &VipsImage) -> Option<&[u8]> {
+    use rs_vips::bindings::{VipsImageType_VIPS_IMAGE_SETBUF, VipsImageType_VIPS_IMAGE_SETBUF_FOREIGN};
+    let size = byte_size(image)?;
     // SAFETY: an image of type SETBUF or SETBUF_FOREIGN holds its pixels in
     // `data`, band-interleaved rows with no padding, exactly `size` bytes for
     // its header; the buffer lives as long as the image, which the borrow of
@@ -69,12 +74,7 @@ fn in_memory(image: &VipsImage) -> Option<&[u8]> {
 pub fn pixels(image: &VipsImage, watch: Watch) -> rs_vips::Result<Vec<u8>> {
     let (width, height, bands) = (image.get_width(), image.get_height(), image.get_bands());
     let format = image.get_format()? as i32;
-    // SAFETY: a pure function of the band format.
-    let sample = unsafe { rs_vips::bindings::vips_format_sizeof(format) } as usize;
-    let size = [width, height, bands]
-        .iter()
-        .try_fold(sample, |size, &n| size.checked_mul(usize::try_from(n).ok()?))
-        .ok_or_else(|| failed("could not render the image"))?;
+    let size = byte_size(image).ok_or_else(|| failed("could not render the image"))?;
     let mut buffer = vec![0u8; size];
     // SAFETY: as libvips' own `vips_image_write_to_memory`: `target` is an
     // image over `buffer`, exactly `size` bytes for its dimensions, and it is
