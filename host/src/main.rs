@@ -106,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.server.io_threads())
             .enable_all()
             .build()?
             .block_on(kiln::serve(config)),

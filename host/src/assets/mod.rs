@@ -118,6 +118,17 @@ fn not_loaded(name: &str) -> PluginError {
     }
 }
 
+/// Hex SHA-256 of an upload, computed off the async threads: hashing the
+/// largest upload allowed (32 MiB) takes tens of milliseconds.
+async fn sha256_hex(bytes: Bytes) -> String {
+    let hashed = bytes.clone();
+    match tokio::task::spawn_blocking(move || hex::encode(Sha256::digest(&hashed))).await {
+        Ok(hex) => hex,
+        // Only when the runtime is shutting down and drops the task.
+        Err(_) => hex::encode(Sha256::digest(&bytes)),
+    }
+}
+
 /// The planning facts of an entry's original.
 pub fn source_of(entry: &Entry) -> Source {
     Source {
@@ -214,7 +225,7 @@ impl Assets {
             }
             None => (bytes, info),
         };
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = sha256_hex(bytes.clone()).await;
         let number = self.catalog.allocate_entry(path).await?;
         let object_key = ObjectKey::original(settings.bucket.as_deref(), path, number);
         let now = Timestamp::now();
@@ -490,7 +501,7 @@ impl Assets {
     }
 
     async fn make_variant(&self, entry: &Entry, plan: &Plan, key: &str) -> Result<Rendition, AssetError> {
-        let original = self.store.get(&entry.original.object_key).await?;
+        let original = self.read(&entry.original.object_key, &entry.original.sha256).await?;
         let encoded = self
             .transformer
             .render(original, plan.clone(), source_of(entry))
