@@ -1,6 +1,8 @@
 //! What was served recently, kept in memory so that a variant asked for again
 //! costs one catalog lookup — for the entry, which another process may have
-//! replaced or deleted — and neither a second lookup nor a store read.
+//! replaced or deleted — and neither a second lookup nor a store read; and
+//! the originals variants were made from, so the next variant of one does
+//! not read it from the store again.
 //!
 //! Both maps are keyed by content, never by location alone: a variant row by
 //! the identity of its entry (path, number, creation time, original's
