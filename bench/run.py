@@ -346,7 +346,7 @@ def run(args):
         results["uploads/kiln"] = wrk(kiln.url, [f"/assets/up/{i}" for i in range(100000)], seconds,
                                       method="POST", body_files=bodies,
                                       headers=[f"Authorization: Bearer {key}",
-                                               "Content-Type: application/octet-stream"])
+                                               "Content-Type: application/octet-stream"], server=kiln)
         for server in [kiln, ipx, thumbor]:
             server.stop()
 
