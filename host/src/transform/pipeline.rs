@@ -496,7 +496,7 @@ fn from_rgba8(image: PluginImage, had_alpha: bool, frame: &VipsImage) -> rs_vips
 /// no-op plugin's whole call: bench/NOTES.md.)
 fn rgba8(image: &VipsImage, watch: Watch) -> rs_vips::Result<PluginImage> {
     let (width, height) = (image.get_width() as u32, image.get_height() as u32);
-    let srgb8 = image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar;
+    let srgb8 = is_srgb8(image)?;
     let pixels = match image.get_bands() {
         3 if srgb8 => raster::with_pixels(image, watch, |rgb| {
             let mut rgba = vec![255; rgb.len() / 3 * 4];
@@ -511,9 +511,14 @@ fn rgba8(image: &VipsImage, watch: Watch) -> rs_vips::Result<PluginImage> {
     Ok(PluginImage { width, height, pixels })
 }
 
+/// Whether `image` already is 8-bit sRGB, the colour plugins receive.
+fn is_srgb8(image: &VipsImage) -> rs_vips::Result<bool> {
+    Ok(image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar)
+}
+
 /// The frame as 8-bit sRGB with alpha, converted by libvips.
 pub fn to_rgba8(image: &VipsImage) -> rs_vips::Result<VipsImage> {
-    let srgb = if image.get_interpretation()? == Interpretation::Srgb && image.get_format()? == BandFormat::Uchar {
+    let srgb = if is_srgb8(image)? {
         image.clone()
     } else {
         image.colourspace(Interpretation::Srgb)?.cast(BandFormat::Uchar)?
