@@ -200,8 +200,9 @@ async fn upright_jpeg_downscales_look_as_libvips_makes_them_and_keep_metadata() 
 }
 
 /// Lossy WebP results without metadata are written by libwebp 1.6 directly
-/// (`webp.rs`), the rest by libvips: both must look as libvips' own
-/// `webpsave` of the same frame, and only `strip=none` carries EXIF.
+/// (`webp.rs`, from a JPEG's planes by `planar.rs`), the rest by libvips:
+/// both must be as faithful as libvips' own `webpsave` of the same frame,
+/// and only `strip=none` carries EXIF.
 #[tokio::test]
 async fn webp_results_look_as_libvips_writes_them_and_strip_as_asked() {
     let kiln = Kiln::start().await;
@@ -224,10 +225,13 @@ async fn webp_results_look_as_libvips_writes_them_and_strip_as_asked() {
             .webpsave_buffer_with_opts(rs_vips::voption::VOption::new().set("Q", 80).set("strip", true))
             .unwrap(),
     );
-    let difference = image.subtract(&reference).unwrap().abs().unwrap().avg().unwrap();
+    // The WebP is made from the JPEG's own planes (`planar.rs`), not from
+    // this frame; it must be as faithful to it as libvips' file of it is.
+    let error = |webp: &rs_vips::VipsImage| webp.subtract(&frame).unwrap().abs().unwrap().avg().unwrap();
+    let (ours, theirs) = (error(&image), error(&reference));
     assert!(
-        difference < 2.0,
-        "mean difference from libvips' webpsave of the same frame: {difference}"
+        ours < theirs * 1.15 + 0.2,
+        "mean difference from the PNG frame: {ours}, against {theirs} for libvips' webpsave of it"
     );
     let kept = fetch(&kiln, "/assets/path?w=24&format=webp&strip=none").await;
     assert!(kept.bytes.windows(4).any(|w| w == b"EXIF"), "strip=none keeps the EXIF");

@@ -9,6 +9,7 @@ mod jpeg;
 mod params;
 mod pipeline;
 mod plan;
+mod planar;
 mod pool;
 mod raster;
 mod webp;

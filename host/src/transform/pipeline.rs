@@ -8,6 +8,9 @@
 //! render everything before them there. Loading is shrink-on-load wherever
 //! the plan allows (no source crop, one frame).
 //!
+//! A plan that only shrinks a JPEG into a JPEG or WebP is first offered to
+//! [`planar::shrink`], which does it without RGB or libvips.
+//!
 //! Everything here is blocking and must run on the transform pool, never on
 //! the async runtime.
 
@@ -18,7 +21,7 @@ use rs_vips::voption::{Setter, VOption};
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use super::raster::{self, Watch, field_names, pixels};
-use super::{jpeg, webp};
+use super::{jpeg, planar, webp};
 use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::ImageFormat;
 
@@ -80,20 +83,53 @@ pub struct Encoded {
 /// Runs `plan` on the original `bytes`. `watch` receives every image just
 /// before its pixels are computed, so a watchdog can kill the evaluation.
 pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch: Watch) -> Result<Encoded> {
-    let mut frames = load(bytes, plan, source)?;
+    if let Some(encoded) = planar::shrink(bytes, plan, source, plugins, watch) {
+        return encoded;
+    }
+    let frames = load(bytes, plan, source)?;
     let context = Context {
         plan,
         source,
         plugins,
         watch,
     };
-    for (_, step) in STEPS {
-        frames = step(&context, frames)?;
+    finish(&context, frames, STEPS)
+}
+
+/// The rest of the pipeline for a frame `planar.rs` made: 8-bit sRGB RGBA
+/// at the plan's size, every step before the plugins already done.
+pub(super) fn run_from_plugins(
+    frame: PluginImage,
+    plan: &Plan,
+    source: &Source,
+    plugins: &Plugins,
+    watch: Watch,
+) -> Result<Encoded> {
+    let context = Context {
+        plan,
+        source,
+        plugins,
+        watch,
+    };
+    let frame = run_plugins(&context, frame)?;
+    // No metadata to carry: the plans `planar.rs` takes strip all of it.
+    let frame = from_rgba8(frame, false, &VipsImage::new()).map_err(vips("plugins"))?;
+    let after_plugins = STEPS
+        .iter()
+        .position(|(name, _)| *name == "plugins")
+        .map_or(0, |i| i + 1);
+    finish(&context, vec![frame], &STEPS[after_plugins..])
+}
+
+/// Runs `steps` on `frames` and encodes the result.
+fn finish(cx: &Context, mut frames: Frames, steps: &[(&str, Step)]) -> Result<Encoded> {
+    for (_, step) in steps {
+        frames = step(cx, frames)?;
     }
-    let image = join(frames, plan)?;
-    watch(&image);
+    let image = join(frames, cx.plan)?;
+    (cx.watch)(&image);
     let (width, height) = (image.get_width() as u32, frame_height(&image));
-    let bytes = encode(plan, &image, watch)?;
+    let bytes = encode(cx.plan, &image, cx.watch)?;
     Ok(Encoded { bytes, width, height })
 }
 
@@ -180,7 +216,7 @@ fn load_jpeg_shrunk(bytes: &[u8], plan: &Plan, source: &Source, loader_options: 
 }
 
 /// The largest DCT scale-down that leaves both sides at least their target.
-fn jpeg_shrink((width, height): (u32, u32), (w, h): (u32, u32)) -> u32 {
+pub(super) fn jpeg_shrink((width, height): (u32, u32), (w, h): (u32, u32)) -> u32 {
     match (width / w.max(1)).min(height / h.max(1)) {
         8.. => 8,
         4..8 => 4,
@@ -255,7 +291,7 @@ fn import_colour(cx: &Context, frames: Frames) -> Result<Frames> {
 /// Whether an ICC profile is an RGB profile describing itself as sRGB
 /// (`sRGB IEC61966-2.1` and its variants), as imgproxy decides too. Reads the
 /// `desc` tag in its v2 (`desc`) or v4 (`mluc`) form.
-fn is_srgb_profile(icc: &[u8]) -> bool {
+pub(super) fn is_srgb_profile(icc: &[u8]) -> bool {
     let u32_at = |at: usize| -> Option<usize> {
         let b = icc.get(at..at + 4)?;
         Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -452,17 +488,23 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
     let mut out = Vec::with_capacity(frames.len());
     for image in frames {
         let had_alpha = image.hasalpha();
-        let mut current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
-        for step in &cx.plan.fx {
-            let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
-                step: "plugins",
-                message: format!("plugin {:?} is not loaded", step.name),
-            })?;
-            current = plugin.transform(current, &step.params)?;
-        }
+        let current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
+        let current = run_plugins(cx, current)?;
         out.push(from_rgba8(current, had_alpha, &image).map_err(vips("plugins"))?);
     }
     Ok(out)
+}
+
+/// One frame through the plan's plugin transforms, in order.
+fn run_plugins(cx: &Context, mut current: PluginImage) -> Result<PluginImage> {
+    for step in &cx.plan.fx {
+        let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
+            step: "plugins",
+            message: format!("plugin {:?} is not loaded", step.name),
+        })?;
+        current = plugin.transform(current, &step.params)?;
+    }
+    Ok(current)
 }
 
 /// A plugin's result back in libvips, with the metadata of the `frame` it

@@ -17,9 +17,9 @@
 use std::ffi::{c_int, c_void};
 
 use libwebp_sys::{
-    WEBP_ENCODER_ABI_VERSION, WebPConfig, WebPConfigInitInternal, WebPEncode, WebPEncodingError, WebPMemoryWrite,
-    WebPMemoryWriter, WebPMemoryWriterClear, WebPMemoryWriterInit, WebPPicture, WebPPictureFree, WebPPictureImportRGB,
-    WebPPictureImportRGBA, WebPPictureInitInternal, WebPPreset, WebPValidateConfig,
+    WEBP_ENCODER_ABI_VERSION, WebPConfig, WebPConfigInitInternal, WebPEncCSP, WebPEncode, WebPEncodingError,
+    WebPMemoryWrite, WebPMemoryWriter, WebPMemoryWriterClear, WebPMemoryWriterInit, WebPPicture, WebPPictureFree,
+    WebPPictureImportRGB, WebPPictureImportRGBA, WebPPictureInitInternal, WebPPreset, WebPValidateConfig,
 };
 use rs_vips::VipsImage;
 use rs_vips::enums::{BandFormat, Coding, Interpretation};
@@ -53,7 +53,12 @@ pub fn encode(image: &VipsImage, quality: i32, watch: Watch) -> Option<rs_vips::
         // through this image's kill flag, which the progress hook reads.
         let kill_switch = VipsImage::new();
         watch(&kill_switch);
-        encode_pixels(pixels, (width, height), alpha, quality, &kill_switch)
+        let pixels = if alpha {
+            Pixels::Rgba(pixels)
+        } else {
+            Pixels::Rgb(pixels)
+        };
+        encode_pixels(pixels, (width, height), quality, &kill_switch)
     });
     Some(encoded.and_then(|encoded| {
         encoded.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode WebP: {e}")))
@@ -73,22 +78,50 @@ extern "C" fn progress(_percent: c_int, picture: *const WebPPicture) -> c_int {
     c_int::from(!killed)
 }
 
-fn encode_pixels(
-    pixels: &[u8],
+/// The samples libwebp encodes.
+pub(super) enum Pixels<'a> {
+    /// Interleaved 8-bit sRGB.
+    Rgb(&'a [u8]),
+    /// Interleaved 8-bit sRGB with alpha.
+    Rgba(&'a [u8]),
+    /// VP8's own planes: limited-range BT.601 Y, and U and V at half the
+    /// width and height (rounded up), rows unpadded.
+    Yuv420 { y: &'a [u8], u: &'a [u8], v: &'a [u8] },
+}
+
+impl Pixels<'_> {
+    /// Whether the buffers hold exactly the samples of a `width`x`height` image.
+    fn fit(&self, (width, height): (i32, i32)) -> bool {
+        let (width, height) = (u64::from(width.max(0) as u32), u64::from(height.max(0) as u32));
+        let len = |samples: &[u8]| samples.len() as u64;
+        match self {
+            Pixels::Rgb(rgb) => len(rgb) == width * height * 3,
+            Pixels::Rgba(rgba) => len(rgba) == width * height * 4,
+            Pixels::Yuv420 { y, u, v } => {
+                let chroma = width.div_ceil(2) * height.div_ceil(2);
+                len(y) == width * height && len(u) == chroma && len(v) == chroma
+            }
+        }
+    }
+}
+
+pub(super) fn encode_pixels(
+    pixels: Pixels,
     (width, height): (i32, i32),
-    alpha: bool,
     quality: i32,
     kill_switch: &VipsImage,
 ) -> Result<Vec<u8>, String> {
-    let stride = width.checked_mul(if alpha { 4 } else { 3 }).ok_or("too wide")?;
-    if pixels.len() as u64 != stride as u64 * height.max(0) as u64 {
+    if width <= 0 || height <= 0 || width.checked_mul(4).is_none() || !pixels.fit((width, height)) {
         return Err("the buffer does not match the image's size".into());
     }
     // SAFETY: WebPConfig and WebPPicture are plain C structs that their
-    // `Init` functions fill in whole before anything reads them; `pixels`
-    // holds `stride * height` bytes and is only read, during the import; the
-    // memory writer owns what the encoder writes until it is copied out and
-    // cleared, and the picture's own buffers are freed on every path.
+    // `Init` functions fill in whole before anything reads them; the buffers
+    // of `pixels` hold exactly the image's samples (checked above) and are
+    // only read: during the import, or, for planes, by the encoder, which
+    // writes to a YUV picture's planes only to smooth transparent areas, and
+    // this picture has no alpha plane. The memory writer owns what the
+    // encoder writes until it is copied out and cleared, and the picture's
+    // own buffers are freed on every path.
     unsafe {
         let mut config: WebPConfig = std::mem::zeroed();
         let preset = WebPPreset::WEBP_PRESET_DEFAULT;
@@ -106,10 +139,19 @@ fn encode_pixels(
         }
         picture.width = width;
         picture.height = height;
-        let imported = if alpha {
-            WebPPictureImportRGBA(&mut picture, pixels.as_ptr(), stride)
-        } else {
-            WebPPictureImportRGB(&mut picture, pixels.as_ptr(), stride)
+        let imported = match pixels {
+            Pixels::Rgba(rgba) => WebPPictureImportRGBA(&mut picture, rgba.as_ptr(), width * 4),
+            Pixels::Rgb(rgb) => WebPPictureImportRGB(&mut picture, rgb.as_ptr(), width * 3),
+            Pixels::Yuv420 { y, u, v } => {
+                picture.use_argb = 0;
+                picture.colorspace = WebPEncCSP::WEBP_YUV420;
+                picture.y = y.as_ptr().cast_mut();
+                picture.u = u.as_ptr().cast_mut();
+                picture.v = v.as_ptr().cast_mut();
+                picture.y_stride = width;
+                picture.uv_stride = (width + 1) / 2;
+                1
+            }
         };
         if imported == 0 {
             WebPPictureFree(&mut picture);
