@@ -415,7 +415,7 @@ def report(results, path, args):
         name = key.split('/', 1)[1]
         if r.get("attempts", 1) > 1:
             name += f" ({r['attempts']} runs, last kept; see below)"
-        if r["requests"] > r["unique"]:
+        if key.split("/")[0] in ("cold-jpeg", "cold-webp", "plugins") and r["requests"] > r["unique"]:
             name += f" (**only {r['unique']} variants for {r['requests']} requests: some were cached**)"
         return (f"| {name} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | "
                 f"{r['requests']} | {errors} | {cpu} |")

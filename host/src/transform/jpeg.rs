@@ -79,22 +79,39 @@ pub fn encode(image: &VipsImage, quality: i32, progressive: bool, watch: Watch) 
     }
     let (width, height) = (image.get_width() as usize, image.get_height() as usize);
     let compressed = raster::with_pixels(image, watch, |pixels| {
-        let mut compressor = Compressor::new()?;
-        compressor.set_quality(quality)?;
-        compressor.set_subsamp(subsampling)?;
-        compressor.set_optimize(true)?;
-        compressor.set_progressive(progressive)?;
-        compressor.compress_to_vec(Image {
-            pixels,
-            width,
-            pitch: width * format.size(),
-            height,
-            format,
-        })
+        compress(pixels, (width, height), format, subsampling, quality, progressive)
     });
     Some(compressed.and_then(|compressed| {
         compressed.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode JPEG: {e}")))
     }))
+}
+
+/// `pixels`, `width`x`height` of `format`, as `encode` writes them.
+pub fn compress(
+    pixels: &[u8],
+    (width, height): (usize, usize),
+    format: PixelFormat,
+    subsampling: Subsamp,
+    quality: i32,
+    progressive: bool,
+) -> turbojpeg::Result<Vec<u8>> {
+    let pitch = width * format.size();
+    // TurboJPEG panics on a short buffer; a wrong one is an error here.
+    if pixels.len() != pitch * height {
+        return Err(turbojpeg::Error::OutOfBounds);
+    }
+    let mut compressor = Compressor::new()?;
+    compressor.set_quality(quality)?;
+    compressor.set_subsamp(subsampling)?;
+    compressor.set_optimize(true)?;
+    compressor.set_progressive(progressive)?;
+    compressor.compress_to_vec(Image {
+        pixels,
+        width,
+        pitch,
+        height,
+        format,
+    })
 }
 
 #[cfg(test)]

@@ -96,9 +96,9 @@ pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch:
     finish(&context, frames, STEPS)
 }
 
-/// The rest of the pipeline for a frame `planar.rs` made: 8-bit sRGB RGBA
-/// at the plan's size, every step before the plugins already done.
-pub(super) fn run_from_plugins(
+/// The rest of the pipeline for a frame `planar.rs` made and ran through the
+/// plugins: 8-bit sRGB RGBA, every step up to and with the plugins done.
+pub(super) fn run_after_plugins(
     frame: PluginImage,
     plan: &Plan,
     source: &Source,
@@ -111,7 +111,6 @@ pub(super) fn run_from_plugins(
         plugins,
         watch,
     };
-    let frame = run_plugins(&context, frame)?;
     // No metadata to carry: the plans `planar.rs` takes strip all of it.
     let frame = from_rgba8(frame, false, &VipsImage::new()).map_err(vips("plugins"))?;
     let after_plugins = STEPS
@@ -489,16 +488,16 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
     for image in frames {
         let had_alpha = image.hasalpha();
         let current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
-        let current = run_plugins(cx, current)?;
+        let current = run_plugins(cx.plan, cx.plugins, current)?;
         out.push(from_rgba8(current, had_alpha, &image).map_err(vips("plugins"))?);
     }
     Ok(out)
 }
 
 /// One frame through the plan's plugin transforms, in order.
-fn run_plugins(cx: &Context, mut current: PluginImage) -> Result<PluginImage> {
-    for step in &cx.plan.fx {
-        let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
+pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, mut current: PluginImage) -> Result<PluginImage> {
+    for step in &plan.fx {
+        let plugin = plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
             step: "plugins",
             message: format!("plugin {:?} is not loaded", step.name),
         })?;

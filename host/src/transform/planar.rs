@@ -18,10 +18,11 @@
 //! Huffman-coded, with no ICC profile or an sRGB one, that decodes without a
 //! libjpeg warning. Anything else returns `None` before any work that
 //! matters, and the pipeline does it, with libvips' checks and messages. A
-//! plan with plugins takes it too, as far as the plugins: the planes, colour
-//! kept at full resolution, become their RGBA frame, and the pipeline goes
-//! on from there: a plugin in the chain adds its call and two colour
-//! conversions at the output size, not a slower way to the plugins.
+//! plan with plugins takes it too: the resized planes become the plugins'
+//! RGBA frame, and what they return, when opaque, goes straight to the
+//! encoder (else through the pipeline's steps after the plugins), so a
+//! plugin in the chain adds its call and two colour conversions at the
+//! output size, not a slower way to and from the plugins.
 //! As in `jpeg.rs`, a TurboJPEG call cannot be killed by the pool's
 //! watchdog; it is bounded by the upload's pixel limit.
 
@@ -31,7 +32,9 @@ use std::ffi::c_int;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use rs_vips::VipsImage;
-use turbojpeg::{Colorspace, Compressor, Decompressor, ScalingFactor, Subsamp, YuvImage, YuvPlanesImage, raw};
+use turbojpeg::{
+    Colorspace, Compressor, Decompressor, PixelFormat, ScalingFactor, Subsamp, YuvImage, YuvPlanesImage, raw,
+};
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
 
@@ -39,7 +42,7 @@ use super::params::{ColourSpace, OutputFormat, Strip};
 use super::pipeline::{self, Encoded, PipelineError, is_srgb_profile, jpeg_shrink};
 use super::plan::{Plan, Source};
 use super::raster::Watch;
-use super::webp;
+use super::{jpeg, webp};
 use crate::plugin::{PluginImage, Plugins};
 use crate::probe::{ImageFormat, MAX_JPEG_SCANS};
 
@@ -79,17 +82,15 @@ pub fn shrink(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, wat
     if !upright_srgb(bytes) {
         return None;
     }
+    let [y, u, v] = decode_resized(bytes, size, output.subsampling())?;
     if !plan.fx.is_empty() {
-        // Full colour for the plugins: their frame is RGB at every pixel.
-        let planes = decode_resized(bytes, size, (1, 1))?;
         let frame = PluginImage {
             width: size.0,
             height: size.1,
-            pixels: rgba(&planes)?,
+            pixels: rgba([&y, &u, &v], output.subsampling())?,
         };
-        return Some(pipeline::run_from_plugins(frame, plan, source, plugins, watch));
+        return Some(after_plugins(frame, output, plan, source, plugins, watch));
     }
-    let [y, u, v] = decode_resized(bytes, size, output.subsampling())?;
     let encoded = match output {
         Output::Jpeg { quality, progressive } => encode_jpeg([&y, &u, &v], quality, progressive, output.subsampling()),
         Output::Webp { quality } => encode_webp([y, u, v], quality, watch),
@@ -236,28 +237,78 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: (u32, u32)) -> Op
     ])
 }
 
-/// Full-resolution Y, Cb and Cr planes as 8-bit sRGB RGBA, converted as
-/// libjpeg converts them when it decodes.
-fn rgba([y, u, v]: &[Plane; 3]) -> Option<Vec<u8>> {
+/// The plugins on `frame`, then its encoding: straight from their RGBA when
+/// they left it opaque (the encoders skip the fourth byte), else through
+/// the pipeline's steps after the plugins (flattening, for one).
+fn after_plugins(
+    frame: PluginImage,
+    output: Output,
+    plan: &Plan,
+    source: &Source,
+    plugins: &Plugins,
+    watch: Watch,
+) -> Result<Encoded> {
+    let frame = pipeline::run_plugins(plan, plugins, frame)?;
+    if !frame.pixels.chunks_exact(4).all(|pixel| pixel[3] == 255) {
+        return pipeline::run_after_plugins(frame, plan, source, plugins, watch);
+    }
+    let PluginImage { width, height, pixels } = frame;
+    let bytes = match output {
+        Output::Jpeg { quality, progressive } => {
+            let subsampling = match output.subsampling() {
+                (1, 1) => Subsamp::None,
+                _ => Subsamp::Sub2x2,
+            };
+            let size = (width as usize, height as usize);
+            jpeg::compress(&pixels, size, PixelFormat::RGBX, subsampling, quality, progressive)
+                .map_err(|e| encode_failed("JPEG", e))?
+        }
+        Output::Webp { quality } => {
+            let kill_switch = VipsImage::new();
+            watch(&kill_switch);
+            let size = (
+                i32::try_from(width).unwrap_or(i32::MAX),
+                i32::try_from(height).unwrap_or(i32::MAX),
+            );
+            webp::encode_pixels(webp::Pixels::Rgbx(&pixels), size, quality, &kill_switch)
+                .map_err(|e| encode_failed("WebP", e))?
+        }
+    };
+    Ok(Encoded { bytes, width, height })
+}
+
+/// Y, Cb and Cr planes, the colour ones subsampled by `subsampling`, as
+/// 8-bit sRGB RGBA, converted (and the colour upsampled) as libjpeg does when
+/// it decodes.
+fn rgba([y, u, v]: [&Plane; 3], subsampling: (u32, u32)) -> Option<Vec<u8>> {
     let (width, height) = (i32::try_from(y.width).ok()?, i32::try_from(y.height).ok()?);
-    let same_size = |plane: &Plane| (plane.width, plane.height) == (y.width, y.height);
-    if !same_size(u) || !same_size(v) {
+    let (subsamp, expected) = match subsampling {
+        (1, 1) => (raw::TJSAMP_TJSAMP_444, (y.width, y.height)),
+        _ => (raw::TJSAMP_TJSAMP_420, (y.width.div_ceil(2), y.height.div_ceil(2))),
+    };
+    let chroma_fits = |plane: &Plane| {
+        (plane.width, plane.height) == expected && plane.samples.len() == (expected.0 * expected.1) as usize
+    };
+    if !chroma_fits(u) || !chroma_fits(v) || y.samples.len() != (y.width * y.height) as usize {
         return None;
     }
+    // As for encoding, the luma plane is read in whole colour samples.
+    let luma_size = (expected.0 * subsampling.0, expected.1 * subsampling.1);
+    let luma = padded(y, luma_size);
     let mut rgba = vec![0u8; y.samples.len().checked_mul(4)?];
-    let planes = [y.samples.as_ptr(), u.samples.as_ptr(), v.samples.as_ptr()];
-    let strides = [width; 3];
-    // SAFETY: the handle is made, used and destroyed here alone; each plane
-    // holds `width * height` samples, unpadded (checked above), which is what
-    // 4:4:4 planes of that size with those strides take, and `rgba` holds
-    // `width * 4 * height` bytes, the destination at that pitch. TurboJPEG
-    // only reads the planes.
+    let planes = [luma.as_ptr(), u.samples.as_ptr(), v.samples.as_ptr()];
+    let strides = [i32::try_from(luma_size.0).ok()?, u.width as i32, v.width as i32];
+    // SAFETY: the handle is made, used and destroyed here alone; the planes
+    // hold exactly what planes of this subsampling and size take at these
+    // strides (checked and padded above), and `rgba` holds `width * 4 *
+    // height` bytes, the destination at that pitch. TurboJPEG only reads
+    // the planes.
     unsafe {
         let handle = raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int);
         if handle.is_null() {
             return None;
         }
-        let decoded = raw::tj3Set(handle, raw::TJPARAM_TJPARAM_SUBSAMP as c_int, raw::TJSAMP_TJSAMP_444) == 0
+        let decoded = raw::tj3Set(handle, raw::TJPARAM_TJPARAM_SUBSAMP as c_int, subsamp) == 0
             && raw::tj3DecodeYUVPlanes8(
                 handle,
                 planes.as_ptr(),
@@ -626,20 +677,22 @@ mod tests {
     }
 
     #[test]
-    fn hands_plugins_a_full_colour_frame_at_the_planned_size() {
+    fn hands_plugins_an_rgba_frame_at_the_planned_size() {
         crate::transform::init_vips().unwrap();
         let bytes = jpeg_of(&photo(), VOption::new());
         let source = source_of(&bytes);
-        let [y, u, v] = decode_resized(&bytes, (300, 188), (1, 1)).unwrap();
-        assert_eq!((u.width, u.height), (300, 188), "colour at every pixel");
-        let frame = rgba(&[y, u, v]).unwrap();
         let theirs =
-            VipsImage::thumbnail_buffer_with_opts(&bytes, 300, VOption::new().set("height", 188).set("size", "force"))
+            VipsImage::thumbnail_buffer_with_opts(&bytes, 301, VOption::new().set("height", 188).set("size", "force"))
                 .unwrap()
                 .bandjoin_const(&[255.0])
                 .unwrap();
-        let (mean, _) = differences(&frame, &pixels(&theirs, &no_watch).unwrap());
-        assert!(mean < 2.0, "mean difference {mean}");
+        let theirs = pixels(&theirs, &no_watch).unwrap();
+        for subsampling in [(1, 1), (2, 2)] {
+            let [y, u, v] = decode_resized(&bytes, (301, 188), subsampling).unwrap();
+            let frame = rgba([&y, &u, &v], subsampling).unwrap();
+            let (mean, _) = differences(&frame, &theirs);
+            assert!(mean < 2.0, "{subsampling:?}: mean difference {mean}");
+        }
         // The frame goes on to the plugins: here none is loaded, which the
         // pipeline reports as it would for any frame.
         let fx = vec![FxStep {

@@ -19,7 +19,8 @@ use std::ffi::{c_int, c_void};
 use libwebp_sys::{
     WEBP_ENCODER_ABI_VERSION, WebPConfig, WebPConfigInitInternal, WebPEncCSP, WebPEncode, WebPEncodingError,
     WebPMemoryWrite, WebPMemoryWriter, WebPMemoryWriterClear, WebPMemoryWriterInit, WebPPicture, WebPPictureFree,
-    WebPPictureImportRGB, WebPPictureImportRGBA, WebPPictureInitInternal, WebPPreset, WebPValidateConfig,
+    WebPPictureImportRGB, WebPPictureImportRGBA, WebPPictureImportRGBX, WebPPictureInitInternal, WebPPreset,
+    WebPValidateConfig,
 };
 use rs_vips::VipsImage;
 use rs_vips::enums::{BandFormat, Coding, Interpretation};
@@ -84,6 +85,8 @@ pub(super) enum Pixels<'a> {
     Rgb(&'a [u8]),
     /// Interleaved 8-bit sRGB with alpha.
     Rgba(&'a [u8]),
+    /// Interleaved 8-bit sRGB with a fourth byte that is not read.
+    Rgbx(&'a [u8]),
     /// VP8's own planes: limited-range BT.601 Y, and U and V at half the
     /// width and height (rounded up), rows unpadded.
     Yuv420 { y: &'a [u8], u: &'a [u8], v: &'a [u8] },
@@ -96,7 +99,7 @@ impl Pixels<'_> {
         let len = |samples: &[u8]| samples.len() as u64;
         match self {
             Pixels::Rgb(rgb) => len(rgb) == width * height * 3,
-            Pixels::Rgba(rgba) => len(rgba) == width * height * 4,
+            Pixels::Rgba(rgba) | Pixels::Rgbx(rgba) => len(rgba) == width * height * 4,
             Pixels::Yuv420 { y, u, v } => {
                 let chroma = width.div_ceil(2) * height.div_ceil(2);
                 len(y) == width * height && len(u) == chroma && len(v) == chroma
@@ -141,6 +144,7 @@ pub(super) fn encode_pixels(
         picture.height = height;
         let imported = match pixels {
             Pixels::Rgba(rgba) => WebPPictureImportRGBA(&mut picture, rgba.as_ptr(), width * 4),
+            Pixels::Rgbx(rgbx) => WebPPictureImportRGBX(&mut picture, rgbx.as_ptr(), width * 4),
             Pixels::Rgb(rgb) => WebPPictureImportRGB(&mut picture, rgb.as_ptr(), width * 3),
             Pixels::Yuv420 { y, u, v } => {
                 picture.use_argb = 0;
