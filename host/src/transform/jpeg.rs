@@ -20,7 +20,7 @@
 
 use rs_vips::VipsImage;
 use rs_vips::enums::{BandFormat, Coding, Interpretation};
-use turbojpeg::{Colorspace, Compressor, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
+use turbojpeg::{Colorspace, Compressor, DecompressHeader, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
 
 use super::raster::{self, Watch};
 use crate::probe::MAX_JPEG_SCANS;
@@ -30,22 +30,13 @@ use crate::probe::MAX_JPEG_SCANS;
 /// `jpegload` with `shrink` would give it; `None` when TurboJPEG cannot or
 /// should not decode it here.
 pub fn decode_scaled(bytes: &[u8], shrink: u32, header: &VipsImage) -> Option<VipsImage> {
-    let scale = ScalingFactor::new(1, shrink as usize);
-    let mut decompressor = Decompressor::new().ok()?;
-    let jpeg = decompressor.read_header(bytes).ok()?;
-    if jpeg.is_lossless || jpeg.is_arithmetic {
-        return None;
-    }
+    let (mut decompressor, jpeg) = decompressor(bytes)?;
     let (format, interpretation) = match jpeg.colorspace {
         Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, Interpretation::Srgb),
         Colorspace::Gray => (PixelFormat::GRAY, Interpretation::BW),
         _ => return None,
     };
-    let scaled = jpeg.scaled(scale);
-    decompressor.set_scaling_factor(scale).ok()?;
-    // Uploads are refused past this many scans; kept here too, because
-    // nothing can interrupt this decode.
-    decompressor.set_scan_limit(MAX_JPEG_SCANS).ok()?;
+    let scaled = scale(&mut decompressor, &jpeg, shrink)?;
     let pitch = scaled.width.checked_mul(format.size())?;
     let mut pixels = vec![0u8; pitch.checked_mul(scaled.height)?];
     let image = Image {
@@ -63,14 +54,34 @@ pub fn decode_scaled(bytes: &[u8], shrink: u32, header: &VipsImage) -> Option<Vi
     raster::from_pixels(&pixels, size, bands, interpretation, header).ok()
 }
 
+/// A decompressor with the header of `bytes` read, when TurboJPEG is to
+/// decode them here at all: not lossless, not arithmetic-coded.
+pub fn decompressor(bytes: &[u8]) -> Option<(Decompressor, DecompressHeader)> {
+    let mut decompressor = Decompressor::new().ok()?;
+    let header = decompressor.read_header(bytes).ok()?;
+    if header.is_lossless || header.is_arithmetic {
+        return None;
+    }
+    // Uploads are refused past this many scans; kept here too, because
+    // nothing can interrupt a decode.
+    decompressor.set_scan_limit(MAX_JPEG_SCANS).ok()?;
+    Some((decompressor, header))
+}
+
+/// Sets `decompressor` to decode at 1/`shrink`; the header at that scale.
+pub fn scale(decompressor: &mut Decompressor, header: &DecompressHeader, shrink: u32) -> Option<DecompressHeader> {
+    let scale = ScalingFactor::new(1, shrink as usize);
+    decompressor.set_scaling_factor(scale).ok()?;
+    Some(header.scaled(scale))
+}
+
 /// `image` as a JPEG with no metadata at `quality`, as libvips' `jpegsave`
 /// with `strip`, `optimize_coding` and its default chroma subsampling (none
 /// from quality 90) writes it; `None` unless `image` is 8-bit sRGB or grey
 /// without alpha.
 pub fn encode(image: &VipsImage, quality: i32, progressive: bool, watch: Watch) -> Option<rs_vips::Result<Vec<u8>>> {
     let (format, subsampling) = match (image.get_bands(), image.get_interpretation().ok()?) {
-        (3, Interpretation::Srgb) if quality >= 90 => (PixelFormat::RGB, Subsamp::None),
-        (3, Interpretation::Srgb) => (PixelFormat::RGB, Subsamp::Sub2x2),
+        (3, Interpretation::Srgb) => (PixelFormat::RGB, subsampling(quality)),
         (1, Interpretation::BW) => (PixelFormat::GRAY, Subsamp::Gray),
         _ => return None,
     };
@@ -84,6 +95,12 @@ pub fn encode(image: &VipsImage, quality: i32, progressive: bool, watch: Watch) 
     Some(compressed.and_then(|compressed| {
         compressed.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode JPEG: {e}")))
     }))
+}
+
+/// The colour subsampling of a colour JPEG at `quality`, as libvips'
+/// `jpegsave` picks it: halved each way below quality 90, full from 90.
+pub fn subsampling(quality: i32) -> Subsamp {
+    if quality >= 90 { Subsamp::None } else { Subsamp::Sub2x2 }
 }
 
 /// `pixels`, `width`x`height` of `format`, as `encode` writes them.

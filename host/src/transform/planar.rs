@@ -31,10 +31,7 @@ use std::ffi::c_int;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use rs_vips::VipsImage;
-use turbojpeg::{
-    Colorspace, Compressor, Decompressor, PixelFormat, ScalingFactor, Subsamp, YuvImage, YuvPlanesImage, raw,
-};
+use turbojpeg::{Colorspace, Compressor, PixelFormat, Subsamp, YuvImage, YuvPlanesImage, raw};
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
 
@@ -44,7 +41,7 @@ use super::plan::{Plan, Source};
 use super::raster::Watch;
 use super::{jpeg, webp};
 use crate::plugin::{PluginImage, Plugins};
-use crate::probe::{ImageFormat, MAX_JPEG_SCANS};
+use crate::probe::ImageFormat;
 
 type Result<T> = std::result::Result<T, PipelineError>;
 
@@ -56,12 +53,12 @@ enum Output {
 }
 
 impl Output {
-    /// Horizontal and vertical colour subsampling of the result: libvips'
-    /// `jpegsave` keeps full colour from quality 90; VP8 always halves it.
-    fn subsampling(self) -> (u32, u32) {
+    /// The colour subsampling of the result: JPEG's as libvips writes it;
+    /// VP8 always halves the colour each way.
+    fn subsampling(self) -> Subsamp {
         match self {
-            Output::Jpeg { quality, .. } if quality >= 90 => (1, 1),
-            _ => (2, 2),
+            Output::Jpeg { quality, .. } => jpeg::subsampling(quality),
+            Output::Webp { .. } => Subsamp::Sub2x2,
         }
     }
 }
@@ -158,26 +155,16 @@ fn upright_srgb(bytes: &[u8]) -> bool {
 }
 
 /// The Y, Cb and Cr planes of the JPEG at `size`, the colour planes
-/// subsampled by `subsampling`; `None` when TurboJPEG cannot or should not
+/// subsampled as `subsampling`; `None` when TurboJPEG cannot or should not
 /// decode it (see the module's doc).
-fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: (u32, u32)) -> Option<[Plane; 3]> {
-    let mut decompressor = Decompressor::new().ok()?;
-    let header = decompressor.read_header(bytes).ok()?;
+fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Option<[Plane; 3]> {
+    let (mut decompressor, header) = jpeg::decompressor(bytes)?;
     let subsamp = header.subsamp;
-    if header.is_lossless
-        || header.is_arithmetic
-        || header.colorspace != Colorspace::YCbCr
-        || matches!(subsamp, Subsamp::Gray | Subsamp::Unknown)
-    {
+    if header.colorspace != Colorspace::YCbCr || matches!(subsamp, Subsamp::Gray | Subsamp::Unknown) {
         return None;
     }
     let full = (u32::try_from(header.width).ok()?, u32::try_from(header.height).ok()?);
-    let scale = ScalingFactor::new(1, jpeg_shrink(full, size) as usize);
-    let scaled = header.scaled(scale);
-    decompressor.set_scaling_factor(scale).ok()?;
-    // Uploads are refused past this many scans; kept here too, because
-    // nothing can interrupt this decode.
-    decompressor.set_scan_limit(MAX_JPEG_SCANS).ok()?;
+    let scaled = jpeg::scale(&mut decompressor, &header, jpeg_shrink(full, size))?;
     let layout = YuvImage {
         pixels: (),
         width: scaled.width,
@@ -206,7 +193,7 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: (u32, u32)) -> Op
     let (cb, cr) = chroma.split_at(chroma_len);
     let picture = (scaled.width as f64, scaled.height as f64);
     let (from_x, from_y) = (subsamp.width() as f64, subsamp.height() as f64);
-    let (to_x, to_y) = subsampling;
+    let (to_x, to_y) = factors(subsampling);
     let chroma_to = (size.0.div_ceil(to_x), size.1.div_ceil(to_y));
     // The result's colour samples cover whole pairs of pixels, one column or
     // row past the picture when its side is odd; the source area they are
@@ -255,49 +242,42 @@ fn after_plugins(
     let PluginImage { width, height, pixels } = frame;
     let bytes = match output {
         Output::Jpeg { quality, progressive } => {
-            let subsampling = match output.subsampling() {
-                (1, 1) => Subsamp::None,
-                _ => Subsamp::Sub2x2,
-            };
             let size = (width as usize, height as usize);
-            jpeg::compress(&pixels, size, PixelFormat::RGBX, subsampling, quality, progressive)
-                .map_err(|e| encode_failed("JPEG", e))?
+            jpeg::compress(
+                &pixels,
+                size,
+                PixelFormat::RGBX,
+                output.subsampling(),
+                quality,
+                progressive,
+            )
+            .map_err(|e| encode_failed("JPEG", e))?
         }
         Output::Webp { quality } => {
-            let kill_switch = VipsImage::new();
-            watch(&kill_switch);
-            let size = (
-                i32::try_from(width).unwrap_or(i32::MAX),
-                i32::try_from(height).unwrap_or(i32::MAX),
-            );
-            webp::encode_pixels(webp::Pixels::Rgbx(&pixels), size, quality, &kill_switch)
+            webp::encode_watched(webp::Pixels::Rgbx(&pixels), webp_size(width, height), quality, watch)
                 .map_err(|e| encode_failed("WebP", e))?
         }
     };
     Ok(Encoded { bytes, width, height })
 }
 
-/// Y, Cb and Cr planes, the colour ones subsampled by `subsampling`, as
+/// Y, Cb and Cr planes, the colour ones subsampled as `subsampling`, as
 /// 8-bit sRGB RGBA, converted (and the colour upsampled) as libjpeg does when
 /// it decodes.
-fn rgba([y, u, v]: [&Plane; 3], subsampling: (u32, u32)) -> Option<Vec<u8>> {
+fn rgba([y, u, v]: [&Plane; 3], subsampling: Subsamp) -> Option<Vec<u8>> {
     let (width, height) = (i32::try_from(y.width).ok()?, i32::try_from(y.height).ok()?);
-    let (subsamp, expected) = match subsampling {
-        (1, 1) => (raw::TJSAMP_TJSAMP_444, (y.width, y.height)),
-        _ => (raw::TJSAMP_TJSAMP_420, (y.width.div_ceil(2), y.height.div_ceil(2))),
-    };
+    let (x, y_factor) = factors(subsampling);
+    let expected = (y.width.div_ceil(x), y.height.div_ceil(y_factor));
     let chroma_fits = |plane: &Plane| {
         (plane.width, plane.height) == expected && plane.samples.len() == (expected.0 * expected.1) as usize
     };
     if !chroma_fits(u) || !chroma_fits(v) || y.samples.len() != (y.width * y.height) as usize {
         return None;
     }
-    // As for encoding, the luma plane is read in whole colour samples.
-    let luma_size = (expected.0 * subsampling.0, expected.1 * subsampling.1);
-    let luma = padded(y, luma_size);
+    let (luma, luma_stride) = luma_in_whole_samples(y, u, subsampling);
     let mut rgba = vec![0u8; y.samples.len().checked_mul(4)?];
     let planes = [luma.as_ptr(), u.samples.as_ptr(), v.samples.as_ptr()];
-    let strides = [i32::try_from(luma_size.0).ok()?, u.width as i32, v.width as i32];
+    let strides = [i32::try_from(luma_stride).ok()?, u.width as i32, v.width as i32];
     // SAFETY: the handle is made, used and destroyed here alone; the planes
     // hold exactly what planes of this subsampling and size take at these
     // strides (checked and padded above), and `rgba` holds `width * 4 *
@@ -308,7 +288,7 @@ fn rgba([y, u, v]: [&Plane; 3], subsampling: (u32, u32)) -> Option<Vec<u8>> {
         if handle.is_null() {
             return None;
         }
-        let decoded = raw::tj3Set(handle, raw::TJPARAM_TJPARAM_SUBSAMP as c_int, subsamp) == 0
+        let decoded = raw::tj3Set(handle, raw::TJPARAM_TJPARAM_SUBSAMP as c_int, subsampling as c_int) == 0
             && raw::tj3DecodeYUVPlanes8(
                 handle,
                 planes.as_ptr(),
@@ -325,15 +305,8 @@ fn rgba([y, u, v]: [&Plane; 3], subsampling: (u32, u32)) -> Option<Vec<u8>> {
 }
 
 /// The planes as a JPEG with no metadata, as `jpeg::encode` writes one.
-fn encode_jpeg([y, u, v]: [&Plane; 3], quality: i32, progressive: bool, subsampling: (u32, u32)) -> Result<Vec<u8>> {
-    let subsamp = match subsampling {
-        (1, 1) => Subsamp::None,
-        _ => Subsamp::Sub2x2,
-    };
-    // TurboJPEG reads the luma plane in whole colour samples: with an odd
-    // side, one more column or row, repeated from the edge.
-    let stride = u.width * subsampling.0;
-    let luma = padded(y, (stride, u.height * subsampling.1));
+fn encode_jpeg([y, u, v]: [&Plane; 3], quality: i32, progressive: bool, subsamp: Subsamp) -> Result<Vec<u8>> {
+    let (luma, stride) = luma_in_whole_samples(y, u, subsamp);
     let planes = YuvPlanesImage {
         y_plane: &luma[..],
         u_plane: &u.samples[..],
@@ -352,6 +325,20 @@ fn encode_jpeg([y, u, v]: [&Plane; 3], quality: i32, progressive: bool, subsampl
         compressor.compress_yuv_planes_to_vec(&planes)
     });
     compressed.map_err(|e| encode_failed("JPEG", e))
+}
+
+/// Horizontal and vertical colour subsampling factors.
+fn factors(subsampling: Subsamp) -> (u32, u32) {
+    (subsampling.width() as u32, subsampling.height() as u32)
+}
+
+/// The luma plane as TurboJPEG reads it beside colour planes like `chroma`:
+/// in whole colour samples, so with an odd side one more column or row,
+/// repeated from the edge; and its stride.
+fn luma_in_whole_samples<'a>(luma: &'a Plane, chroma: &Plane, subsampling: Subsamp) -> (Cow<'a, [u8]>, u32) {
+    let (x, y) = factors(subsampling);
+    let stride = chroma.width * x;
+    (padded(luma, (stride, chroma.height * y)), stride)
 }
 
 /// `plane`'s samples grown to `width`x`height` by repeating its last column
@@ -382,20 +369,20 @@ fn encode_webp([mut y, mut u, mut v]: [Plane; 3], quality: i32, watch: Watch) ->
     for sample in u.samples.iter_mut().chain(v.samples.iter_mut()) {
         *sample = LIMITED_CHROMA[usize::from(*sample)];
     }
-    // From here the watchdog stops the encoder through this image's kill
-    // flag, which libwebp's progress hook reads.
-    let kill_switch = VipsImage::new();
-    watch(&kill_switch);
-    let size = (
-        i32::try_from(y.width).unwrap_or(i32::MAX),
-        i32::try_from(y.height).unwrap_or(i32::MAX),
-    );
     let pixels = webp::Pixels::Yuv420 {
         y: &y.samples,
         u: &u.samples,
         v: &v.samples,
     };
-    webp::encode_pixels(pixels, size, quality, &kill_switch).map_err(|e| encode_failed("WebP", e))
+    webp::encode_watched(pixels, webp_size(y.width, y.height), quality, watch).map_err(|e| encode_failed("WebP", e))
+}
+
+/// A size as libwebp takes it; one past its range fails its size check.
+fn webp_size(width: u32, height: u32) -> (i32, i32) {
+    (
+        i32::try_from(width).unwrap_or(i32::MAX),
+        i32::try_from(height).unwrap_or(i32::MAX),
+    )
 }
 
 fn encode_failed(format: &str, error: impl std::fmt::Display) -> PipelineError {
@@ -432,6 +419,7 @@ const fn limited(origin: i32, span: i32) -> [u8; 256] {
 
 #[cfg(test)]
 mod tests {
+    use rs_vips::VipsImage;
     use rs_vips::enums::Interpretation;
     use rs_vips::voption::{Setter, VOption};
 
@@ -687,7 +675,7 @@ mod tests {
                 .bandjoin_const(&[255.0])
                 .unwrap();
         let theirs = pixels(&theirs, &no_watch).unwrap();
-        for subsampling in [(1, 1), (2, 2)] {
+        for subsampling in [Subsamp::None, Subsamp::Sub2x2] {
             let [y, u, v] = decode_resized(&bytes, (301, 188), subsampling).unwrap();
             let frame = rgba([&y, &u, &v], subsampling).unwrap();
             let (mean, _) = differences(&frame, &theirs);

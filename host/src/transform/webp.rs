@@ -50,16 +50,12 @@ pub fn encode(image: &VipsImage, quality: i32, watch: Watch) -> Option<rs_vips::
     }
     let (width, height) = (image.get_width(), image.get_height());
     let encoded = raster::with_pixels(image, watch, |pixels| {
-        // The pixels are ready: from here the watchdog stops the encoder
-        // through this image's kill flag, which the progress hook reads.
-        let kill_switch = VipsImage::new();
-        watch(&kill_switch);
         let pixels = if alpha {
             Pixels::Rgba(pixels)
         } else {
             Pixels::Rgb(pixels)
         };
-        encode_pixels(pixels, (width, height), quality, &kill_switch)
+        encode_watched(pixels, (width, height), quality, watch)
     });
     Some(encoded.and_then(|encoded| {
         encoded.map_err(|e| rs_vips::error::Error::OperationError(format!("could not encode WebP: {e}")))
@@ -108,7 +104,15 @@ impl Pixels<'_> {
     }
 }
 
-pub(super) fn encode_pixels(
+/// `pixels` encoded under the watchdog: from here it stops the encoder
+/// through a kill flag of its own, which the progress hook reads.
+pub(super) fn encode_watched(pixels: Pixels, size: (i32, i32), quality: i32, watch: Watch) -> Result<Vec<u8>, String> {
+    let kill_switch = VipsImage::new();
+    watch(&kill_switch);
+    encode_pixels(pixels, size, quality, &kill_switch)
+}
+
+fn encode_pixels(
     pixels: Pixels,
     (width, height): (i32, i32),
     quality: i32,
