@@ -61,7 +61,7 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
-    keep_image_buffers_out_of_arenas();
+    kiln::keep_image_buffers_out_of_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -176,29 +176,4 @@ fn sign_url(signer: &Signer, url: &str, ttl: Option<u64>) -> anyhow::Result<Stri
     }
     let signed = signer.signed_url(path, &pairs).context("no signing key")?;
     Ok(format!("{origin}{signed}"))
-}
-
-/// glibc raises its mmap threshold each time a large block is freed, after
-/// which image-sized buffers are carved from per-thread arenas that rarely
-/// shrink: with many threads, peak memory grows with every concurrent
-/// request. A fixed threshold keeps large decode buffers in their own
-/// mappings, returned to the system when freed (`make bench` (e): peak RSS
-/// 727 MB → ~320 MB for 16 concurrent transforms of a 14.7 MP photo). At
-/// 4 MiB rather than lower, the sub-megabyte buffers of everyday variants
-/// are still reused from the heap instead of faulted in afresh each time
-/// (128 KiB: 316 MB and 65 req/s in (a); 4 MiB: 318 MB and 72 req/s).
-/// Fixing the threshold also pins the trim threshold at its 128 KiB
-/// default, so every request gave the top of its heap back and faulted it in
-/// again: 32 MiB of trim slack and 4 MiB of padding per heap growth cut a
-/// cold JPEG transform by ~2.8 ms of CPU (paired runs, bench/NOTES.md) for
-/// ~+35 MB of peak RSS in (e).
-fn keep_image_buffers_out_of_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before
-    // any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
-        libc::mallopt(libc::M_TOP_PAD, 4 * 1024 * 1024);
-    }
 }
