@@ -176,10 +176,13 @@ def interleaved(server, workloads, seconds):
     runs = {label: [] for label in workloads}
     labels = list(workloads)
     per_run = max(seconds // PLUGIN_ROUNDS, 3)
+
+    def share(label):
+        return len(workloads[label]) // PLUGIN_ROUNDS
+
     for r in range(PLUGIN_ROUNDS):
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-            paths = workloads[label]
-            part = paths[r * len(paths) // PLUGIN_ROUNDS:]
+            part = workloads[label][r * share(label):]
             runs[label].append(wrk(server.url, part, per_run, server=server))
     merged = {}
     for label, rs in runs.items():
@@ -192,9 +195,10 @@ def interleaved(server, workloads, seconds):
             "errors": sum(r["errors"] for r in rs),
             # A round that ran past its part of the list asked for variants of
             # the next one, which the report then flags as cached.
-            "unique": sum(min(r["requests"], len(workloads[label]) // PLUGIN_ROUNDS) for r in rs),
+            "unique": sum(min(r["requests"], share(label)) for r in rs),
             "cpu_ms": sum(r["cpu_ms"] * r["requests"] for r in rs) / max(requests, 1),
             "rounds": [round(r["rps"], 1) for r in rs],
+            "round_seconds": per_run,
         }
     return merged
 
@@ -511,7 +515,7 @@ floor is pyvips doing what Kiln's pipeline does (JPEG decoded at the DCT scale t
 Kiln runs its release build as `make run` would, with no tuning. Every server first gets
 {WARM_UP_SECONDS} s of the same kind of work on other variants (warm-up, not counted; Kiln once per plugin chain too); (d)'s "none" is
 (a)'s JPEG workload run again next to the plugin runs, on variants of its own, and the three run in {PLUGIN_ROUNDS}
-alternating rounds of {max(args.seconds // PLUGIN_ROUNDS, 3)} s, each round led by another one (req/s: the mean of the rounds; p50: their median;
+alternating rounds of {results["plugins/none"]["round_seconds"]} s, each round led by another one (req/s: the mean of the rounds; p50: their median;
 p99: the worst), since this machine's speed drifts by more than the 5% a plugin may cost. Req/s per round: {plugin_rounds}.
 
 ![throughput](bench/chart.svg)
