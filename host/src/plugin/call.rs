@@ -18,6 +18,23 @@ pub struct PluginImage {
     pub pixels: Vec<u8>,
 }
 
+impl PluginImage {
+    /// Whether every pixel's alpha is 255. The alphas are and-ed over whole
+    /// pixels in blocks, which the compiler vectorises; a byte-wise scan with
+    /// an early exit was ~0.15 ms of every 512x320 plugin call
+    /// (bench/NOTES.md).
+    pub fn is_opaque(&self) -> bool {
+        let opaque = |block: &[u8]| {
+            let and = block.chunks_exact(4).fold(u32::MAX, |all, pixel| {
+                all & u32::from_le_bytes([pixel[0], pixel[1], pixel[2], pixel[3]])
+            });
+            and >> 24 == 0xff
+        };
+        let mut blocks = self.pixels.chunks_exact(256);
+        blocks.all(opaque) && opaque(blocks.remainder())
+    }
+}
+
 /// What validators and preprocessors are told about an upload.
 #[derive(Debug, Clone)]
 pub struct UploadFacts {
@@ -179,4 +196,37 @@ pub fn preprocess(plugin: &Plugin, upload: &[u8], facts: &UploadFacts) -> Result
         name: plugin.name.clone(),
         message: message.chars().take(500).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PluginImage;
+
+    fn image(pixels: Vec<u8>) -> PluginImage {
+        let width = (pixels.len() / 4) as u32;
+        PluginImage {
+            width,
+            height: 1,
+            pixels,
+        }
+    }
+
+    #[test]
+    fn opaque_means_every_alpha_is_255() {
+        // Sizes around the scan's block of 64 pixels, a translucent pixel at
+        // each end and in the middle; colour bytes of 255 and 0 must not count.
+        for pixels in [1usize, 63, 64, 65, 128, 1000] {
+            let mut rgba: Vec<u8> = (0..pixels * 4)
+                .map(|i| if i % 4 == 3 { 255 } else { (i % 256) as u8 })
+                .collect();
+            assert!(image(rgba.clone()).is_opaque(), "{pixels} pixels");
+            for at in [0, pixels / 2, pixels - 1] {
+                rgba[at * 4 + 3] = 254;
+                assert!(!image(rgba.clone()).is_opaque(), "{pixels} pixels, pixel {at} at 254");
+                rgba[at * 4 + 3] = 255;
+            }
+        }
+        assert!(!image(vec![255, 255, 255, 0]).is_opaque());
+        assert!(image(Vec::new()).is_opaque());
+    }
 }

@@ -511,12 +511,12 @@ pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, mut current: PluginIma
 /// frame had none and they left every pixel opaque, it is dropped while the
 /// pixels are still ours, so the output looks as without them.
 fn from_rgba8(image: PluginImage, had_alpha: bool, frame: &VipsImage) -> rs_vips::Result<VipsImage> {
+    let opaque = !had_alpha && image.is_opaque();
     let PluginImage {
         width,
         height,
         mut pixels,
     } = image;
-    let opaque = !had_alpha && pixels.chunks_exact(4).all(|p| p[3] == 255);
     let bands = if opaque {
         let count = pixels.len() / 4;
         for i in 0..count {

@@ -236,7 +236,7 @@ fn after_plugins(
     watch: Watch,
 ) -> Result<Encoded> {
     let frame = pipeline::run_plugins(plan, plugins, frame)?;
-    if !frame.pixels.chunks_exact(4).all(|pixel| pixel[3] == 255) {
+    if !frame.is_opaque() {
         return pipeline::run_after_plugins(frame, plan, source, plugins, watch);
     }
     let PluginImage { width, height, pixels } = frame;
