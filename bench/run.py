@@ -457,7 +457,9 @@ def chart(results, path):
     Path(path).write_text(svg)
 
 
-def report(results, path, args):
+def report(results, path, args, produced=None):
+    """Writes BENCHMARKS.md; `produced` (a `time.struct_time` in UTC) is when
+    the run ended, for a report rewritten later from results.json."""
     def ratio(a, b):
         return results[a]["rps"] / results[b]["rps"]
 
@@ -507,7 +509,7 @@ def report(results, path, args):
                 if line.startswith("model name")), platform.processor())
     text = f"""# Benchmarks
 
-Produced by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}) on {os.cpu_count()} cores
+Produced by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', produced or time.gmtime())}) on {os.cpu_count()} cores
 ({cpu}), {args.seconds} s per run, wrk with 2 threads and 4 connections (16 for (e)), every
 system on loopback, one after the other. Every request in (a) and (d) names a variant not made
 before ({len(SIZES)} sizes × {len(QUALITIES)} qualities × 6 photos); ipx and thumbor keep no result cache. The libvips
