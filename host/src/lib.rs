@@ -96,12 +96,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// glibc raises its mmap threshold each time a large block is freed, after
 /// which image-sized buffers are carved from per-thread arenas that rarely
 /// shrink: with many threads, peak memory grows with every concurrent
-/// request. A fixed threshold keeps large decode buffers in their own
+/// request. A fixed threshold keeps the largest decode buffers in their own
 /// mappings, returned to the system when freed (`make bench` (e): peak RSS
-/// 727 MB → ~320 MB for 16 concurrent transforms of a 14.7 MP photo). At
-/// 4 MiB rather than lower, the sub-megabyte buffers of everyday variants
-/// are still reused from the heap instead of faulted in afresh each time
-/// (128 KiB: 316 MB and 65 req/s in (a); 4 MiB: 318 MB and 72 req/s).
+/// 727 MB → ~320 MB for 16 concurrent transforms of a 14.7 MP photo).
+/// Below the threshold, buffers are reused from the heap instead of faulted
+/// in afresh each time: at 16 MiB that includes the 8 MB coefficient array
+/// libjpeg allocates (and zeroes) for a 4 MP progressive JPEG, whose ~2000
+/// page faults per decode were 2.2% of a cold WebP request's CPU at 4 MiB
+/// (285 → 7 faults per request; (e) 299 → ~323 MB; bench/NOTES.md).
 /// Fixing the threshold also pins the trim threshold at its 128 KiB
 /// default, so every request gave the top of its heap back and faulted it in
 /// again: 32 MiB of trim slack and 4 MiB of padding per heap growth cut a
@@ -112,7 +114,7 @@ pub fn keep_image_buffers_out_of_arenas() {
     // SAFETY: mallopt only sets an allocator parameter; callers call it
     // first thing in `main`, before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 16 * 1024 * 1024);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
         libc::mallopt(libc::M_TOP_PAD, 4 * 1024 * 1024);
     }
