@@ -4,7 +4,9 @@
 //!
 //! The `turbojpeg` crate builds libjpeg-turbo 3.1 from source and links it
 //! statically; its symbols stay inside `kiln` (not exported), so libvips keeps
-//! Debian's libjpeg-turbo 2.1 for everything else. Measured on the six corpus
+//! Debian's libjpeg-turbo 2.1 for everything else. That copy carries two
+//! patches to its Huffman decoding, same output and faster
+//! (host/vendor/turbojpeg-sys/README.kiln.md). Measured on the six corpus
 //! photos (bench/NOTES.md), single thread: decoding at 1/4 through libvips
 //! 8.14's `jpegload` took 7.7–14.5 ms, through TurboJPEG 5.7–11.6 ms; the
 //! progressive q80 encode of 512x320 2.8–4.3 ms against 2.0–2.7 ms. Both
@@ -150,6 +152,88 @@ mod tests {
             .set_blob_copy("xmp-data", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
             .unwrap();
         image.jpegsave_buffer_with_opts(options).unwrap()
+    }
+
+    /// Kiln links a patched libjpeg-turbo (host/vendor/turbojpeg-sys): its
+    /// Huffman decoding is faster and must decode every coefficient as the
+    /// unpatched 3.1.0 does. Each fixture (tests/fixtures/jpeg-decode) is
+    /// decoded at 1/8, 1/4, 1/2 and 1, to RGB and to YUV planes, and the
+    /// SHA-256 of all of it is the one the unpatched library gives
+    /// (turbojpeg-sys 1.2.0 from crates.io, in a C program doing the same).
+    #[test]
+    fn patched_libjpeg_turbo_decodes_as_the_unpatched_one() {
+        use sha2::{Digest, Sha256};
+        let cases = [
+            (
+                "cups-progressive.jpg",
+                "6db6856b478a1f1b569f2da859570f3da4775817b96b75000d46142e3e0ae95c",
+            ),
+            (
+                "cups-split-bands.jpg",
+                "196d493fa69be2f91d80e89d6a7325a7e0d3c73e830249fa3ef30614ef0f9783",
+            ),
+            (
+                "cups-approx-restart.jpg",
+                "446368f65b1e03fe32f4fa25a9afce18aeb774711e875ad5978b583dcb2f12ca",
+            ),
+            (
+                "cups-progressive-444.jpg",
+                "d31c7da6d66b974d8ea46d3e8f239cf5d2b82c004b61097155aaf51efb2ae957",
+            ),
+            (
+                "cups-grey-progressive.jpg",
+                "247b2b355c69eb3cd13ceecaaf0cd892d432d92a5e7efbbe6394c3ef0c3cddfc",
+            ),
+            (
+                "cups-baseline.jpg",
+                "5d836b30d1b85737df8be57dfb0630a8c9379aa9d6a0b58a62ce631215a070ea",
+            ),
+            (
+                "cups-baseline-422-restart.jpg",
+                "4093a0ff3f0e0fadba20af750aa2a6bba5d9774ac3622f6500d9748699334d50",
+            ),
+            (
+                "cups-progressive-truncated.jpg",
+                "dbee06c18dbffdeb918b7927610addec2fd2eec408e4bdbb2f04f55cc74fe8b2",
+            ),
+        ];
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/jpeg-decode");
+        for (name, expected) in cases {
+            let bytes = std::fs::read(fixtures.join(name)).unwrap();
+            let truncated = name.contains("truncated");
+            let mut hash = Sha256::new();
+            for denom in [8, 4, 2, 1] {
+                let mut decompressor = Decompressor::new().unwrap();
+                let header = decompressor.read_header(&bytes).unwrap();
+                let scale = ScalingFactor::new(1, denom);
+                decompressor.set_scaling_factor(scale).unwrap();
+                let scaled = header.scaled(scale);
+                let (width, height) = (scaled.width, scaled.height);
+                let mut rgb = vec![0u8; width * 3 * height];
+                let image = Image {
+                    pixels: &mut rgb[..],
+                    width,
+                    pitch: width * 3,
+                    height,
+                    format: PixelFormat::RGB,
+                };
+                let decoded = decompressor.decompress(&bytes, image);
+                assert_eq!(decoded.is_err(), truncated, "{name} at 1/{denom}: {decoded:?}");
+                hash.update(rgb.as_slice());
+                let mut planes = vec![0u8; turbojpeg::yuv_pixels_len(width, 1, height, header.subsamp).unwrap()];
+                let image = turbojpeg::YuvImage {
+                    pixels: &mut planes[..],
+                    width,
+                    align: 1,
+                    height,
+                    subsamp: header.subsamp,
+                };
+                let decoded = decompressor.decompress_to_yuv(&bytes, image);
+                assert_eq!(decoded.is_err(), truncated, "{name} at 1/{denom}: {decoded:?}");
+                hash.update(planes.as_slice());
+            }
+            assert_eq!(format!("{:x}", hash.finalize()), expected, "{name}");
+        }
     }
 
     #[test]
