@@ -242,10 +242,10 @@ def floor(photos, suffix, seconds):
             "p99": times[int(len(times) * 0.99) - 1], "requests": count, "errors": 0, "unique": count}
 
 
-def start_kiln(data, config=""):
+def start_kiln(data, config="", binary=ROOT / "target/release/kiln"):
     port = free_port()
     (data / "kiln.toml").write_text(config)
-    server = Server("kiln", [str(ROOT / "target/release/kiln"), "serve"], f"http://127.0.0.1:{port}",
+    server = Server("kiln", [str(binary), "serve"], f"http://127.0.0.1:{port}",
                     cwd=data, env={"KILN_CONFIG": "kiln.toml", "KILN_SERVER__LISTEN": f"127.0.0.1:{port}",
                                    "KILN_LOG": "warn"})
     key = None
