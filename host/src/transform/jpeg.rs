@@ -203,11 +203,8 @@ mod tests {
             let truncated = name.contains("truncated");
             let mut hash = Sha256::new();
             for denom in [8, 4, 2, 1] {
-                let mut decompressor = Decompressor::new().unwrap();
-                let header = decompressor.read_header(&bytes).unwrap();
-                let scale = ScalingFactor::new(1, denom);
-                decompressor.set_scaling_factor(scale).unwrap();
-                let scaled = header.scaled(scale);
+                let (mut decompressor, header) = decompressor(&bytes).unwrap();
+                let scaled = scale(&mut decompressor, &header, denom).unwrap();
                 let (width, height) = (scaled.width, scaled.height);
                 let mut rgb = vec![0u8; width * 3 * height];
                 let image = Image {

@@ -605,6 +605,14 @@ static INLINE boolean correct_coefs(bitread_working_state *br_state,
 }
 
 
+/* correct_coefs() on the working bit state of decode_mcu_AC_refine(). */
+#define CORRECT_COEFS(coefs, failaction) { \
+  br_state.get_buffer = get_buffer;  br_state.bits_left = bits_left; \
+  if (!correct_coefs(&br_state, *block, coefs, p1)) \
+    { failaction; } \
+  get_buffer = br_state.get_buffer;  bits_left = br_state.bits_left; \
+}
+
 METHODDEF(boolean)
 decode_mcu_AC_refine(j_decompress_ptr cinfo, JBLOCKROW *MCU_data)
 {
@@ -692,14 +700,8 @@ decode_mcu_AC_refine(j_decompress_ptr cinfo, JBLOCKROW *MCU_data)
         while (r-- > 0 && zeros)
           zeros &= zeros - 1;
         passed = zeros ? ahead & ((zeros & (0 - zeros)) - 1) : ahead;
-        if (nonzero & passed) {
-          br_state.get_buffer = get_buffer;
-          br_state.bits_left = bits_left;
-          if (!correct_coefs(&br_state, *block, nonzero & passed, p1))
-            goto undoit;
-          get_buffer = br_state.get_buffer;
-          bits_left = br_state.bits_left;
-        }
+        if (nonzero & passed)
+          CORRECT_COEFS(nonzero & passed, goto undoit);
         k = zeros ? ctz64(zeros) : Se + 1;
         if (s) {
           int pos = jpeg_natural_order[k];
@@ -717,15 +719,9 @@ decode_mcu_AC_refine(j_decompress_ptr cinfo, JBLOCKROW *MCU_data)
        * bit to each already-nonzero coefficient.  A correction bit is 1
        * if the absolute value of the coefficient must be increased.
        */
-      uint64_t rest = k <= Se ? nonzero & band_mask(k, Se) : 0;
-      if (rest) {
-        br_state.get_buffer = get_buffer;
-        br_state.bits_left = bits_left;
-        if (!correct_coefs(&br_state, *block, rest, p1))
-          goto undoit;
-        get_buffer = br_state.get_buffer;
-        bits_left = br_state.bits_left;
-      }
+      uint64_t rest = nonzero & band_mask(k, Se);
+      if (rest)
+        CORRECT_COEFS(rest, goto undoit);
       /* Count one block completed in EOB run */
       EOBRUN--;
     }
