@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::ffi::c_int;
 
 use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer};
 use turbojpeg::{Colorspace, Compressor, PixelFormat, Subsamp, YuvImage, YuvPlanesImage, raw};
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
@@ -38,7 +38,7 @@ use zune_core::options::DecoderOptions;
 use super::params::{ColourSpace, OutputFormat, Strip};
 use super::pipeline::{self, Encoded, PipelineError, is_srgb_profile, jpeg_shrink};
 use super::plan::{Plan, Source};
-use super::raster::Watch;
+use super::raster::{self, Watch};
 use super::{jpeg, webp};
 use crate::plugin::{PluginImage, Plugins};
 use crate::probe::ImageFormat;
@@ -208,7 +208,7 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
         let from = ImageRef::new(stored.0, stored.1, samples, PixelType::U8).ok()?;
         let mut resized = Image::new(to.0, to.1, PixelType::U8);
         let options = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+            .resize_alg(ResizeAlg::Convolution(raster::lanczos3()))
             .crop(0.0, 0.0, area.0, area.1);
         resizer.resize(&from, &mut resized, &options).ok()?;
         Some(Plane {
