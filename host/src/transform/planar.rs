@@ -203,12 +203,13 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
         (f64::from(chroma_to.1 * to_y) * picture.1 / f64::from(size.1) / from_y).min(chroma_size.1 as f64),
     );
     let mut resizer = Resizer::new();
+    let lanczos3 = raster::lanczos3();
     let mut resize = |samples: &[u8], stored: (usize, usize), area: (f64, f64), to: (u32, u32)| {
         let stored = (u32::try_from(stored.0).ok()?, u32::try_from(stored.1).ok()?);
         let from = ImageRef::new(stored.0, stored.1, samples, PixelType::U8).ok()?;
         let mut resized = Image::new(to.0, to.1, PixelType::U8);
         let options = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(raster::lanczos3()))
+            .resize_alg(ResizeAlg::Convolution(lanczos3))
             .crop(0.0, 0.0, area.0, area.1);
         resizer.resize(&from, &mut resized, &options).ok()?;
         Some(Plane {

@@ -182,7 +182,8 @@ pub fn lanczos3() -> FilterType {
 /// sin(πx) = sin 3t = 3s − 4s³, so one sine serves both factors; that sine
 /// is a Taylor polynomial on [0, π/2], where its first dropped term is
 /// below 3e-16, so a weight is off libm's by ~1e-14 at most — far below the
-/// 1/2^14 steps the weights are rounded to for 8-bit samples.
+/// fixed-point steps (2^-22 at the finest) that fast_image_resize rounds
+/// the weights to for 8-bit samples.
 fn lanczos3_weight(x: f64) -> f64 {
     use std::f64::consts::{FRAC_PI_2, PI};
     if !(-3.0..3.0).contains(&x) {
@@ -279,9 +280,9 @@ pub(super) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use rs_vips::voption::{Setter, VOption};
-
     use std::f64::consts::PI;
+
+    use rs_vips::voption::{Setter, VOption};
 
     use super::testing::{differences, image, no_watch};
     use super::*;
