@@ -164,26 +164,21 @@ def wrk_spread(server, paths, seconds, processes):
     return result
 
 
-PLUGIN_ROUNDS = 3
+PLUGIN_ROUNDS = 8
 
 
 def interleaved(server, workloads, seconds):
-    """Runs the workloads in PLUGIN_ROUNDS alternating rounds, each starting
-    with another one, and merges each one's runs. The machine's speed drifts
-    by ±10% over a minute, more than the 5% a plugin may cost; alternating
-    short runs gives each workload the same share of fast and slow moments.
-    Each round takes its own part of every path list, so none repeats."""
+    """Runs the workloads in PLUGIN_ROUNDS alternating rounds of `seconds`
+    each, every round starting with another one, and merges each one's runs.
+    The machine's speed drifts by ±10% over a minute, more than the 5% a
+    plugin may cost; many short alternating runs give each workload the same
+    share of fast and slow moments. `workloads[label](r)` is round r's path
+    list, on originals of its own, so no round asks for a variant another made."""
     runs = {label: [] for label in workloads}
     labels = list(workloads)
-    per_run = max(seconds // PLUGIN_ROUNDS, 3)
-
-    def share(label):
-        return len(workloads[label]) // PLUGIN_ROUNDS
-
     for r in range(PLUGIN_ROUNDS):
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-            part = workloads[label][r * share(label):]
-            runs[label].append(wrk(server.url, part, per_run, server=server))
+            runs[label].append(wrk(server.url, workloads[label](r), seconds, server=server))
     merged = {}
     for label, rs in runs.items():
         requests = sum(r["requests"] for r in rs)
@@ -193,12 +188,10 @@ def interleaved(server, workloads, seconds):
             "p99": max(r["p99"] for r in rs),
             "requests": requests,
             "errors": sum(r["errors"] for r in rs),
-            # A round that ran past its part of the list asked for variants of
-            # the next one, which the report then flags as cached.
-            "unique": sum(min(r["requests"], share(label)) for r in rs),
+            "unique": sum(r["unique"] for r in rs),
             "cpu_ms": sum(r["cpu_ms"] * r["requests"] for r in rs) / max(requests, 1),
             "rounds": [round(r["rps"], 1) for r in rs],
-            "round_seconds": per_run,
+            "round_seconds": seconds,
         }
     return merged
 
@@ -324,7 +317,8 @@ def run(args):
         kiln_data.mkdir()
         kiln, key = start_kiln(kiln_data, config)
         servers.append(kiln)
-        for prefix in ["warm", "noop/warm", "wm/warm", "photos", "none", "noop", "wm"]:
+        plugin_prefixes = [f"{chain}/r{r}" for chain in ["none", "noop", "wm"] for r in range(PLUGIN_ROUNDS)]
+        for prefix in ["warm", "noop/warm", "wm/warm", "photos", *plugin_prefixes]:
             for photo in photos:
                 upload(kiln.url, key, f"{prefix}/{photo.stem}", photo)
 
@@ -367,9 +361,11 @@ def run(args):
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
         # the three are compared under the same conditions.
-        results.update(interleaved(kiln, {"plugins/none": kiln_paths("none", photos, "jpeg"),
-                                          "plugins/noop": kiln_paths("noop", photos, "jpeg"),
-                                          "plugins/watermark": kiln_paths("wm", photos, "jpeg")}, seconds))
+        chains = {"none": "none", "noop": "noop", "watermark": "wm"}
+        results.update(interleaved(
+            kiln, {f"plugins/{label}": lambda r, chain=chain: kiln_paths(f"{chain}/r{r}", photos, "jpeg")
+                   for label, chain in chains.items()},
+            max(seconds // 3, 3)))
 
         print("(b) cached variants against nginx serving the same bytes", flush=True)
         cached = kiln_paths("photos", photos, "jpeg")[:200]
@@ -516,8 +512,8 @@ before ({len(SIZES)} sizes × {len(QUALITIES)} qualities × 6 photos); ipx and t
 floor is pyvips doing what Kiln's pipeline does (JPEG decoded at the DCT scale that covers the box, resized the rest of the way, encoded) in one process per core, without HTTP.
 Kiln runs its release build as `make run` would, with no tuning. Every server first gets
 {WARM_UP_SECONDS} s of the same kind of work on other variants (warm-up, not counted; Kiln once per plugin chain too); (d)'s "none" is
-(a)'s JPEG workload run again next to the plugin runs, on variants of its own, and the three run in {PLUGIN_ROUNDS}
-alternating rounds of {results["plugins/none"]["round_seconds"]} s, each round led by another one (req/s: the mean of the rounds; p50: their median;
+(a)'s JPEG workload run again next to the plugin runs, and the three run in {PLUGIN_ROUNDS}
+alternating rounds of {results["plugins/none"]["round_seconds"]} s, each round on originals of its own and led by another one (req/s: the mean of the rounds; p50: their median;
 p99: the worst), since this machine's speed drifts by more than the 5% a plugin may cost. Req/s per round: {plugin_rounds}.
 
 ![throughput](bench/chart.svg)

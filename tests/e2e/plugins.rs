@@ -143,6 +143,45 @@ async fn watermark_changes_only_where_the_mark_is() {
 }
 
 #[tokio::test]
+async fn a_plugin_that_changes_nothing_leaves_the_output_as_without_it() {
+    let config = [
+        plugin("noop", ""),
+        plugin("watermark", "config = { opacity = 1.0, color = \"ff0000\" }"),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"noop\", \"watermark\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("photo", jpeg(640, 400, 3)).await;
+    kiln.upload_ok("noise", noisy_png(300, 200)).await;
+    // JPEG to JPEG and WebP takes the planar path, PNG the libvips pipeline.
+    for (asset, query) in [
+        ("photo", "w=320"),
+        ("photo", "w=320&format=webp"),
+        ("noise", "w=150&format=jpeg"),
+        ("noise", "w=150&format=png"),
+    ] {
+        let plain = kiln.bytes(&format!("/assets/{asset}?{query}")).await;
+        let noop = kiln.fetch(&format!("/assets/{asset}?{query}&fx=noop")).await;
+        assert_eq!(noop.status(), 200, "{asset}?{query}");
+        assert_eq!(
+            noop.headers()["kiln-cache"],
+            "miss",
+            "{asset}?{query}: a variant of its own"
+        );
+        assert!(
+            noop.bytes().await.unwrap() == plain,
+            "{asset}?{query}: the no-op changed the bytes"
+        );
+        let twice = kiln.bytes(&format!("/assets/{asset}?{query}&fx=noop,noop")).await;
+        assert!(twice == plain, "{asset}?{query}: two no-ops changed the bytes");
+        let marked = kiln
+            .bytes(&format!("/assets/{asset}?{query}&fx=noop,watermark&watermark.text=K"))
+            .await;
+        assert!(marked != plain, "{asset}?{query}: a change after a no-op is kept");
+    }
+}
+
+#[tokio::test]
 async fn fx_chains_and_path_transforms() {
     let config = [
         plugin("duotone", ""),

@@ -35,6 +35,17 @@ impl PluginImage {
     }
 }
 
+/// A transform's result, and whether it differs from the frame the plugin
+/// was given. A plugin that hands its input back as it was lets the host go
+/// on from its own copy of the frame (the decoder's planes, the libvips
+/// image), so the output is the same as without the plugin and spares the
+/// conversions back from RGBA.
+#[derive(Debug)]
+pub struct Transformed {
+    pub image: PluginImage,
+    pub changed: bool,
+}
+
 /// What validators and preprocessors are told about an upload.
 #[derive(Debug, Clone)]
 pub struct UploadFacts {
@@ -113,7 +124,7 @@ fn to_wit_info(facts: &UploadFacts) -> types::UploadInfo {
 /// The most a transform's result may hold: the host's own output limit.
 const MAX_OUTPUT_SIDE: u32 = 16384;
 
-pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<PluginImage, PluginError> {
+pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
     let pre = plugin
         .pre
         .transform
@@ -121,9 +132,10 @@ pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)
         .ok_or_else(|| wrong_kind(plugin, Kind::Transform))?;
     let mut store = store(plugin);
     let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+    let input = to_wit(image);
     let result = bindings
         .kiln_plugin_transformer()
-        .call_transform(&mut store, &to_wit(image), &params.to_vec(), &plugin.config)
+        .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
         .map_err(|e| classify(plugin, e))?;
     let output = result.map_err(|message| PluginError::Failed {
         name: plugin.name.clone(),
@@ -144,10 +156,16 @@ pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)
             output.pixels.len()
         )));
     }
-    Ok(PluginImage {
-        width: w,
-        height: h,
-        pixels: output.pixels,
+    // A memcmp of the frame, which stops at the first difference, against
+    // the encoder's colour conversion it can save.
+    let changed = (w, h) != (input.width, input.height) || output.pixels != input.pixels;
+    Ok(Transformed {
+        image: PluginImage {
+            width: w,
+            height: h,
+            pixels: output.pixels,
+        },
+        changed,
     })
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use call::{PluginImage, UploadFacts};
+pub use call::{PluginImage, Transformed, UploadFacts};
 
 /// `[plugins.NAME]` in the config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,7 +190,7 @@ impl Plugin {
     }
 
     /// Runs the plugin as a transform.
-    pub fn transform(&self, image: PluginImage, params: &[(String, String)]) -> Result<PluginImage, PluginError> {
+    pub fn transform(&self, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
         call::transform(self, image, params)
     }
 

@@ -22,7 +22,7 @@ use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use super::raster::{self, Watch, field_names, pixels};
 use super::{jpeg, planar, webp};
-use crate::plugin::{PluginError, PluginImage, Plugins};
+use crate::plugin::{PluginError, PluginImage, Plugins, Transformed};
 use crate::probe::ImageFormat;
 
 #[derive(Debug, thiserror::Error)]
@@ -488,20 +488,33 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
     for image in frames {
         let had_alpha = image.hasalpha();
         let current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
-        let current = run_plugins(cx.plan, cx.plugins, current)?;
-        out.push(from_rgba8(current, had_alpha, &image).map_err(vips("plugins"))?);
+        let result = run_plugins(cx.plan, cx.plugins, current)?;
+        out.push(if result.changed {
+            from_rgba8(result.image, had_alpha, &image).map_err(vips("plugins"))?
+        } else {
+            image
+        });
     }
     Ok(out)
 }
 
-/// One frame through the plan's plugin transforms, in order.
-pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, mut current: PluginImage) -> Result<PluginImage> {
+/// One frame through the plan's plugin transforms, in order; `changed` when
+/// any of them changed it.
+pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, frame: PluginImage) -> Result<Transformed> {
+    let mut current = Transformed {
+        image: frame,
+        changed: false,
+    };
     for step in &plan.fx {
         let plugin = plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
             step: "plugins",
             message: format!("plugin {:?} is not loaded", step.name),
         })?;
-        current = plugin.transform(current, &step.params)?;
+        let next = plugin.transform(current.image, &step.params)?;
+        current = Transformed {
+            image: next.image,
+            changed: current.changed || next.changed,
+        };
     }
     Ok(current)
 }

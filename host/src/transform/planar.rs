@@ -22,7 +22,8 @@
 //! RGBA frame, and what they return, when opaque, goes straight to the
 //! encoder (else through the pipeline's steps after the plugins), so a
 //! plugin in the chain adds its call and two colour conversions at the
-//! output size, not a slower way to and from the plugins.
+//! output size, not a slower way to and from the plugins. When the plugins
+//! hand the frame back as it was, the planes are encoded as without them.
 //! As in `jpeg.rs`, a TurboJPEG call cannot be killed by the pool's
 //! watchdog; it is bounded by the upload's pixel limit.
 
@@ -86,7 +87,14 @@ pub fn shrink(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, wat
             height: size.1,
             pixels: rgba([&y, &u, &v], output.subsampling())?,
         };
-        return Some(after_plugins(frame, output, plan, source, plugins, watch));
+        match pipeline::run_plugins(plan, plugins, frame) {
+            Ok(result) if result.changed => {
+                return Some(after_plugins(result.image, output, plan, source, plugins, watch));
+            }
+            // Left as it was: encoded from the planes, as without plugins.
+            Ok(_) => {}
+            Err(error) => return Some(Err(error)),
+        }
     }
     let encoded = match output {
         Output::Jpeg { quality, progressive } => encode_jpeg([&y, &u, &v], quality, progressive, output.subsampling()),
@@ -225,9 +233,9 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
     ])
 }
 
-/// The plugins on `frame`, then its encoding: straight from their RGBA when
-/// they left it opaque (the encoders skip the fourth byte), else through
-/// the pipeline's steps after the plugins (flattening, for one).
+/// The encoding of a `frame` the plugins changed: straight from their RGBA
+/// when they left it opaque (the encoders skip the fourth byte), else
+/// through the pipeline's steps after the plugins (flattening, for one).
 fn after_plugins(
     frame: PluginImage,
     output: Output,
@@ -236,7 +244,6 @@ fn after_plugins(
     plugins: &Plugins,
     watch: Watch,
 ) -> Result<Encoded> {
-    let frame = pipeline::run_plugins(plan, plugins, frame)?;
     if !frame.is_opaque() {
         return pipeline::run_after_plugins(frame, plan, source, plugins, watch);
     }
