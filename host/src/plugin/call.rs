@@ -36,10 +36,9 @@ impl PluginImage {
 }
 
 /// A transform's result, and whether it differs from the frame the plugin
-/// was given. A plugin that hands its input back as it was lets the host go
-/// on from its own copy of the frame (the decoder's planes, the libvips
-/// image), so the output is the same as without the plugin and spares the
-/// conversions back from RGBA.
+/// was given. A plugin that hands its input back as it was lets the planar
+/// path go on from the decoder's planes, so the output is the same as
+/// without the plugin and the conversion back from RGBA is spared.
 #[derive(Debug)]
 pub struct Transformed {
     pub image: PluginImage,

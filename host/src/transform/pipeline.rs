@@ -488,12 +488,10 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
     for image in frames {
         let had_alpha = image.hasalpha();
         let current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
+        // Even an unchanged result is taken back from its RGBA: `image` may
+        // read its source sequentially, and `rgba8` has read it already.
         let result = run_plugins(cx.plan, cx.plugins, current)?;
-        out.push(if result.changed {
-            from_rgba8(result.image, had_alpha, &image).map_err(vips("plugins"))?
-        } else {
-            image
-        });
+        out.push(from_rgba8(result.image, had_alpha, &image).map_err(vips("plugins"))?);
     }
     Ok(out)
 }
