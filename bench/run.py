@@ -165,6 +165,8 @@ def wrk_spread(server, paths, seconds, processes):
 
 
 PLUGIN_ROUNDS = 8
+# (d)'s chains: report label -> the path prefix whose `transforms` run it.
+PLUGIN_CHAINS = {"none": "none", "noop": "noop", "watermark": "wm"}
 
 
 def interleaved(server, workloads, seconds):
@@ -317,7 +319,7 @@ def run(args):
         kiln_data.mkdir()
         kiln, key = start_kiln(kiln_data, config)
         servers.append(kiln)
-        plugin_prefixes = [f"{chain}/r{r}" for chain in ["none", "noop", "wm"] for r in range(PLUGIN_ROUNDS)]
+        plugin_prefixes = [f"{chain}/r{r}" for chain in PLUGIN_CHAINS.values() for r in range(PLUGIN_ROUNDS)]
         for prefix in ["warm", "noop/warm", "wm/warm", "photos", *plugin_prefixes]:
             for photo in photos:
                 upload(kiln.url, key, f"{prefix}/{photo.stem}", photo)
@@ -361,10 +363,10 @@ def run(args):
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
         # the three are compared under the same conditions.
-        chains = {"none": "none", "noop": "noop", "watermark": "wm"}
+        # Each round of each chain gets a third of a run's --seconds.
         results.update(interleaved(
             kiln, {f"plugins/{label}": lambda r, chain=chain: kiln_paths(f"{chain}/r{r}", photos, "jpeg")
-                   for label, chain in chains.items()},
+                   for label, chain in PLUGIN_CHAINS.items()},
             max(seconds // 3, 3)))
 
         print("(b) cached variants against nginx serving the same bytes", flush=True)

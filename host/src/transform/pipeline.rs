@@ -498,23 +498,18 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
 
 /// One frame through the plan's plugin transforms, in order; `changed` when
 /// any of them changed it.
-pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, frame: PluginImage) -> Result<Transformed> {
-    let mut current = Transformed {
-        image: frame,
-        changed: false,
-    };
+pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, mut image: PluginImage) -> Result<Transformed> {
+    let mut changed = false;
     for step in &plan.fx {
         let plugin = plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
             step: "plugins",
             message: format!("plugin {:?} is not loaded", step.name),
         })?;
-        let next = plugin.transform(current.image, &step.params)?;
-        current = Transformed {
-            image: next.image,
-            changed: current.changed || next.changed,
-        };
+        let result = plugin.transform(image, &step.params)?;
+        image = result.image;
+        changed |= result.changed;
     }
-    Ok(current)
+    Ok(Transformed { image, changed })
 }
 
 /// A plugin's result back in libvips, with the metadata of the `frame` it
