@@ -155,52 +155,69 @@ def wrk_spread(server, paths, seconds, processes):
     one process, which then does all the work on one core while the others
     idle: half the throughput, with the same CPU time per request. Such a run
     is repeated (up to three times in all) so the peer is measured at its best;
-    the last run is kept either way, with the number of attempts."""
+    the last run is returned either way, with the number of attempts, and
+    marked when it still ran on one process."""
     for attempt in range(1, 4):
         result = wrk(server.url, paths, seconds, server=server)
         result["attempts"] = attempt
-        if result["busiest_share"] < 1 - 0.5 / processes:
+        result["one_process"] = result["busiest_share"] >= 1 - 0.5 / processes
+        if not result["one_process"]:
             break
     return result
 
 
+COLD_ROUNDS = 3
 PLUGIN_ROUNDS = 8
 # (d)'s chains: report label -> the path prefix whose `transforms` run it.
 PLUGIN_CHAINS = {"none": "none", "noop": "noop", "watermark": "wm"}
 
 
-def interleaved(server, workloads, seconds):
-    """Runs the workloads in PLUGIN_ROUNDS alternating rounds of `seconds`
-    each, every round starting with another one, and merges each one's runs.
-    The machine's speed drifts by ±10% over a minute, more than the 5% a
-    plugin may cost; many short alternating runs give each workload the same
-    share of fast and slow moments. `workloads[label](r)` is round r's path
-    list, on originals of its own, so no round asks for a variant another made."""
+def alternating(workloads, rounds, seconds):
+    """Runs the workloads in `rounds` alternating rounds of `seconds` each,
+    every round starting with another one, and merges each one's runs. The
+    machine's speed drifts by ±10% over a minute, as much as the margins the
+    targets ask for; many short alternating runs give each workload the same
+    share of fast and slow moments. `workloads[label](r, seconds)` runs round
+    r and returns its result; a workload on Kiln asks for variants no other
+    round asked for. A round that ran on one of a server's processes only
+    (`wrk_spread`) is left out, unless every round of it did."""
     runs = {label: [] for label in workloads}
     labels = list(workloads)
-    for r in range(PLUGIN_ROUNDS):
+    for r in range(rounds):
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-            runs[label].append(wrk(server.url, workloads[label](r), seconds, server=server))
+            runs[label].append(workloads[label](r, seconds))
     merged = {}
-    for label, rs in runs.items():
+    for label, all_rounds in runs.items():
+        rs = [r for r in all_rounds if not r.get("one_process")] or all_rounds
         requests = sum(r["requests"] for r in rs)
         merged[label] = {
             "rps": sum(r["rps"] for r in rs) / len(rs),
             "p50": statistics.median(r["p50"] for r in rs),
             "p99": max(r["p99"] for r in rs),
             "requests": requests,
-            "errors": sum(r["errors"] for r in rs),
+            "errors": sum(r["errors"] for r in all_rounds),
             "unique": sum(r["unique"] for r in rs),
-            "cpu_ms": sum(r["cpu_ms"] * r["requests"] for r in rs) / max(requests, 1),
             "rounds": [round(r["rps"], 1) for r in rs],
             "round_seconds": seconds,
+            "reruns": sum(r.get("attempts", 1) - 1 for r in all_rounds),
+            "left_out": len(all_rounds) - len(rs),
         }
+        if all("cpu_ms" in r for r in rs):
+            merged[label]["cpu_ms"] = sum(r["cpu_ms"] * r["requests"] for r in rs) / max(requests, 1)
     return merged
+
+
+def round_of(paths, r, rounds):
+    """Round r's share of `paths`: the list turned to start at the r-th of
+    `rounds` equal parts, so that rounds shorter than a part never meet."""
+    start = r * len(paths) // rounds
+    return paths[start:] + paths[:start], len(paths) // rounds
 
 
 def floor_job(args):
     import pyvips  # imported in the worker: one libvips per process
     paths, size, q, suffix, deadline = args
+    began = time.time()
     times = []
     done = 0
     while time.time() < deadline:
@@ -217,7 +234,7 @@ def floor_job(args):
         image.write_to_buffer(f"{suffix}[Q={q}{interlace}]")
         times.append((time.perf_counter() - start) * 1000)
         done += 1
-    return done, times
+    return done, times, began
 
 
 def floor(photos, suffix, seconds):
@@ -227,12 +244,13 @@ def floor(photos, suffix, seconds):
     deadline = time.time() + seconds
     paths = [str(p) for p in photos]
     jobs = [(paths[i:] + paths[:i], 512, 80, suffix, deadline) for i in range(cores)]
-    started = time.time()
     with Pool(cores) as pool:
         results = pool.map(floor_job, jobs)
-    elapsed = time.time() - started
-    times = sorted(t for _, ts in results for t in ts)
-    count = sum(n for n, _ in results)
+    # From the first process's first image, not from the pool's start:
+    # starting processes and libvips is no part of the floor.
+    elapsed = deadline - min(began for _, _, began in results)
+    times = sorted(t for _, ts, _ in results for t in ts)
+    count = sum(n for n, _, _ in results)
     return {"rps": count / elapsed, "p50": statistics.median(times),
             "p99": times[int(len(times) * 0.99) - 1], "requests": count, "errors": 0, "unique": count}
 
@@ -352,22 +370,33 @@ def run(args):
 
         for fmt, suffix in [("jpeg", ".jpg"), ("webp", ".webp")]:
             print(f"(a) cold transforms to {fmt}", flush=True)
-            results[f"cold-{fmt}/kiln"] = wrk(kiln.url, kiln_paths("photos", photos, fmt), seconds, server=kiln)
+            kiln_cold = kiln_paths("photos", photos, fmt)
             ipx_paths = [f"/s_{s}x{s},fit_inside,f_{fmt},q_{q}/{p.name}" for s, q in variants() for p in photos]
-            results[f"cold-{fmt}/ipx"] = wrk(ipx.url, ipx_paths, seconds, server=ipx)
             thumbor_paths = [f"/unsafe/fit-in/{s}x{s}/filters:quality({q}):format({fmt})/{p.name}"
                              for s, q in variants() for p in photos]
-            results[f"cold-{fmt}/thumbor"] = wrk_spread(thumbor, thumbor_paths, seconds, os.cpu_count() or 1)
-            results[f"cold-{fmt}/libvips floor"] = floor(photos, suffix, seconds)
+
+            def kiln_round(r, t):
+                # Each round on its own part of the variants: none made twice.
+                part, unique = round_of(kiln_cold, r, COLD_ROUNDS)
+                return {**wrk(kiln.url, part, t, server=kiln), "unique": unique}
+
+            # The run's --seconds split into rounds, the four systems taking turns.
+            results.update(alternating({
+                f"cold-{fmt}/kiln": kiln_round,
+                f"cold-{fmt}/ipx": lambda r, t: wrk(ipx.url, ipx_paths, t, server=ipx),
+                f"cold-{fmt}/thumbor": lambda r, t: wrk_spread(thumbor, thumbor_paths, t, os.cpu_count() or 1),
+                f"cold-{fmt}/libvips floor": lambda r, t: floor(photos, suffix, t),
+            }, COLD_ROUNDS, max(seconds // COLD_ROUNDS, 3)))
 
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
         # the three are compared under the same conditions.
         # Each round of each chain gets a third of a run's --seconds.
-        results.update(interleaved(
-            kiln, {f"plugins/{label}": lambda r, chain=chain: kiln_paths(f"{chain}/r{r}", photos, "jpeg")
-                   for label, chain in PLUGIN_CHAINS.items()},
-            max(seconds // 3, 3)))
+        results.update(alternating(
+            {f"plugins/{label}": lambda r, t, chain=chain: wrk(kiln.url, kiln_paths(f"{chain}/r{r}", photos, "jpeg"),
+                                                                t, server=kiln)
+             for label, chain in PLUGIN_CHAINS.items()},
+            PLUGIN_ROUNDS, max(seconds // 3, 3)))
 
         print("(b) cached variants against nginx serving the same bytes", flush=True)
         cached = kiln_paths("photos", photos, "jpeg")[:200]
@@ -389,8 +418,10 @@ def run(args):
         nginx = Server("nginx", ["nginx", "-c", str(nginx_conf), "-p", str(work)], f"http://127.0.0.1:{nginx_port}")
         servers.append(nginx)
         wait_for(f"{nginx.url}{nginx_paths[0]}")
-        results["cached/kiln"] = wrk(kiln.url, cached, seconds, server=kiln)
-        results["cached/nginx"] = wrk(nginx.url, nginx_paths, seconds, server=nginx)
+        results.update(alternating({
+            "cached/kiln": lambda r, t: wrk(kiln.url, cached, t, server=kiln),
+            "cached/nginx": lambda r, t: wrk(nginx.url, nginx_paths, t, server=nginx),
+        }, COLD_ROUNDS, max(seconds // COLD_ROUNDS, 3)))
 
         print("(c) uploads", flush=True)
         bodies = [str(p) for p in photos]
@@ -466,8 +497,10 @@ def report(results, path, args, produced=None):
         errors = f"{r['errors']}" if r["errors"] else "0"
         cpu = f"{r['cpu_ms']:.2f}" if "cpu_ms" in r else "–"
         name = key.split('/', 1)[1]
-        if r.get("attempts", 1) > 1:
-            name += f" ({r['attempts']} runs, last kept; see below)"
+        if r.get("left_out"):
+            name += f" ({r['left_out']} of {len(r['rounds']) + r['left_out']} rounds on one process, left out; see below)"
+        elif r.get("reruns"):
+            name += f" ({r['reruns']} rounds rerun; see below)"
         if key.split("/")[0] in ("cold-jpeg", "cold-webp", "plugins") and r["requests"] > r["unique"]:
             name += f" (**only {r['unique']} variants for {r['requests']} requests: some were cached**)"
         return (f"| {name} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | "
@@ -501,6 +534,8 @@ def report(results, path, args, produced=None):
     lines.append(f"| a no-op plugin costs < 5% of (a) | {noop_cost * 100:.1f}% | "
                  f"{'met' if noop_cost < 0.05 else '**missed**'} |")
     lines.append(f"| peak RSS in (e) < 400 MB | {rss:.0f} MB | {'met' if rss < 400 else '**missed**'} |")
+    cold_rounds = "; ".join(f"{k} {', '.join(map(str, results[k]['rounds']))}"
+                            for k in results if k.startswith(("cold-", "cached/")))
     plugin_rounds = "; ".join(f"{k.split('/')[1]} {', '.join(map(str, results[k]['rounds']))}"
                               for k in results if k.startswith("plugins/"))
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -508,15 +543,18 @@ def report(results, path, args, produced=None):
     text = f"""# Benchmarks
 
 Produced by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', produced or time.gmtime())}) on {os.cpu_count()} cores
-({cpu}), {args.seconds} s per run, wrk with 2 threads and 4 connections (16 for (e)), every
-system on loopback, one after the other. Every request in (a) and (d) names a variant not made
+({cpu}), {args.seconds} s per system and workload, wrk with 2 threads and 4 connections (16 for (e)), every
+system on loopback. Every request in (a) and (d) names a variant not made
 before ({len(SIZES)} sizes × {len(QUALITIES)} qualities × 6 photos); ipx and thumbor keep no result cache. The libvips
 floor is pyvips doing what Kiln's pipeline does (JPEG decoded at the DCT scale that covers the box, resized the rest of the way, encoded) in one process per core, without HTTP.
 Kiln runs its release build as `make run` would, with no tuning. Every server first gets
-{WARM_UP_SECONDS} s of the same kind of work on other variants (warm-up, not counted; Kiln once per plugin chain too); (d)'s "none" is
-(a)'s JPEG workload run again next to the plugin runs, and the three run in {PLUGIN_ROUNDS}
-alternating rounds of {results["plugins/none"]["round_seconds"]} s, each round on originals of its own and led by another one (req/s: the mean of the rounds; p50: their median;
-p99: the worst), since this machine's speed drifts by more than the 5% a plugin may cost. Req/s per round: {plugin_rounds}.
+{WARM_UP_SECONDS} s of the same kind of work on other variants (warm-up, not counted; Kiln once per plugin chain too).
+This machine's speed drifts by ±10% from one minute to the next, as much as the margins the targets ask for,
+so the systems take turns: (a) runs the four in {COLD_ROUNDS} alternating rounds of {results["cold-jpeg/kiln"]["round_seconds"]} s per format, Kiln's
+rounds each on a part of the variants of its own, and (b) Kiln and nginx in as many; (d)'s "none" is (a)'s JPEG workload run again next to the plugin runs,
+and the three run in {PLUGIN_ROUNDS} alternating rounds of {results["plugins/none"]["round_seconds"]} s, each round on originals of its own.
+Each round is led by another system (req/s: the mean of the rounds; p50: their median; p99: the worst).
+Req/s per round: {cold_rounds}; (d) {plugin_rounds}.
 
 ![throughput](bench/chart.svg)
 
@@ -536,8 +574,9 @@ p99: the worst), since this machine's speed drifts by more than the 5% a plugin 
 CPU ms/request is the user + system time of the server's processes over the run (all of them for
 thumbor, ipx and nginx) divided by the requests answered; for the floor there is no server to
 count. thumbor's processes share one listening socket, and all four connections sometimes land on
-one of them, which then serves them all on one core: such a run is repeated, up to three times,
-so thumbor is compared at its best (a row says when it took more than one run).
+one of them, which then serves them all on one core: such a round is repeated, up to three times,
+and a round that still ran on one process is left out of thumbor's numbers (a row says so), so
+thumbor is compared at its best.
 
 ## How to read and rerun
 
