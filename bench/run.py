@@ -368,6 +368,8 @@ def run(args):
         wrk(thumbor.url, [f"/unsafe/fit-in/{s}x{s}/filters:quality(90)/{p.name}" for s in SIZES for p in photos],
             WARM_UP_SECONDS)
 
+        # (a) and (b) split a run's --seconds into COLD_ROUNDS rounds per system.
+        round_seconds = max(seconds // COLD_ROUNDS, 3)
         for fmt, suffix in [("jpeg", ".jpg"), ("webp", ".webp")]:
             print(f"(a) cold transforms to {fmt}", flush=True)
             kiln_cold = kiln_paths("photos", photos, fmt)
@@ -380,13 +382,12 @@ def run(args):
                 part, unique = round_of(kiln_cold, r, COLD_ROUNDS)
                 return {**wrk(kiln.url, part, t, server=kiln), "unique": unique}
 
-            # The run's --seconds split into rounds, the four systems taking turns.
             results.update(alternating({
                 f"cold-{fmt}/kiln": kiln_round,
                 f"cold-{fmt}/ipx": lambda r, t: wrk(ipx.url, ipx_paths, t, server=ipx),
                 f"cold-{fmt}/thumbor": lambda r, t: wrk_spread(thumbor, thumbor_paths, t, os.cpu_count() or 1),
                 f"cold-{fmt}/libvips floor": lambda r, t: floor(photos, suffix, t),
-            }, COLD_ROUNDS, max(seconds // COLD_ROUNDS, 3)))
+            }, COLD_ROUNDS, round_seconds))
 
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
@@ -421,7 +422,7 @@ def run(args):
         results.update(alternating({
             "cached/kiln": lambda r, t: wrk(kiln.url, cached, t, server=kiln),
             "cached/nginx": lambda r, t: wrk(nginx.url, nginx_paths, t, server=nginx),
-        }, COLD_ROUNDS, max(seconds // COLD_ROUNDS, 3)))
+        }, COLD_ROUNDS, round_seconds))
 
         print("(c) uploads", flush=True)
         bodies = [str(p) for p in photos]
