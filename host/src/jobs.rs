@@ -86,9 +86,9 @@ async fn perform(assets: &Assets, profiles: &Profiles, rules: &PathRules, job: &
                 .ok_or_else(|| format!("there is no profile {:?} any more", task.profile))?;
             // Planned exactly as a request for the profile would be, path
             // transforms included, so that the request finds this variant.
-            let settings = rules.resolve(&path).settings;
+            let resolved = rules.resolve(&path);
             let plan = assets
-                .plan(&entry, params, &settings, None)
+                .plan(&entry, params, &resolved.settings, None)
                 .map_err(|e| e.to_string())?;
             assets.render(&entry, &plan).await.map_err(|e| e.to_string())?;
             Ok(())

@@ -8,7 +8,10 @@
 //! file. Tables merge deeply; lists and scalars are replaced (an empty list
 //! clears).
 
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use std::sync::Arc;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, LimitsConfig, PathRuleConfig, Profiles};
@@ -310,23 +313,33 @@ impl PathSettings {
 
 struct CompiledRule {
     pattern: String,
-    matchers: Vec<GlobMatcher>,
     table: toml::Table,
     specificity: (usize, usize),
 }
 
+/// How many distinct sets of matching rules keep their merged settings.
+/// A set is named by which rules matched, not by the path, so a handful of
+/// rules make only a handful of sets; the bound is for configs with many.
+const RESOLVED_SETS: usize = 1024;
+
 /// Every `[[paths]]` rule, compiled and sorted less specific first.
 pub struct PathRules {
     rules: Vec<CompiledRule>,
+    /// Every rule's globs in one set, matched in one pass.
+    globs: GlobSet,
+    /// The rule (index into `rules`) each glob in `globs` belongs to.
+    glob_rule: Vec<usize>,
+    /// Merging and validating the tables is most of what resolving costs and
+    /// depends only on which rules matched, so it is done once per set.
+    resolved: Cache<Vec<usize>, Arc<ResolvedRules>>,
     default_max_upload_bytes: u64,
 }
 
 /// What [`PathRules::resolve`] found for one path.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ResolvedRules {
     /// The patterns that matched, in the order they were applied.
     pub patterns: Vec<String>,
-    pub merged: toml::Table,
     pub settings: PathSettings,
     pub max_upload_bytes: u64,
 }
@@ -341,71 +354,101 @@ impl PathRules {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
-            let matchers = compile_pattern(&rule.pattern).map_err(invalid)?;
+            let globs = pattern_globs(&rule.pattern).map_err(invalid)?;
             // Each rule is checked alone so that the error names the rule.
             PathSettings::checked(rule.settings.clone(), Some((profiles, limits, plugins))).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
             let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
             let counted = segments.iter().filter(|s| **s != "**").count();
-            compiled.push(CompiledRule {
-                pattern: rule.pattern.clone(),
-                matchers,
-                table: rule.settings.clone(),
-                specificity: (literal, counted),
-            });
+            compiled.push((
+                CompiledRule {
+                    pattern: rule.pattern.clone(),
+                    table: rule.settings.clone(),
+                    specificity: (literal, counted),
+                },
+                globs,
+            ));
         }
-        compiled.sort_by_key(|rule| rule.specificity); // stable: file order breaks ties
+        compiled.sort_by_key(|(rule, _)| rule.specificity); // stable: file order breaks ties
+        let mut set = GlobSetBuilder::new();
+        let mut glob_rule = Vec::new();
+        for (index, (_, globs)) in compiled.iter().enumerate() {
+            for glob in globs {
+                set.add(glob.clone());
+                glob_rule.push(index);
+            }
+        }
+        let globs = set
+            .build()
+            .map_err(|e| ConfigError::Invalid(format!("paths: invalid pattern: {e}")))?;
         Ok(Self {
-            rules: compiled,
+            rules: compiled.into_iter().map(|(rule, _)| rule).collect(),
+            globs,
+            glob_rule,
+            resolved: Cache::new(RESOLVED_SETS),
             default_max_upload_bytes: limits.max_upload_bytes,
         })
     }
 
     /// Merges every rule matching `path` over the defaults.
-    pub fn resolve(&self, path: &AssetPath) -> ResolvedRules {
+    pub fn resolve(&self, path: &AssetPath) -> Arc<ResolvedRules> {
         let target = path.to_string();
+        let mut matched: Vec<usize> = self
+            .globs
+            .matches(&target)
+            .into_iter()
+            .map(|g| self.glob_rule[g])
+            .collect();
+        matched.sort_unstable();
+        matched.dedup();
+        if let Some(resolved) = self.resolved.get(&matched) {
+            return resolved;
+        }
+        let resolved = Arc::new(self.merge_rules(&matched));
+        self.resolved.insert(matched, resolved.clone());
+        resolved
+    }
+
+    /// `matched` holds rule indices in ascending order, which is the order they apply in.
+    fn merge_rules(&self, matched: &[usize]) -> ResolvedRules {
         let mut merged = toml::Table::new();
-        let mut patterns = Vec::new();
-        for rule in &self.rules {
-            if rule.matchers.iter().any(|m| m.is_match(&target)) {
-                merge(&mut merged, &rule.table);
-                patterns.push(rule.pattern.clone());
-            }
+        let mut patterns = Vec::with_capacity(matched.len());
+        for rule in matched.iter().map(|&i| &self.rules[i]) {
+            merge(&mut merged, &rule.table);
+            patterns.push(rule.pattern.clone());
         }
         // Every rule was validated alone at start and merging only combines
         // valid values, so this cannot fail; should it ever, the defaults are
         // the safe answer.
-        let settings = PathSettings::from_table(merged.clone()).unwrap_or_else(|error| {
-            tracing::error!(%error, path = %target, "merged path rules did not validate; using defaults");
+        let settings = PathSettings::from_table(merged).unwrap_or_else(|error| {
+            tracing::error!(%error, ?patterns, "merged path rules did not validate; using defaults");
             PathSettings::default()
         });
         let max_upload_bytes = settings.max_upload_bytes.unwrap_or(self.default_max_upload_bytes);
         ResolvedRules {
             patterns,
-            merged,
             settings,
             max_upload_bytes,
         }
     }
 }
 
-fn compile_pattern(pattern: &str) -> Result<Vec<GlobMatcher>, String> {
+fn pattern_globs(pattern: &str) -> Result<Vec<Glob>, String> {
     if !pattern.starts_with('/') {
         return Err("a pattern must start with `/` (use `/**` for every path)".into());
     }
-    let glob = |p: &str| -> Result<GlobMatcher, String> {
-        let glob: Glob = GlobBuilder::new(p)
+    let glob = |p: &str| -> Result<Glob, String> {
+        GlobBuilder::new(p)
             .literal_separator(true)
             .build()
-            .map_err(|e| format!("invalid pattern: {e}"))?;
-        Ok(glob.compile_matcher())
+            .map_err(|e| format!("invalid pattern: {e}"))
     };
-    let mut matchers = vec![glob(pattern)?];
+    let mut globs = vec![glob(pattern)?];
     // `**` may match zero segments: `/users/**` covers `/users` itself, and `/**` everything.
     if let Some(prefix) = pattern.strip_suffix("/**") {
-        matchers.push(glob(if prefix.is_empty() { "/**" } else { prefix })?);
+        globs.push(glob(if prefix.is_empty() { "/**" } else { prefix })?);
     }
-    Ok(matchers)
+    Ok(globs)
 }
 
 /// Deep merge: tables merge key by key, everything else is replaced.
@@ -435,7 +478,7 @@ mod tests {
         .unwrap()
     }
 
-    fn resolve(rules: &PathRules, path: &str) -> ResolvedRules {
+    fn resolve(rules: &PathRules, path: &str) -> Arc<ResolvedRules> {
         rules.resolve(&AssetPath::parse(path).unwrap())
     }
 
@@ -471,6 +514,29 @@ mod tests {
         assert_eq!(resolve(&rules, "users/1").settings.cache_control, "one-below-users");
         assert_eq!(resolve(&rules, "users/1").max_upload_bytes, 10);
         assert_eq!(resolve(&rules, "x").max_upload_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn paths_matching_the_same_rules_share_one_resolution() {
+        let rules = rules(
+            r#"
+            [[paths]]
+            pattern = "/users/**"
+            cache-control = "users"
+            [[paths]]
+            pattern = "/users/*/avatar"
+            cache-control = "avatar"
+            "#,
+        );
+        let first = resolve(&rules, "users/1/avatar");
+        let second = resolve(&rules, "users/2/avatar");
+        assert!(Arc::ptr_eq(&first, &second));
+        // Asked again after others were resolved, each path still gets its own set's answer.
+        let other = resolve(&rules, "users/1/banner");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.settings.cache_control, "users");
+        assert_eq!(resolve(&rules, "users/3/avatar").settings.cache_control, "avatar");
+        assert!(resolve(&rules, "elsewhere").patterns.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use super::params::{ColourSpace, Filter, Fit, FormatRequest, Gravity, OutputFormat, ParamError, Params, Rect, Strip};
 use crate::probe::{ImageFormat, SourceColour};
+use std::fmt::Write as _;
 
 /// What planning needs to know about the original; recorded at upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,27 +406,35 @@ impl Plan {
         if self.identity {
             return "original".into();
         }
-        let mut parts: Vec<String> = Vec::new();
+        // Written into one string: this runs for every request, cached ones included.
+        let mut key = String::with_capacity(96);
+        let mut part = |text: std::fmt::Arguments| {
+            if !key.is_empty() {
+                key.push('&');
+            }
+            // Writing into a String cannot fail.
+            let _ = key.write_fmt(text);
+        };
         if let Some(r) = self.crop {
-            parts.push(format!("crop={},{},{},{}", r.x, r.y, r.width, r.height));
+            part(format_args!("crop={},{},{},{}", r.x, r.y, r.width, r.height));
         }
         if let Some((w, h)) = self.resize {
-            parts.push(format!("resize={w}x{h}"));
+            part(format_args!("resize={w}x{h}"));
         }
         if !self.orientation.is_identity() {
-            parts.push(format!(
+            part(format_args!(
                 "orient={}{}",
                 if self.orientation.mirror { "m" } else { "" },
                 u16::from(self.orientation.quarter_turns) * 90
             ));
         }
         match self.extract {
-            Some(Extract::Area(r)) => parts.push(format!("extract={},{},{},{}", r.x, r.y, r.width, r.height)),
+            Some(Extract::Area(r)) => part(format_args!("extract={},{},{},{}", r.x, r.y, r.width, r.height)),
             Some(Extract::Smart {
                 width,
                 height,
                 attention,
-            }) => parts.push(format!(
+            }) => part(format_args!(
                 "smart={}x{height}:{}",
                 width,
                 if attention { "attention" } else { "entropy" }
@@ -433,13 +442,13 @@ impl Plan {
             None => {}
         }
         if let Some(sigma) = self.blur {
-            parts.push(format!("blur={sigma}"));
+            part(format_args!("blur={sigma}"));
         }
         if let Some(sigma) = self.sharpen {
-            parts.push(format!("sharpen={sigma}"));
+            part(format_args!("sharpen={sigma}"));
         }
         if let Some(filter) = self.filter {
-            parts.push(format!(
+            part(format_args!(
                 "filter={}",
                 match filter {
                     Filter::Grayscale => "grayscale",
@@ -449,30 +458,30 @@ impl Plan {
             ));
         }
         if let Some(e) = self.embed {
-            parts.push(format!("embed={},{},{}x{}", e.left, e.top, e.width, e.height));
+            part(format_args!("embed={},{},{}x{}", e.left, e.top, e.width, e.height));
         }
         for step in &self.fx {
             // JSON keeps any text in a parameter from blurring two keys into one.
             let params = serde_json::to_string(&step.params).unwrap_or_default();
-            parts.push(format!("fx={}@{}{params}", step.name, step.hash));
+            part(format_args!("fx={}@{}{params}", step.name, step.hash));
         }
         if self.embed.is_some() || self.flattens(source_has_alpha) || !self.fx.is_empty() {
             let [r, g, b, a] = self.background;
-            parts.push(format!("bg={r:02x}{g:02x}{b:02x}{a:02x}"));
+            part(format_args!("bg={r:02x}{g:02x}{b:02x}{a:02x}"));
         }
         let o = &self.output;
-        parts.push(format!("format={}", o.format.name()));
+        part(format_args!("format={}", o.format.name()));
         if let Some(q) = o.quality {
-            parts.push(format!("q={q}"));
+            part(format_args!("q={q}"));
         }
         if o.lossless {
-            parts.push("lossless".into());
+            part(format_args!("lossless"));
         }
         if o.progressive {
-            parts.push("progressive".into());
+            part(format_args!("progressive"));
         }
-        parts.push(format!("strip={}", o.strip.key()));
-        parts.push(format!(
+        part(format_args!("strip={}", o.strip.key()));
+        part(format_args!(
             "cs={}",
             match o.colour {
                 ColourSpace::Srgb => "srgb",
@@ -482,9 +491,9 @@ impl Plan {
             }
         ));
         if o.animated {
-            parts.push("anim".into());
+            part(format_args!("anim"));
         }
-        parts.join("&")
+        key
     }
 }
 
