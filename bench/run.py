@@ -314,6 +314,37 @@ def kiln_paths(prefix, photos, fmt):
             for s, q in variants() for p in photos]
 
 
+def cached_paths(prefix, photos):
+    """(b)'s variants: the first 200 of (a)'s JPEG ones."""
+    return kiln_paths(prefix, photos, "jpeg")[:200]
+
+
+def start_nginx(work, kiln_url, paths):
+    """nginx serving, as static files, the bytes Kiln answers `paths` with
+    (making them where they are new); returns it and the files' paths."""
+    static = work / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, path in enumerate(paths):
+        with urllib.request.urlopen(kiln_url + path) as response:
+            (static / f"v{i}.jpg").write_bytes(response.read())
+            files.append(f"/v{i}.jpg")
+    port = free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"worker_processes {os.cpu_count() or 1};\ndaemon off;\npid {work}/nginx.pid;\n"
+        f"error_log {work}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n"
+        f"  server {{ listen 127.0.0.1:{port}; root {static}; }} }}\n")
+    nginx = Server("nginx", ["nginx", "-c", str(conf), "-p", str(work)], f"http://127.0.0.1:{port}")
+    try:
+        wait_for(f"{nginx.url}{files[0]}")
+    except SystemExit:
+        nginx.stop()
+        raise
+    return nginx, files
+
+
 def run(args):
     corpus = Path(args.corpus).resolve()
     photos = sorted(corpus.glob("photo-*-2560x1600.jpg"))
@@ -400,25 +431,9 @@ def run(args):
             PLUGIN_ROUNDS, max(seconds // 3, 3)))
 
         print("(b) cached variants against nginx serving the same bytes", flush=True)
-        cached = kiln_paths("photos", photos, "jpeg")[:200]
-        static = work / "static"
-        nginx_paths = []
-        for i, path in enumerate(cached):
-            with urllib.request.urlopen(kiln.url + path) as response:
-                target = static / f"v{i}.jpg"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(response.read())
-                nginx_paths.append(f"/v{i}.jpg")
-        nginx_port = free_port()
-        nginx_conf = work / "nginx.conf"
-        nginx_conf.write_text(
-            f"worker_processes {os.cpu_count() or 1};\ndaemon off;\npid {work}/nginx.pid;\n"
-            f"error_log {work}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n"
-            f"http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n"
-            f"  server {{ listen 127.0.0.1:{nginx_port}; root {static}; }} }}\n")
-        nginx = Server("nginx", ["nginx", "-c", str(nginx_conf), "-p", str(work)], f"http://127.0.0.1:{nginx_port}")
+        cached = cached_paths("photos", photos)
+        nginx, nginx_paths = start_nginx(work, kiln.url, cached)
         servers.append(nginx)
-        wait_for(f"{nginx.url}{nginx_paths[0]}")
         results.update(alternating({
             "cached/kiln": lambda r, t: wrk(kiln.url, cached, t, server=kiln),
             "cached/nginx": lambda r, t: wrk(nginx.url, nginx_paths, t, server=nginx),

@@ -106,7 +106,7 @@ fn is_path_char(c: char) -> bool {
 }
 
 /// Which entry at a path a request means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ordering {
     /// The newest created entry.
     New,

@@ -4,11 +4,12 @@
 //! request URI exactly once, and so that the methods a URL allows follow from
 //! its selectors.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -29,13 +30,10 @@ pub async fn without_path() -> ApiError {
     ApiError::bad_request("invalid_path", "the asset path is empty; use /assets/{path}")
 }
 
-pub async fn handle(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+pub async fn handle(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    // Taken apart rather than extracted piecewise, which would copy the headers.
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     // The router matched on `/assets/`, so the prefix is there; the raw,
     // still percent-encoded path is what gets validated.
     let raw = uri.path().strip_prefix("/assets/").unwrap_or_default();
@@ -114,7 +112,7 @@ fn authorize_upload(state: &AppState, headers: &HeaderMap, path: &AssetPath, que
 fn check_signature(
     state: &AppState,
     mode: Signing,
-    query: &FetchQuery,
+    query: &FetchQuery<'_>,
     raw_path: &str,
     raw_query: &str,
 ) -> Result<(), ApiError> {
@@ -144,14 +142,15 @@ fn reject_params(query: &str) -> Result<(), ApiError> {
 }
 
 /// A fetch's query, split into label filters and transformation parameters.
-struct FetchQuery {
+struct FetchQuery<'a> {
     labels: Vec<(String, String)>,
-    /// Transformation parameters as sent (decoded), for stable links.
-    pairs: Vec<(String, String)>,
+    /// Transformation parameters as sent (decoded), for stable links;
+    /// borrowed from the URL unless they had to be decoded.
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     params: Params,
 }
 
-fn parse_fetch_query(state: &AppState, query: &str) -> Result<FetchQuery, ApiError> {
+fn parse_fetch_query<'a>(state: &AppState, query: &'a str) -> Result<FetchQuery<'a>, ApiError> {
     let mut labels = Vec::new();
     let mut pairs = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -165,11 +164,11 @@ fn parse_fetch_query(state: &AppState, query: &str) -> Result<FetchQuery, ApiErr
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
             // The signature and its expiry belong to the URL, not to the transformation.
             None if key == "s" || key == "exp" => {}
-            None => pairs.push((key.into_owned(), value.into_owned())),
+            None => pairs.push((key, value)),
         }
     }
     let explicit = Params::parse(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         state.0.config.limits.params(),
     )?;
     let params = match &explicit.profile {
@@ -191,7 +190,7 @@ fn parse_fetch_query(state: &AppState, query: &str) -> Result<FetchQuery, ApiErr
 async fn check_on_demand(
     state: &AppState,
     mode: OnDemand,
-    query: &FetchQuery,
+    query: &FetchQuery<'_>,
     entry: &Entry,
     plan: &Plan,
 ) -> Result<(), ApiError> {
@@ -235,12 +234,12 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
         headers,
         head,
     } = request;
-    let query = parse_fetch_query(state, raw_query)?;
+    let mut query = parse_fetch_query(state, raw_query)?;
     let resolved = state.0.rules.resolve(&address.path);
     check_signature(state, resolved.settings.signing, &query, raw_path, raw_query)?;
     let selection = Selection {
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
-        labels: query.labels.clone(),
+        labels: std::mem::take(&mut query.labels),
     };
     let entry = state
         .0
@@ -316,35 +315,35 @@ async fn deliver(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
-    let (content_type, sha256, created, length, object, bytes, cache) = match rendition {
+    let (content_type, sha256, created, length, object, bytes, cache) = match &rendition {
         Rendition::Original => {
             let o = &entry.original;
             (
-                o.content_type.clone(),
-                o.sha256.clone(),
+                &o.content_type,
+                &o.sha256,
                 entry.created_at,
                 o.bytes,
-                o.object_key.clone(),
+                &o.object_key,
                 None,
                 "hit",
             )
         }
         Rendition::Cached(v) => (
-            v.content_type,
-            v.sha256,
+            &v.content_type,
+            &v.sha256,
             v.created_at,
             v.bytes,
-            v.object_key,
+            &v.object_key,
             None,
             "hit",
         ),
         Rendition::Fresh(v, bytes) => (
-            v.content_type,
-            v.sha256,
+            &v.content_type,
+            &v.sha256,
             v.created_at,
             v.bytes,
-            v.object_key,
-            Some(bytes),
+            &v.object_key,
+            Some(bytes.clone()),
             "miss",
         ),
     };
@@ -352,14 +351,14 @@ async fn deliver(
         delivery::attachment(
             entry.metadata.alt.as_deref(),
             entry.path.last_segment(),
-            ImageFormat::from_mime(&content_type),
+            ImageFormat::from_mime(content_type),
         )
     });
     let representation = Representation {
-        etag: format!("\"{}\"", &sha256[..sha256.len().min(32)]),
+        etag: delivery::etag(sha256),
         last_modified: created.to_system_time(),
         content_type,
-        cache_control: cache_control.to_owned(),
+        cache_control,
         length,
         disposition,
     };
@@ -369,7 +368,7 @@ async fn deliver(
         Precondition::Send => {
             let bytes = match bytes {
                 Some(bytes) => bytes,
-                None => state.0.assets.read(&object, &sha256).await?,
+                None => state.0.assets.read(object, sha256).await?,
             };
             representation.send(headers, bytes)?
         }
@@ -389,11 +388,11 @@ fn variant_url(
     headers: &HeaderMap,
     signing: Signing,
     entry: &Entry,
-    pairs: &[(String, String)],
+    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
     plan: &Plan,
 ) -> String {
     let base = state.base_url(headers);
-    let mut pairs: Vec<(String, String)> = pairs.to_vec();
+    let mut pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if plan.negotiated {
         for (key, value) in &mut pairs {
             if key == "format" {

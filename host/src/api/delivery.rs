@@ -16,16 +16,20 @@ use crate::probe::ImageFormat;
 const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 /// Everything about a response body that is known before reading it.
-pub struct Representation {
+pub struct Representation<'a> {
     /// A quoted strong entity tag.
-    pub etag: String,
+    pub etag: HeaderValue,
     pub last_modified: SystemTime,
-    pub content_type: String,
-    pub cache_control: String,
+    pub content_type: &'a str,
+    pub cache_control: &'a str,
     pub length: u64,
     /// `Content-Disposition` for downloads.
     pub disposition: Option<String>,
 }
+
+/// Headers a response with a body carries, reserved at once rather than
+/// grown one insert at a time.
+const ENTITY_HEADERS: usize = 12;
 
 /// The outcome of the conditional headers, decided before any bytes are read.
 pub enum Precondition {
@@ -33,7 +37,7 @@ pub enum Precondition {
     Send,
 }
 
-impl Representation {
+impl Representation<'_> {
     pub fn check(&self, request: &HeaderMap) -> Precondition {
         if self.not_modified(request) {
             let mut response = Response::new(Body::empty());
@@ -48,7 +52,9 @@ impl Representation {
     fn not_modified(&self, request: &HeaderMap) -> bool {
         // If-None-Match takes precedence; If-Modified-Since is ignored when it is present.
         if let Some(value) = request.get(header::IF_NONE_MATCH) {
-            return value.to_str().is_ok_and(|list| etag_list_matches(list, &self.etag));
+            return value
+                .to_str()
+                .is_ok_and(|list| etag_list_matches(list, self.etag_str()));
         }
         request
             .get(header::IF_MODIFIED_SINCE)
@@ -57,14 +63,18 @@ impl Representation {
             .is_some_and(|since| whole_seconds(self.last_modified) <= since)
     }
 
+    fn etag_str(&self) -> &str {
+        self.etag.to_str().unwrap_or_default()
+    }
+
     fn validators(&self, headers: &mut HeaderMap) {
-        set(headers, header::ETAG, &self.etag);
+        headers.insert(header::ETAG, self.etag.clone());
         set(
             headers,
             header::LAST_MODIFIED,
-            &httpdate::fmt_http_date(self.last_modified),
+            httpdate::fmt_http_date(self.last_modified),
         );
-        set(headers, header::CACHE_CONTROL, &self.cache_control);
+        set(headers, header::CACHE_CONTROL, self.cache_control);
     }
 
     /// Headers for a HEAD request: everything a GET would send but the body.
@@ -75,18 +85,25 @@ impl Representation {
     }
 
     fn entity_headers(&self, headers: &mut HeaderMap, length: u64) {
+        headers.reserve(ENTITY_HEADERS);
         self.validators(headers);
-        set(headers, header::CONTENT_TYPE, &self.content_type);
-        set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        // Kiln's own formats have static types, which need no copy.
+        match ImageFormat::from_mime(self.content_type) {
+            Some(format) => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime()));
+            }
+            None => set(headers, header::CONTENT_TYPE, self.content_type),
+        }
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         if self.content_type == ImageFormat::Svg.mime() {
             // An SVG opened on its own is a document that could run script
             // in this origin; the sandbox makes it an inert picture.
-            set(headers, header::CONTENT_SECURITY_POLICY, SVG_POLICY);
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SVG_POLICY));
         }
-        set(headers, header::CONTENT_LENGTH, &length.to_string());
-        set(headers, header::ACCEPT_RANGES, "bytes");
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(disposition) = &self.disposition {
-            set(headers, header::CONTENT_DISPOSITION, disposition);
+            set(headers, header::CONTENT_DISPOSITION, disposition.as_str());
         }
     }
 
@@ -120,7 +137,7 @@ impl Representation {
         set(
             response.headers_mut(),
             header::CONTENT_RANGE,
-            &format!("bytes {start}-{end}/{total}"),
+            format!("bytes {start}-{end}/{total}"),
         );
         Ok(response)
     }
@@ -130,7 +147,7 @@ impl Representation {
         let range = request.get(header::RANGE)?.to_str().ok()?;
         match request.get(header::IF_RANGE).map(|v| v.to_str()) {
             None => Some(range),
-            Some(Ok(validator)) if validator.trim() == self.etag => Some(range),
+            Some(Ok(validator)) if validator.trim() == self.etag_str() => Some(range),
             Some(Ok(validator)) => httpdate::parse_http_date(validator)
                 .ok()
                 .filter(|date| *date == whole_seconds(self.last_modified))
@@ -140,10 +157,22 @@ impl Representation {
     }
 }
 
-fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
+/// Sets a header whose value is only known at run time, dropping it if it
+/// is not a valid header value. A `String` becomes the value without a copy.
+fn set<V: TryInto<HeaderValue>>(headers: &mut HeaderMap, name: header::HeaderName, value: V) {
+    if let Ok(value) = value.try_into() {
         headers.insert(name, value);
     }
+}
+
+/// The strong ETag of content whose hex SHA-256 is `sha256`.
+pub fn etag(sha256: &str) -> HeaderValue {
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    tag.push_str(&sha256[..sha256.len().min(32)]);
+    tag.push('"');
+    // Hex digits between quotes are always a valid value.
+    HeaderValue::try_from(tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
 fn whole_seconds(time: SystemTime) -> SystemTime {

@@ -11,9 +11,11 @@
 //! deleted and made again at the same number has another creation time, so
 //! nothing here can go stale in a way that serves wrong bytes.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{Equivalent, Weighter};
 
 use crate::catalog::{Entry, Variant};
 use crate::store::ObjectKey;
@@ -28,16 +30,16 @@ const VARIANT_ROWS: usize = 16 * 1024;
 #[derive(Clone)]
 struct ByLength;
 
-impl Weighter<String, Bytes> for ByLength {
-    fn weight(&self, key: &String, bytes: &Bytes) -> u64 {
-        (key.len() + bytes.len()) as u64
+impl Weighter<ObjectId, Bytes> for ByLength {
+    fn weight(&self, id: &ObjectId, bytes: &Bytes) -> u64 {
+        (id.sha256.len() + id.key.as_str().len() + bytes.len()) as u64
     }
 }
 
 pub struct HotCache {
     /// `None` when `cache.memory-bytes` is 0.
-    objects: Option<Cache<String, Bytes, ByLength>>,
-    variants: Cache<String, Variant>,
+    objects: Option<Cache<ObjectId, Bytes, ByLength>>,
+    variants: Cache<VariantId, Arc<Variant>>,
 }
 
 impl HotCache {
@@ -54,37 +56,151 @@ impl HotCache {
         }
     }
 
-    pub fn variant(&self, entry: &Entry, plan_key: &str) -> Option<Variant> {
-        self.variants.get(&variant_key(entry, plan_key))
+    pub fn variant(&self, entry: &Entry, plan_key: &str) -> Option<Arc<Variant>> {
+        self.variants.get(&VariantIdRef::new(entry, plan_key))
     }
 
-    pub fn keep_variant(&self, entry: &Entry, variant: &Variant) {
-        self.variants.insert(variant_key(entry, &variant.key), variant.clone());
+    pub fn keep_variant(&self, entry: &Entry, variant: &Arc<Variant>) {
+        let id = VariantId {
+            path: entry.path.as_str().to_owned(),
+            entry: entry.entry,
+            created_at: entry.created_at.0,
+            sha256: entry.original.sha256.clone(),
+            plan: variant.key.clone(),
+        };
+        self.variants.insert(id, variant.clone());
     }
 
     pub fn object(&self, key: &ObjectKey, sha256: &str) -> Option<Bytes> {
-        self.objects.as_ref()?.get(&object_key(key, sha256))
+        self.objects.as_ref()?.get(&ObjectIdRef { sha256, key })
     }
 
     pub fn keep_object(&self, key: &ObjectKey, sha256: &str, bytes: &Bytes) {
         if let Some(objects) = &self.objects
             && (bytes.len() as u64) <= MAX_OBJECT_BYTES
         {
-            objects.insert(object_key(key, sha256), bytes.clone());
+            let id = ObjectId {
+                sha256: sha256.to_owned(),
+                key: key.clone(),
+            };
+            objects.insert(id, bytes.clone());
         }
     }
 }
 
-fn variant_key(entry: &Entry, plan_key: &str) -> String {
-    format!(
-        "{}\n{}\n{}\n{}\n{plan_key}",
-        entry.path.as_str(),
-        entry.entry,
-        entry.created_at.0,
-        entry.original.sha256
-    )
+// The maps are looked up with borrowed twins of their keys, so a hit builds
+// no string. Each twin derives `Hash` over the same fields in the same order
+// (`&str` hashes as `String` does), which keeps the two hashes equal.
+
+#[derive(PartialEq, Eq, Hash)]
+struct VariantId {
+    path: String,
+    entry: u64,
+    created_at: i64,
+    sha256: String,
+    plan: String,
 }
 
-fn object_key(key: &ObjectKey, sha256: &str) -> String {
-    format!("{sha256}\n{key}")
+#[derive(Hash)]
+struct VariantIdRef<'a> {
+    path: &'a str,
+    entry: u64,
+    created_at: i64,
+    sha256: &'a str,
+    plan: &'a str,
+}
+
+impl<'a> VariantIdRef<'a> {
+    fn new(entry: &'a Entry, plan: &'a str) -> Self {
+        Self {
+            path: entry.path.as_str(),
+            entry: entry.entry,
+            created_at: entry.created_at.0,
+            sha256: &entry.original.sha256,
+            plan,
+        }
+    }
+}
+
+impl Equivalent<VariantId> for VariantIdRef<'_> {
+    fn equivalent(&self, id: &VariantId) -> bool {
+        self.entry == id.entry
+            && self.created_at == id.created_at
+            && self.plan == id.plan
+            && self.path == id.path
+            && self.sha256 == id.sha256
+    }
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct ObjectId {
+    sha256: String,
+    key: ObjectKey,
+}
+
+#[derive(Hash)]
+struct ObjectIdRef<'a> {
+    sha256: &'a str,
+    key: &'a ObjectKey,
+}
+
+impl Equivalent<ObjectId> for ObjectIdRef<'_> {
+    fn equivalent(&self, id: &ObjectId) -> bool {
+        self.sha256 == id.sha256 && *self.key == id.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{BuildHasher, RandomState};
+
+    use super::*;
+
+    #[test]
+    fn borrowed_ids_hash_and_compare_as_their_owned_twins() {
+        let hasher = RandomState::new();
+        let owned = VariantId {
+            path: "a/b".into(),
+            entry: 3,
+            created_at: 17,
+            sha256: "ff".into(),
+            plan: "resize=1x1".into(),
+        };
+        let borrowed = VariantIdRef {
+            path: "a/b",
+            entry: 3,
+            created_at: 17,
+            sha256: "ff",
+            plan: "resize=1x1",
+        };
+        assert_eq!(hasher.hash_one(&owned), hasher.hash_one(&borrowed));
+        assert!(borrowed.equivalent(&owned));
+        assert!(!VariantIdRef { entry: 4, ..borrowed }.equivalent(&owned));
+        assert!(
+            !VariantIdRef {
+                plan: "resize=1x2",
+                ..borrowed
+            }
+            .equivalent(&owned)
+        );
+
+        let key = ObjectKey::parse(None, "a/b/-/3/original").unwrap();
+        let owned = ObjectId {
+            sha256: "ff".into(),
+            key: key.clone(),
+        };
+        let borrowed = ObjectIdRef {
+            sha256: "ff",
+            key: &key,
+        };
+        assert_eq!(hasher.hash_one(&owned), hasher.hash_one(&borrowed));
+        assert!(borrowed.equivalent(&owned));
+        assert!(
+            !ObjectIdRef {
+                sha256: "fe",
+                key: &key
+            }
+            .equivalent(&owned)
+        );
+    }
 }

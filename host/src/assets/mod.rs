@@ -67,9 +67,9 @@ pub enum Rendition {
     /// The plan is the identity: the original itself.
     Original,
     /// A variant made earlier.
-    Cached(Variant),
+    Cached(Arc<Variant>),
     /// A variant made for this request.
-    Fresh(Variant, Bytes),
+    Fresh(Arc<Variant>, Bytes),
 }
 
 /// A URL into the object store itself, for `redirect`.
@@ -411,7 +411,7 @@ impl Assets {
             })
     }
 
-    pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, AssetError> {
+    pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, AssetError> {
         Ok(self.catalog.find_entry(path, selection).await?)
     }
 
@@ -442,6 +442,7 @@ impl Assets {
             return Ok(Rendition::Cached(variant));
         }
         if let Some(variant) = self.catalog.find_variant(&entry.path, entry.entry, &key).await? {
+            let variant = Arc::new(variant);
             self.hot.keep_variant(entry, &variant);
             return Ok(Rendition::Cached(variant));
         }
@@ -483,7 +484,7 @@ impl Assets {
                 .claim_variant(&entry.path, entry.entry, key, now, until)
                 .await?
             {
-                VariantClaim::Ready(variant) => return Ok(Rendition::Cached(variant)),
+                VariantClaim::Ready(variant) => return Ok(Rendition::Cached(Arc::new(variant))),
                 VariantClaim::Claimed => {
                     let made = self.make_variant(entry, plan, key).await;
                     if made.is_err() {
@@ -529,6 +530,7 @@ impl Assets {
             return Err(error.into());
         }
         tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
+        let variant = Arc::new(variant);
         self.hot.keep_variant(entry, &variant);
         self.hot.keep_object(&variant.object_key, &variant.sha256, &bytes);
         Ok(Rendition::Fresh(variant, bytes))

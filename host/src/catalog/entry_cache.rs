@@ -9,19 +9,21 @@
 //! the current one. A read racing a write therefore never leaves a stale
 //! answer behind: at worst it fills the cache with one that is never used.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as Atomic};
 
+use quick_cache::Equivalent;
 use quick_cache::sync::Cache;
 
 use super::{Entry, Selection};
-use crate::address::AssetPath;
+use crate::address::{AssetPath, Ordering};
 
 /// Answers kept; each is an entry row of a few hundred bytes.
 const CAPACITY: usize = 16 * 1024;
 
 pub struct EntryCache {
     generation: AtomicU64,
-    answers: Cache<String, (u64, Option<Entry>)>,
+    answers: Cache<Question, (u64, Option<Arc<Entry>>)>,
 }
 
 /// A read's place in the order of writes, taken before its query.
@@ -37,17 +39,26 @@ impl EntryCache {
     }
 
     /// The remembered answer, or the generation to remember a fresh one under.
-    pub fn get(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, Generation> {
+    pub fn get(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, Generation> {
         let generation = self.generation.load(Atomic::Acquire);
-        match self.answers.get(&key(path, selection)) {
+        let question = QuestionRef {
+            path: path.as_str(),
+            ordering: selection.ordering,
+            labels: &selection.labels,
+        };
+        match self.answers.get(&question) {
             Some((kept, answer)) if kept == generation => Ok(answer),
             _ => Err(Generation(generation)),
         }
     }
 
-    pub fn keep(&self, path: &AssetPath, selection: &Selection, generation: Generation, answer: &Option<Entry>) {
-        self.answers
-            .insert(key(path, selection), (generation.0, answer.clone()));
+    pub fn keep(&self, path: &AssetPath, selection: &Selection, generation: Generation, answer: &Option<Arc<Entry>>) {
+        let question = Question {
+            path: path.as_str().to_owned(),
+            ordering: selection.ordering,
+            labels: selection.labels.clone(),
+        };
+        self.answers.insert(question, (generation.0, answer.clone()));
     }
 
     /// Called after every committed write to entries.
@@ -56,19 +67,52 @@ impl EntryCache {
     }
 }
 
-fn key(path: &AssetPath, selection: &Selection) -> String {
-    use std::fmt::Write;
-    let mut key = format!("{}\n{:?}", path.as_str(), selection.ordering);
-    for (label, value) in &selection.labels {
-        let _ = write!(key, "\n{label}={value}");
+/// What was asked. Looked up through [`QuestionRef`], its borrowed twin,
+/// which derives `Hash` over the same fields in the same order (`&str` and
+/// slices hash as `String` and `Vec` do), so a hit builds no key.
+#[derive(PartialEq, Eq, Hash)]
+struct Question {
+    path: String,
+    ordering: Ordering,
+    labels: Vec<(String, String)>,
+}
+
+#[derive(Hash)]
+struct QuestionRef<'a> {
+    path: &'a str,
+    ordering: Ordering,
+    labels: &'a [(String, String)],
+}
+
+impl Equivalent<Question> for QuestionRef<'_> {
+    fn equivalent(&self, question: &Question) -> bool {
+        self.ordering == question.ordering && self.path == question.path && self.labels == question.labels
     }
-    key
 }
 
 #[cfg(test)]
 mod tests {
+    use std::hash::{BuildHasher, RandomState};
+
     use super::*;
-    use crate::address::Ordering;
+
+    #[test]
+    fn a_borrowed_question_hashes_as_its_owned_twin() {
+        let hasher = RandomState::new();
+        let labels = vec![("k".to_owned(), "v".to_owned())];
+        let owned = Question {
+            path: "a/b".into(),
+            ordering: Ordering::Entry(2),
+            labels: labels.clone(),
+        };
+        let borrowed = QuestionRef {
+            path: "a/b",
+            ordering: Ordering::Entry(2),
+            labels: &labels,
+        };
+        assert_eq!(hasher.hash_one(&owned), hasher.hash_one(&borrowed));
+        assert!(borrowed.equivalent(&owned));
+    }
 
     #[test]
     fn a_write_makes_earlier_answers_and_racing_reads_unusable() {

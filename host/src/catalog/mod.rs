@@ -221,7 +221,8 @@ pub trait Catalog: Send + Sync {
     /// and whose original is already in the object store.
     async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError>;
 
-    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError>;
+    /// Shared, because the SQLite catalog hands out the answers it keeps.
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError>;
 
     /// Replaces an entry's metadata and bumps `modified_at`.
     async fn update_metadata(

@@ -2,6 +2,8 @@
 //! The same tables and behaviour as the SQLite catalog; coordination relies
 //! on single-statement upserts and `FOR UPDATE SKIP LOCKED`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
@@ -159,12 +161,12 @@ impl Catalog for PostgresCatalog {
         Ok(())
     }
 
-    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError> {
         let row = entry_query::<Postgres>(path, selection)
             .build()
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(entry_from_row).transpose()
+        row.as_ref().map(|row| entry_from_row(row).map(Arc::new)).transpose()
     }
 
     async fn update_metadata(

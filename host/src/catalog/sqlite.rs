@@ -1,6 +1,7 @@
 //! The SQLite catalog: the embedded default, one file, WAL mode.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -216,12 +217,12 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Entry>, CatalogError> {
+    async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError> {
         let generation = match self.entries.get(path, selection) {
             Ok(answer) => return Ok(answer),
             Err(generation) => generation,
         };
-        let answer = self.query_entry(path, selection).await?;
+        let answer = self.query_entry(path, selection).await?.map(Arc::new);
         self.entries.keep(path, selection, generation, &answer);
         Ok(answer)
     }
