@@ -53,9 +53,10 @@ def main():
                 for photo in photos:
                     bench.upload(server.url, key, f"{prefix}/{photo.stem}", photo)
         if cached:
-            paths = {name: bench.cached_paths("c", photos) for name in servers}
+            cached_paths = bench.cached_paths("c", photos)
+            paths = {name: cached_paths for name in servers}
             for server in servers.values():
-                for path in paths["before"]:
+                for path in cached_paths:
                     with urllib.request.urlopen(server.url + path) as response:
                         response.read()
             nginx, paths["nginx"] = bench.start_nginx(work, servers["after"].url, paths["after"])

@@ -87,15 +87,16 @@ impl Representation<'_> {
     fn entity_headers(&self, headers: &mut HeaderMap, length: u64) {
         headers.reserve(ENTITY_HEADERS);
         self.validators(headers);
+        let format = ImageFormat::from_mime(self.content_type);
         // Kiln's own formats have static types, which need no copy.
-        match ImageFormat::from_mime(self.content_type) {
+        match format {
             Some(format) => {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime()));
             }
             None => set(headers, header::CONTENT_TYPE, self.content_type),
         }
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if self.content_type == ImageFormat::Svg.mime() {
+        if format == Some(ImageFormat::Svg) {
             // An SVG opened on its own is a document that could run script
             // in this origin; the sandbox makes it an inert picture.
             headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SVG_POLICY));

@@ -61,13 +61,7 @@ impl HotCache {
     }
 
     pub fn keep_variant(&self, entry: &Entry, variant: &Arc<Variant>) {
-        let id = VariantId {
-            path: entry.path.as_str().to_owned(),
-            entry: entry.entry,
-            created_at: entry.created_at.0,
-            sha256: entry.original.sha256.clone(),
-            plan: variant.key.clone(),
-        };
+        let id = VariantIdRef::new(entry, &variant.key).to_owned();
         self.variants.insert(id, variant.clone());
     }
 
@@ -79,11 +73,7 @@ impl HotCache {
         if let Some(objects) = &self.objects
             && (bytes.len() as u64) <= MAX_OBJECT_BYTES
         {
-            let id = ObjectId {
-                sha256: sha256.to_owned(),
-                key: key.clone(),
-            };
-            objects.insert(id, bytes.clone());
+            objects.insert(ObjectIdRef { sha256, key }.to_owned(), bytes.clone());
         }
     }
 }
@@ -120,6 +110,16 @@ impl<'a> VariantIdRef<'a> {
             plan,
         }
     }
+
+    fn to_owned(&self) -> VariantId {
+        VariantId {
+            path: self.path.to_owned(),
+            entry: self.entry,
+            created_at: self.created_at,
+            sha256: self.sha256.to_owned(),
+            plan: self.plan.to_owned(),
+        }
+    }
 }
 
 impl Equivalent<VariantId> for VariantIdRef<'_> {
@@ -142,6 +142,15 @@ struct ObjectId {
 struct ObjectIdRef<'a> {
     sha256: &'a str,
     key: &'a ObjectKey,
+}
+
+impl ObjectIdRef<'_> {
+    fn to_owned(&self) -> ObjectId {
+        ObjectId {
+            sha256: self.sha256.to_owned(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 impl Equivalent<ObjectId> for ObjectIdRef<'_> {

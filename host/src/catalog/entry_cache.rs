@@ -41,23 +41,14 @@ impl EntryCache {
     /// The remembered answer, or the generation to remember a fresh one under.
     pub fn get(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, Generation> {
         let generation = self.generation.load(Atomic::Acquire);
-        let question = QuestionRef {
-            path: path.as_str(),
-            ordering: selection.ordering,
-            labels: &selection.labels,
-        };
-        match self.answers.get(&question) {
+        match self.answers.get(&QuestionRef::new(path, selection)) {
             Some((kept, answer)) if kept == generation => Ok(answer),
             _ => Err(Generation(generation)),
         }
     }
 
     pub fn keep(&self, path: &AssetPath, selection: &Selection, generation: Generation, answer: &Option<Arc<Entry>>) {
-        let question = Question {
-            path: path.as_str().to_owned(),
-            ordering: selection.ordering,
-            labels: selection.labels.clone(),
-        };
+        let question = QuestionRef::new(path, selection).to_owned();
         self.answers.insert(question, (generation.0, answer.clone()));
     }
 
@@ -82,6 +73,24 @@ struct QuestionRef<'a> {
     path: &'a str,
     ordering: Ordering,
     labels: &'a [(String, String)],
+}
+
+impl<'a> QuestionRef<'a> {
+    fn new(path: &'a AssetPath, selection: &'a Selection) -> Self {
+        Self {
+            path: path.as_str(),
+            ordering: selection.ordering,
+            labels: &selection.labels,
+        }
+    }
+
+    fn to_owned(&self) -> Question {
+        Question {
+            path: self.path.to_owned(),
+            ordering: self.ordering,
+            labels: self.labels.to_vec(),
+        }
+    }
 }
 
 impl Equivalent<Question> for QuestionRef<'_> {
