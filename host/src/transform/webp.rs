@@ -1,9 +1,11 @@
 //! Lossy WebP out through libwebp 1.6 directly, for the common case: one
 //! 8-bit sRGB frame, with or without alpha, written with no metadata.
 //!
-//! The `libwebp-sys` crate builds libwebp from its own copy of the source and
-//! links it statically; its symbols stay inside `kiln` (not exported), so
-//! libvips keeps Debian's libwebp 1.2.4 for everything else. The encoder's
+//! The `libwebp-sys` crate builds libwebp from its own copy of the source
+//! (`host/vendor/libwebp-sys`: patched for a faster encoder that writes the
+//! same bytes) and links it statically; its symbols stay inside `kiln` (not
+//! exported), so libvips keeps Debian's libwebp 1.2.4 for everything else.
+//! The encoder's
 //! settings are libvips' `webpsave` ones (default preset at the requested
 //! quality, effort 4, alpha at quality 100, no sharp YUV), so the files are
 //! the ones libvips would write, from a newer libwebp: measured in
@@ -283,6 +285,64 @@ mod tests {
             VipsImage::arrayjoin_with_opts(&[photo(3), photo(3)], VOption::new().set("across", 1)).unwrap();
         frames.set_int("page-height", 240).unwrap();
         assert!(encode(&frames, 80, &no_watch).is_none(), "an animation");
+    }
+
+    /// The vendored libwebp (host/vendor/libwebp-sys, patched for speed)
+    /// writes the very bytes the published libwebp-sys 0.14.4 writes: photos
+    /// (the JPEG decode fixtures, 203x131) and a synthetic frame with grain,
+    /// as RGB, RGBA and YUV planes, at several qualities. The expected hash
+    /// is the unpatched library's.
+    #[test]
+    fn patched_libwebp_encodes_as_the_unpatched_one() {
+        use sha2::{Digest, Sha256};
+        crate::transform::init_vips().unwrap();
+        let kill_switch = VipsImage::new();
+        let mut hash = Sha256::new();
+        let mut encode_into_hash = |pixels: Pixels, size: (i32, i32), quality: i32| {
+            let webp = encode_pixels(pixels, size, quality, &kill_switch).unwrap();
+            hash.update((webp.len() as u64).to_le_bytes());
+            hash.update(&webp);
+        };
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/jpeg-decode");
+        for name in ["cups-baseline.jpg", "cups-progressive-444.jpg", "cups-split-bands.jpg"] {
+            let jpeg = std::fs::read(fixtures.join(name)).unwrap();
+            let rgb = turbojpeg::decompress(&jpeg, turbojpeg::PixelFormat::RGB).unwrap();
+            let size = (rgb.width as i32, rgb.height as i32);
+            for quality in [5, 30, 80, 95, 100] {
+                encode_into_hash(Pixels::Rgb(&rgb.pixels), size, quality);
+            }
+            let rgba: Vec<u8> = rgb
+                .pixels
+                .chunks(3)
+                .enumerate()
+                .flat_map(|(i, p)| [p[0], p[1], p[2], if i % 203 < 50 { (i % 256) as u8 } else { 255 }])
+                .collect();
+            encode_into_hash(Pixels::Rgba(&rgba), size, 80);
+        }
+        let (width, height) = (400u32, 240u32);
+        let grain =
+            |x: u32, y: u32| (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(2_246_822_519) >> 27;
+        let y: Vec<u8> = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x * 200 / width + y * 20 / height + grain(x, y)) as u8))
+            .collect();
+        let (chroma_width, chroma_height) = (width.div_ceil(2), height.div_ceil(2));
+        let u: Vec<u8> = (0..chroma_width * chroma_height)
+            .map(|i| (100 + (i % chroma_width) / 4 + grain(i, 7) / 2) as u8)
+            .collect();
+        let v: Vec<u8> = (0..chroma_width * chroma_height)
+            .map(|i| (150 - (i / chroma_width) / 3 + grain(3, i) / 2) as u8)
+            .collect();
+        for quality in [20, 80] {
+            encode_into_hash(
+                Pixels::Yuv420 { y: &y, u: &u, v: &v },
+                (width as i32, height as i32),
+                quality,
+            );
+        }
+        assert_eq!(
+            format!("{:x}", hash.finalize()),
+            "a896873bdd6c9b0375c5a42c6c00251854cd322fd024422b1b977c19dfc1a25a"
+        );
     }
 
     #[test]

@@ -1,0 +1,5 @@
+#include "webp/types.h"
+#include "webp/encode.h"
+#include "webp/decode.h"
+#include "webp/mux.h"
+#include "webp/demux.h"
