@@ -74,10 +74,28 @@ fn do_build() {
     let mut cc = cc::Build::new();
     setup_build(&mut cc, &vendor);
 
+    // Kiln: the intra-4x4 mode search's AVX2 code (README.kiln.md) is
+    // compiled for AVX2 on its own, into the same library; libwebp calls it
+    // only on CPUs that have AVX2.
+    let avx2_source = PathBuf::from("vendor/src/dsp/enc_avx2.c");
+    let x86_64 = env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+    if x86_64 {
+        let mut avx2 = cc::Build::new();
+        setup_build(&mut avx2, &vendor);
+        avx2.define("WEBP_HAVE_AVX2", Some("1"))
+            .flag("-mavx2")
+            .file(manifest_dir.join(&avx2_source));
+        cc.define("WEBP_HAVE_AVX2", Some("1"))
+            .objects(avx2.compile_intermediates());
+    }
+
     for f in glob::glob("vendor/src/**/*.c")
         .expect("glob vender/src failed")
         .flatten()
     {
+        if x86_64 && f == avx2_source {
+            continue;
+        }
         cc.file(manifest_dir.join(f));
     }
 

@@ -171,17 +171,6 @@ static WEBP_INLINE __m128i ITransformOneRegs_SSE2(
   }
 }
 
-// Stores four bytes/pixels per line.
-static WEBP_INLINE void Store4x4_SSE2(const __m128i rows,
-                                      uint8_t* WEBP_RESTRICT dst) {
-  int32_t buf[4];
-  _mm_storeu_si128((__m128i *)buf, rows);
-  WebPInt32ToMem(&dst[0 * BPS], buf[0]);
-  WebPInt32ToMem(&dst[1 * BPS], buf[1]);
-  WebPInt32ToMem(&dst[2 * BPS], buf[2]);
-  WebPInt32ToMem(&dst[3 * BPS], buf[3]);
-}
-
 // Does one inverse transform.
 static void ITransform_One_SSE2(const uint8_t* WEBP_RESTRICT ref,
                                 const int16_t* WEBP_RESTRICT in,
@@ -189,7 +178,15 @@ static void ITransform_One_SSE2(const uint8_t* WEBP_RESTRICT ref,
   // Load and concatenate the transform coefficients.
   const __m128i in01 = _mm_loadu_si128((const __m128i*)&in[0]);
   const __m128i in23 = _mm_loadu_si128((const __m128i*)&in[8]);
-  Store4x4_SSE2(ITransformOneRegs_SSE2(ref, in01, in23), dst);
+  int32_t buf[4];
+
+  _mm_storeu_si128((__m128i *)buf, ITransformOneRegs_SSE2(ref, in01, in23));
+
+  // Store four bytes/pixels per line.
+  WebPInt32ToMem(&dst[0 * BPS], buf[0]);
+  WebPInt32ToMem(&dst[1 * BPS], buf[1]);
+  WebPInt32ToMem(&dst[2 * BPS], buf[2]);
+  WebPInt32ToMem(&dst[3 * BPS], buf[3]);
 }
 
 // Does two inverse transforms.
@@ -1588,18 +1585,17 @@ static int Quantize2Blocks_SSE2(int16_t in[32], int16_t out[32],
 }
 
 //------------------------------------------------------------------------------
-// One candidate of the intra-4x4 mode search, kept in registers from the
-// forward transform to the scores: the same results as FTransform_SSE2,
+// The candidates of the intra-4x4 mode search, each kept in registers from
+// the forward transform to the scores: the same results as FTransform_SSE2,
 // QuantizeBlock_SSE2, ITransform_SSE2, SSE4x4_SSE2 and Disto4x4_SSE2 in turn,
 // without reloading each step's output from memory.
 
-static int ReconstructI4_SSE2(const uint8_t* WEBP_RESTRICT src,
-                              const uint8_t* WEBP_RESTRICT ref,
-                              const VP8Matrix* WEBP_RESTRICT const mtx,
-                              const uint16_t* WEBP_RESTRICT const w,
-                              int16_t levels[16], uint8_t* WEBP_RESTRICT dst,
-                              int* WEBP_RESTRICT const sse,
-                              int* WEBP_RESTRICT const disto) {
+static WEBP_INLINE int ReconstructI4_SSE2(
+    const uint8_t* WEBP_RESTRICT src, const uint8_t* WEBP_RESTRICT ref,
+    const VP8Matrix* WEBP_RESTRICT const mtx,
+    const uint16_t* WEBP_RESTRICT const w, int16_t levels[16],
+    uint8_t rec_out[16], int* WEBP_RESTRICT const sse,
+    int* WEBP_RESTRICT const disto) {
   const __m128i zero = _mm_setzero_si128();
   __m128i in0, in8, rec, src0123;
   int nz;
@@ -1607,7 +1603,7 @@ static int ReconstructI4_SSE2(const uint8_t* WEBP_RESTRICT src,
   FTransformRegs_SSE2(src, ref, &in0, &in8);
   nz = DoQuantizeBlockRegs_SSE2(&in0, &in8, levels, &mtx->sharpen[0], mtx);
   rec = ITransformOneRegs_SSE2(ref, in0, in8);
-  Store4x4_SSE2(rec, dst);
+  _mm_storeu_si128((__m128i*)rec_out, rec);
   {
     const __m128i src0 = _mm_cvtsi32_si128(WebPMemToInt32(&src[0 * BPS]));
     const __m128i src1 = _mm_cvtsi32_si128(WebPMemToInt32(&src[1 * BPS]));
@@ -1641,6 +1637,21 @@ static int ReconstructI4_SSE2(const uint8_t* WEBP_RESTRICT src,
   return nz;
 }
 
+static void ReconstructI4Modes_SSE2(
+    const uint8_t* WEBP_RESTRICT src,
+    const uint8_t* const refs[VP8_NUM_I4_MODES],
+    const VP8Matrix* WEBP_RESTRICT const mtx,
+    const uint16_t* WEBP_RESTRICT const w,
+    int16_t levels[VP8_NUM_I4_MODES][16], uint8_t recs[VP8_NUM_I4_MODES][16],
+    int sse[VP8_NUM_I4_MODES], int disto[VP8_NUM_I4_MODES],
+    int nz[VP8_NUM_I4_MODES]) {
+  int mode;
+  for (mode = 0; mode < VP8_NUM_I4_MODES; ++mode) {
+    nz[mode] = ReconstructI4_SSE2(src, refs[mode], mtx, w, levels[mode],
+                                  recs[mode], &sse[mode], &disto[mode]);
+  }
+}
+
 //------------------------------------------------------------------------------
 // Entry point
 
@@ -1665,7 +1676,7 @@ WEBP_TSAN_IGNORE_FUNCTION void VP8EncDspInitSSE2(void) {
   VP8TDisto4x4 = Disto4x4_SSE2;
   VP8TDisto16x16 = Disto16x16_SSE2;
   VP8Mean16x4 = Mean16x4_SSE2;
-  VP8ReconstructI4 = ReconstructI4_SSE2;
+  VP8ReconstructI4Modes = ReconstructI4Modes_SSE2;
 }
 
 #else  // !WEBP_USE_SSE2
