@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-plugins fmt clean
+.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-libwebp bench-plugins fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -90,6 +90,10 @@ bench-deps: deps
 	  $(BENCH_TOOLS)/venv/bin/pip install -q --disable-pip-version-check 'thumbor==7.7.7' 'pyvips==3.2.0'; }
 	@[ -x $(BENCH_TOOLS)/ipx/node_modules/.bin/ipx ] || { mkdir -p $(BENCH_TOOLS)/ipx && cd $(BENCH_TOOLS)/ipx && \
 	  npm init -y >/dev/null && npm install --silent --no-audit --no-fund ipx@3.1.1; }
+
+## The vendored libwebp against the unpatched one: the same bytes, and the encode time.
+bench-libwebp: bench-deps
+	$(BENCH_TOOLS)/venv/bin/python bench/libwebp.py --corpus ../shared/corpus
 
 ## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
 bench-plugins: plugins

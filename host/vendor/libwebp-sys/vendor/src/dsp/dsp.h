@@ -122,7 +122,7 @@ extern VP8Quantize2Blocks VP8EncQuantize2Blocks;
 // reconstructed block to 'recs[m]' (four rows of four bytes, not BPS apart),
 // its VP8SSE4x4 to 'sse[m]' and, if 'w' is not NULL, its VP8TDisto4x4 to
 // 'disto[m]'; 'nz[m]' says whether any level is non-zero.
-#define VP8_NUM_I4_MODES 10
+#define VP8_NUM_I4_MODES 10   // NUM_BMODES
 typedef void (*VP8ReconstructI4ModesFunc)(
     const uint8_t* WEBP_RESTRICT src,
     const uint8_t* const refs[VP8_NUM_I4_MODES],

@@ -1,10 +1,6 @@
-// Copyright 2026 Kiln authors. All Rights Reserved.
-//
-// Use of this source code is governed by a BSD-style license
-// that can be found in the COPYING file in the root of the source
-// tree. An additional intellectual property rights grant can be found
-// in the file PATENTS. All contributing project authors may
-// be found in the AUTHORS file in the root of the source tree.
+// Copyright 2026 the Kiln authors, for libwebp and under its terms: the
+// BSD-style license in the COPYING file in the root of the source tree, and
+// the additional intellectual property rights grant in the file PATENTS.
 // -----------------------------------------------------------------------------
 //
 // AVX2 version of the intra-4x4 mode search's candidates: two at once, one
