@@ -5,10 +5,9 @@
 //! (`host/vendor/libwebp-sys`: patched for a faster encoder that writes the
 //! same bytes) and links it statically; its symbols stay inside `kiln` (not
 //! exported), so libvips keeps Debian's libwebp 1.2.4 for everything else.
-//! The encoder's
-//! settings are libvips' `webpsave` ones (default preset at the requested
-//! quality, effort 4, alpha at quality 100, no sharp YUV), so the files are
-//! the ones libvips would write, from a newer libwebp: measured in
+//! The encoder's settings are libvips' `webpsave` ones (default preset at the
+//! requested quality, effort 4, alpha at quality 100, no sharp YUV), so the
+//! files are the ones libvips would write, from a newer libwebp: measured in
 //! bench/NOTES.md.
 //!
 //! Anything else — lossless, animations, grey or 16-bit images, metadata to
