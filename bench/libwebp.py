@@ -94,8 +94,8 @@ def main():
     try:
         unpatched = work / "unpatched"
         shutil.copytree(CRATE / "vendor", unpatched)
-        subprocess.run(["patch", "-s", "-R", "-E", "-p1", "-d", str(unpatched)],
-                       stdin=open(CRATE / "kiln.patch"), check=True)
+        with open(CRATE / "kiln.patch") as patch:
+            subprocess.run(["patch", "-s", "-R", "-E", "-p1", "-d", str(unpatched)], stdin=patch, check=True)
         jobs = os.cpu_count() or 1
         binaries = {"unpatched": build(unpatched, "unpatched", work, jobs),
                     "patched": build(CRATE / "vendor", "patched", work, jobs)}
