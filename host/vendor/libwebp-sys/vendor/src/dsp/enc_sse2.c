@@ -1303,10 +1303,10 @@ static void Mean16x4_SSE2(const uint8_t* WEBP_RESTRICT ref, uint32_t dc[4]) {
 // reconstructed samples.
 
 // Hadamard transform
-// Returns the weighted sum of the absolute value of transformed coefficients.
+// Returns the weighted sum of the absolute value of the transformed
+// coefficients of A (lanes 0-3 of the rows 'tmp_0'..'tmp_3', 16 bits each)
+// minus that of B (lanes 4-7).
 // w[] contains a row-major 4 by 4 symmetric matrix.
-// Weighted sum of the absolute values of the Hadamard transform of A (lanes
-// 0-3 of the rows 'tmp_0'..'tmp_3', 16 bits each) minus that of B (lanes 4-7).
 static WEBP_INLINE int TTransformRows_SSE2(__m128i tmp_0, __m128i tmp_1,
                                            __m128i tmp_2, __m128i tmp_3,
                                            const uint16_t* WEBP_RESTRICT const w) {
@@ -1382,6 +1382,7 @@ static WEBP_INLINE int TTransformRows_SSE2(__m128i tmp_0, __m128i tmp_1,
   return sum[0] + sum[1] + sum[2] + sum[3];
 }
 
+// TTransformRows_SSE2 of the 4x4 blocks at 'inA' and 'inB'.
 static int TTransform_SSE2(const uint8_t* WEBP_RESTRICT inA,
                            const uint8_t* WEBP_RESTRICT inB,
                            const uint16_t* WEBP_RESTRICT const w) {
