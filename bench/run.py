@@ -174,7 +174,7 @@ PLUGIN_CHAINS = {"none": "none", "noop": "noop", "watermark": "wm"}
 # (d)'s side-by-side runs, which price each plugin against none: the
 # plugins' chains and a control, none again on paths of its own, which
 # shows what the method reads when there is nothing to price.
-PAIRED_CHAINS = {"noop": "noop", "watermark": "wm", "control": "ctl"}
+PAIRED_CHAINS = {**{label: chain for label, chain in PLUGIN_CHAINS.items() if label != "none"}, "control": "ctl"}
 PAIRED_ROUNDS = 12  # per chain
 
 
@@ -479,13 +479,14 @@ def run(args):
         # (a) again next to the plugin runs, on variants of its own, so that
         # the three are compared under the same conditions.
         # Each round of each chain gets a third of a run's --seconds.
+        plugin_round_seconds = max(seconds // 3, 3)
         results.update(alternating(
             {f"plugins/{label}": lambda r, t, chain=chain: wrk(kiln.url, kiln_paths(f"{chain}/r{r}", photos, "jpeg"),
                                                                 t, server=kiln)
              for label, chain in PLUGIN_CHAINS.items()},
-            PLUGIN_ROUNDS, max(seconds // 3, 3)))
+            PLUGIN_ROUNDS, plugin_round_seconds))
         print("(d) each plugin's cost, its chain and none side by side", flush=True)
-        results.update(plugin_costs(kiln.url, photos, max(seconds // 3, 3)))
+        results.update(plugin_costs(kiln.url, photos, plugin_round_seconds))
 
         print("(b) cached variants against nginx serving the same bytes", flush=True)
         cached = cached_paths("photos", photos)
