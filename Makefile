@@ -18,9 +18,10 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_T
 run: deps
 	cargo run --release --bin kiln -- serve
 
-# The PostgreSQL the end-to-end suite runs against. Where one is already
-# running with trust authentication the password is simply ignored.
-export E2E_POSTGRES ?= postgres://postgres:kiln@127.0.0.1:5432
+# The PostgreSQL the end-to-end suite runs against, as a role of its own
+# (`kiln_e2e`, which may create databases): `make postgres` adds the role
+# where it is missing and changes no other user or password.
+export E2E_POSTGRES ?= postgres://kiln_e2e:kiln_e2e@127.0.0.1:5432
 # moto, the S3-compatible server the test harness starts on loopback.
 MOTO_VENV := target/tools/moto
 export E2E_MOTO_VENV := $(CURDIR)/$(MOTO_VENV)
@@ -39,7 +40,8 @@ plugins: deps
 	$(WASM_BUILD) --manifest-path tests/plugins/Cargo.toml
 	$(WASM_BUILD) --manifest-path examples/invert/Cargo.toml
 
-## A local PostgreSQL on 127.0.0.1:5432: installed and started when none answers.
+## A local PostgreSQL on 127.0.0.1:5432 (installed and started when none
+## answers) with the test suite's own role.
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
 	  echo "starting PostgreSQL"; \
@@ -47,8 +49,9 @@ postgres:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }; \
 	  $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
-	  $(SUDO) runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'kiln'"; \
 	}
+	@$(SUDO) runuser -u postgres -- psql -tAqc "SELECT 1 FROM pg_roles WHERE rolname = 'kiln_e2e'" | grep -q 1 || \
+	  $(SUDO) runuser -u postgres -- psql -qc "CREATE ROLE kiln_e2e LOGIN CREATEDB PASSWORD 'kiln_e2e'"
 
 ## moto's S3 server in a virtualenv of its own, for the test harness to start.
 s3-server: $(MOTO_VENV)/bin/moto_server

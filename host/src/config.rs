@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use rules::{LqipKind, OnDemand, PathRules, PathSettings, Preprocess, RedirectStrategy, ResolvedRules, Signing};
 
+pub use crate::remote::IngestConfig;
 use crate::transform::{ParamLimits, Params};
 
 /// Environment variables that configure Kiln start with this prefix;
@@ -42,6 +43,53 @@ impl From<figment::Error> for ConfigError {
             .map(|e| e.to_string().replace("key \"default.", "key \""))
             .collect();
         Self::Invalid(messages.join("; "))
+    }
+}
+
+/// A configured secret (signing key, S3 secret, database URL with its
+/// password): `Debug` never shows it, and [`Config::redacted`] blanks it
+/// before the config is printed. It serializes as itself, since figment
+/// merges the embedded defaults through serialization.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub const REDACTED: &'static str = "<redacted>";
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(secret: &str) -> Self {
+        Self(secret.to_owned())
+    }
+}
+
+/// A database URL with any password in it replaced.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!(
+                "{scheme}://{user}:{}@{host}{}",
+                Secret::REDACTED,
+                &rest[authority_end..]
+            )
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -89,11 +137,22 @@ impl Default for Config {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Base of the absolute URLs Kiln hands out (`link`, `redirect`, `Location`);
-    /// without it they are built from the request's `Host` header.
+    /// Base of the absolute URLs Kiln hands out (`link`, `redirect`);
+    /// without it they are built from the request's `Host` header, when
+    /// that is one of `allowed-hosts`.
     pub public_url: Option<String>,
+    /// `Host` values trusted to build absolute URLs when `public-url` is
+    /// unset: `name` (any port) or `name:port`. Empty means the address
+    /// Kiln listens on and `localhost`. Any other Host asking for an
+    /// absolute URL gets `400 invalid_host`.
+    pub allowed_hosts: Vec<String>,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_seconds: u64,
+    /// How long a client may take to send a request's line and headers,
+    /// and how long a keep-alive connection may sit idle between requests.
+    pub header_timeout_ms: u64,
+    /// Connections open at once; more clients wait to be accepted.
+    pub max_connections: usize,
     /// Threads of the async runtime (HTTP, catalog, store); 0 means half the
     /// cores, at least one. Transformations run on their own pool.
     pub io_threads: usize,
@@ -118,7 +177,10 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            allowed_hosts: Vec::new(),
             shutdown_grace_seconds: 30,
+            header_timeout_ms: 10_000,
+            max_connections: 1024,
             io_threads: 0,
         }
     }
@@ -127,8 +189,9 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://FILE` (default: `{data-dir}/kiln.db`); `postgres://` comes with the scale-out work.
-    pub url: Option<String>,
+    /// `sqlite://FILE` (default: `{data-dir}/kiln.db`) or `postgres://…`;
+    /// a secret, as it may hold a password.
+    pub url: Option<Secret>,
     pub max_connections: Option<u32>,
 }
 
@@ -167,7 +230,7 @@ pub struct S3Settings {
     #[serde(default)]
     pub access_key_id: Option<String>,
     #[serde(default)]
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<Secret>,
     /// Objects larger than this go up as a multipart upload in parts of this size.
     #[serde(default = "default_part_bytes")]
     pub multipart_part_bytes: u64,
@@ -204,33 +267,7 @@ impl Default for CacheConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct SigningConfig {
     /// HMAC keys in hex (`kiln generate-secret`); the first signs, all verify.
-    pub keys: Vec<String>,
-}
-
-/// URL ingest (`POST` with JSON `{"url": …}`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct IngestConfig {
-    /// Hosts URLs may name: `images.example.com`, or `*.example.com` for
-    /// its subdomains. Empty: URL ingest is off.
-    pub allowed_domains: Vec<String>,
-    /// Networks exempt from the ban on loopback, private, link-local and
-    /// other special addresses, e.g. `["10.20.0.0/16"]` for an internal origin.
-    pub allowed_networks: Vec<ipnet::IpNet>,
-    /// The whole fetch, redirects and body included.
-    pub timeout_ms: u64,
-    pub max_redirects: u32,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            allowed_domains: Vec::new(),
-            allowed_networks: Vec::new(),
-            timeout_ms: 10_000,
-            max_redirects: 3,
-        }
-    }
+    pub keys: Vec<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,10 +291,14 @@ pub struct LimitsConfig {
     /// Transformations run at once; 0 means two per core.
     pub transform_workers: usize,
     /// MiB that running transformations may hold between them, by their
-    /// estimate (four bytes a pixel of the original); 0 means 64 per core.
+    /// estimate (four bytes a pixel of the original's decoded frames, ten a
+    /// pixel of the result's); 0 means 64 per core. A result that alone
+    /// needs more is refused with 422.
     pub transform_memory_mb: u64,
     /// Transformations that may wait for a worker before requests get 503.
     pub transform_queue: usize,
+    /// How long a transformation may wait for a worker before its request gets 503.
+    pub transform_queue_wait_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -273,6 +314,7 @@ impl Default for LimitsConfig {
             transform_workers: 0,
             transform_memory_mb: 0,
             transform_queue: 32,
+            transform_queue_wait_ms: 10_000,
         }
     }
 }
@@ -292,7 +334,10 @@ impl LimitsConfig {
             timeout: std::time::Duration::from_millis(self.transform_timeout_ms),
             workers: self.transform_workers,
             memory_bytes: self.transform_memory_mb.saturating_mul(1024 * 1024),
-            queue: self.transform_queue,
+            queue: crate::transform::Queue {
+                length: self.transform_queue,
+                wait: std::time::Duration::from_millis(self.transform_queue_wait_ms),
+            },
         }
     }
 }
@@ -370,13 +415,22 @@ impl Config {
                 )));
             }
         }
+        for (key, zero) in [
+            ("header-timeout-ms", self.server.header_timeout_ms == 0),
+            ("max-connections", self.server.max_connections == 0),
+        ] {
+            if zero {
+                return Err(ConfigError::Invalid(format!("server.{key} must be at least 1")));
+            }
+        }
         if let Some(url) = &self.database.url
             && !["sqlite:", "postgres://", "postgresql://"]
                 .iter()
-                .any(|scheme| url.starts_with(scheme))
+                .any(|scheme| url.expose().starts_with(scheme))
         {
             return Err(ConfigError::Invalid(format!(
-                "database.url {url:?}: use sqlite://FILE or postgres://USER@HOST/DATABASE"
+                "database.url {:?}: use sqlite://FILE or postgres://USER@HOST/DATABASE",
+                without_password(url.expose())
             )));
         }
         for (key, zero) in [
@@ -386,6 +440,7 @@ impl Config {
             ("max-frames", self.limits.max_frames == 0),
             ("transform-timeout-ms", self.limits.transform_timeout_ms == 0),
             ("body-timeout-ms", self.limits.body_timeout_ms == 0),
+            ("transform-queue-wait-ms", self.limits.transform_queue_wait_ms == 0),
         ] {
             if zero {
                 return Err(ConfigError::Invalid(format!("limits.{key} must be at least 1")));
@@ -435,14 +490,9 @@ impl Config {
         }
         let signer = self.signer()?;
         for domain in &self.ingest.allowed_domains {
-            let name = domain.strip_prefix("*.").unwrap_or(domain);
-            let valid = !name.is_empty()
-                && name
-                    .split('.')
-                    .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-            if !valid {
+            if crate::remote::AllowedDomain::parse(domain).is_none() {
                 return Err(ConfigError::Invalid(format!(
-                    "ingest.allowed-domains: {domain:?} is not a host name (or *.host.name)"
+                    "ingest.allowed-domains: {domain:?} is not a host name (or *.host.name), with an optional :port or :*"
                 )));
             }
         }
@@ -476,7 +526,8 @@ impl Config {
     }
 
     pub fn signer(&self) -> Result<crate::auth::signing::Signer, ConfigError> {
-        crate::auth::signing::Signer::from_hex(&self.signing.keys).map_err(|e| ConfigError::Invalid(e.to_string()))
+        let keys: Vec<&str> = self.signing.keys.iter().map(Secret::expose).collect();
+        crate::auth::signing::Signer::from_hex(&keys).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     pub fn plugin_names(&self) -> Vec<String> {
@@ -506,8 +557,27 @@ impl Config {
     pub fn database_url(&self) -> String {
         self.database
             .url
-            .clone()
+            .as_ref()
+            .map(|url| url.expose().to_owned())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("kiln.db").display()))
+    }
+
+    /// This config with every secret blanked, for printing (`kiln config check`).
+    pub fn redacted(&self) -> Self {
+        let mut config = self.clone();
+        let blank = || Secret::from(Secret::REDACTED);
+        for key in &mut config.signing.keys {
+            *key = blank();
+        }
+        if let StorageConfig::S3(s3) = &mut config.storage
+            && let Some(secret) = &mut s3.secret_access_key
+        {
+            *secret = blank();
+        }
+        if let Some(url) = &mut config.database.url {
+            *url = Secret(without_password(url.expose()));
+        }
+        config
     }
 }
 
@@ -539,6 +609,29 @@ mod tests {
         let set = Config::from_toml("[server]\nio-threads = 3").unwrap();
         assert_eq!(set.server.io_threads(), 3);
         assert!(Config::from_toml("[server]\nio-threads = -1").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_printing() {
+        let text = "[signing]\nkeys = [\"00112233445566778899aabbccddeeff\"]\n\
+                    [database]\nurl = \"postgres://kiln:hunter2@db:5432/kiln?sslmode=require\"\n\
+                    [storage]\nkind = \"s3\"\nbucket = \"media\"\naccess-key-id = \"AKID\"\n\
+                    secret-access-key = \"s3cr3t-value\"\n";
+        let config = Config::from_toml(text).unwrap();
+        let printed = toml::to_string_pretty(&config.redacted()).unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["00112233445566778899aabbccddeeff", "hunter2", "s3cr3t-value"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+            assert!(!debug.contains(secret), "{secret} in Debug: {debug}");
+        }
+        assert!(
+            printed.contains("postgres://kiln:<redacted>@db:5432/kiln?sslmode=require"),
+            "{printed}"
+        );
+        assert!(printed.contains("AKID"), "the key id is not a secret");
+        assert!(config.signer().unwrap().is_configured(), "the real key still signs");
+        let bad = Config::from_toml("[database]\nurl = \"mysql://u:hunter2@h/d\"").unwrap_err();
+        assert!(!bad.to_string().contains("hunter2"), "{bad}");
     }
 
     #[test]

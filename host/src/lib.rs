@@ -15,6 +15,7 @@ mod jobs;
 pub mod plugin;
 pub mod probe;
 pub mod remote;
+mod server;
 pub mod store;
 pub mod transform;
 
@@ -60,6 +61,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("kiln listening on http://{address}");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), rules.clone(), jobs_stopped));
+    let connection_limits = server::ConnectionLimits {
+        max_connections: config.server.max_connections,
+        header_timeout: Duration::from_millis(config.server.header_timeout_ms),
+        max_headers: 4 * api::MAX_HEADERS,
+    };
     let signer = config.signer()?;
     let fetcher = remote::Fetcher::new(&config.ingest)?;
     let app = api::router(api::AppState::new(
@@ -68,25 +74,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         profiles,
         assets,
         api::Access { keys, signer, fetcher },
+        address,
     ));
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
-    let mut graceful_rx = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = graceful_rx.wait_for(|stop| *stop).await;
-    });
-    tokio::select! {
-        result = server => result.context("serving HTTP")?,
-        _ = async {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(grace).await;
-        } => tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time; exiting"),
-    }
+    server::serve(listener, app, connection_limits, stop_rx, grace).await;
     // A job cut short stays locked until its lease passes, then runs again.
     let _ = stop_jobs.send(true);
     let _ = tokio::time::timeout(grace, job_runner).await;

@@ -105,15 +105,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{query}");
             Ok(())
         }
-        Command::Serve => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.server.io_threads())
-            .enable_all()
-            .build()?
-            .block_on(kiln::serve(config)),
+        Command::Serve => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.server.io_threads())
+                .enable_all()
+                .build()?;
+            let served = runtime.block_on(kiln::serve(config));
+            // A transformation libvips cannot be made to stop holds its
+            // blocking thread; dropping the runtime would wait for it forever.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
-            print!("{}", toml::to_string_pretty(&config)?);
+            print!("{}", toml::to_string_pretty(&config.redacted())?);
             eprintln!("configuration is valid");
             Ok(())
         }

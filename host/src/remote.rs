@@ -2,7 +2,8 @@
 //! URL reach what it should not.
 //!
 //! Every hop (the first URL and each redirect, followed by hand) must be
-//! `http`/`https` to an allowed domain. Addresses are checked where they are
+//! `http`/`https` to an allowed domain and port (an entry without a port
+//! allows only the scheme's default one). Addresses are checked where they are
 //! used: the client's DNS resolver drops every resolved address that is
 //! loopback, private, link-local (cloud metadata lives there), multicast or
 //! otherwise special, unless `ingest.allowed-networks` holds it, so a name
@@ -10,6 +11,10 @@
 //! nothing; IP literals, which skip the resolver, are checked before the
 //! request. Proxies from the environment are ignored. The whole fetch has one
 //! deadline and the body one size limit, counted while it streams.
+//!
+//! What a failure tells the client is Kiln's own summary: which addresses a
+//! name resolved to, and whether a port refused or dropped the connection,
+//! go to the log only, so ingest cannot be used to map a network.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,7 +25,35 @@ use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{StatusCode, Url};
 
-use crate::config::IngestConfig;
+use serde::{Deserialize, Serialize};
+
+/// URL ingest (`POST` with JSON `{"url": …}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Hosts URLs may name: `images.example.com`, or `*.example.com` for
+    /// its subdomains, each on the scheme's default port unless the entry
+    /// names one (`origin.example.com:8080`) or any (`:*`). Empty: URL
+    /// ingest is off.
+    pub allowed_domains: Vec<String>,
+    /// Networks exempt from the ban on loopback, private, link-local and
+    /// other special addresses, e.g. `["10.20.0.0/16"]` for an internal origin.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// The whole fetch, redirects and body included.
+    pub timeout_ms: u64,
+    pub max_redirects: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            allowed_domains: Vec::new(),
+            allowed_networks: Vec::new(),
+            timeout_ms: 10_000,
+            max_redirects: 3,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -30,9 +63,10 @@ pub enum FetchError {
     BadUrl(String),
     #[error("only http and https URLs can be fetched, not {0:?}")]
     Scheme(String),
-    #[error("the domain {0:?} is not in [ingest] allowed-domains")]
+    #[error("the host and port {0:?} are not in [ingest] allowed-domains")]
     Domain(String),
-    #[error("{host} resolves only to addresses that may not be fetched ({addresses})")]
+    /// `addresses` is for the log, never for the client.
+    #[error("{host} resolves only to addresses that may not be fetched")]
     Address { host: String, addresses: String },
     #[error("more than {0} redirects")]
     TooManyRedirects(u32),
@@ -42,7 +76,8 @@ pub enum FetchError {
     TooLarge(u64),
     #[error("the fetch took longer than {0:?}")]
     Timeout(Duration),
-    #[error("the fetch failed: {0}")]
+    /// The detail is for the log, never for the client.
+    #[error("the remote server could not be reached, or it broke off the transfer")]
     Failed(String),
 }
 
@@ -60,9 +95,60 @@ impl FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     policy: Arc<AddressPolicy>,
-    domains: Vec<String>,
+    domains: Vec<AllowedDomain>,
     max_redirects: u32,
     timeout: Duration,
+}
+
+/// One `ingest.allowed-domains` entry: `host`, `*.parent`, either with
+/// `:port` or `:*`; without a port only the scheme's default port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedDomain {
+    /// Lower case, without a trailing dot; `*.` kept for subdomain patterns.
+    pattern: String,
+    port: AllowedPort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AllowedPort {
+    SchemeDefault,
+    Only(u16),
+    Any,
+}
+
+impl AllowedDomain {
+    /// Parses an entry; `None` if it is not a host name pattern with an optional port.
+    pub fn parse(entry: &str) -> Option<Self> {
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((host, "*")) => (host, AllowedPort::Any),
+            Some((host, port)) => (host, AllowedPort::Only(port.parse().ok().filter(|p| *p > 0)?)),
+            None => (entry, AllowedPort::SchemeDefault),
+        };
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        let valid = !name.is_empty()
+            && name
+                .split('.')
+                .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        valid.then(|| Self {
+            pattern: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    fn matches(&self, host: &str, port: u16, default_port: u16) -> bool {
+        let host_matches = match self.pattern.strip_prefix("*.") {
+            Some(parent) => host
+                .strip_suffix(parent)
+                .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => self.pattern == host,
+        };
+        let port_matches = match self.port {
+            AllowedPort::SchemeDefault => port == default_port,
+            AllowedPort::Only(allowed) => port == allowed,
+            AllowedPort::Any => true,
+        };
+        host_matches && port_matches
+    }
 }
 
 /// Which resolved addresses may be connected to.
@@ -89,13 +175,24 @@ pub fn is_special(address: IpAddr) -> bool {
                 return is_special_v4(v4);
             }
             let segments = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                Ipv4Addr::new(a, b, c, d)
+            };
             // 64:ff9b::/96 (NAT64) embeds an IPv4 address in its last 32 bits.
             if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                return is_special_v4(Ipv4Addr::new(a, b, c, d));
+                return is_special_v4(embedded(segments[6], segments[7]));
             }
-            v6.is_loopback()
+            // 6to4 (2002::/16) embeds one in bits 16 to 48.
+            if segments[0] == 0x2002 {
+                return is_special_v4(embedded(segments[1], segments[2]));
+            }
+            segments[..6] == [0; 6] // ::/96: IPv4-compatible (deprecated), ::1 and ::
+                || segments[..3] == [0x64, 0xff9b, 1] // 64:ff9b:1::/48, local-use NAT64
+                || segments[..2] == [0x2001, 0] // Teredo, which tunnels to any IPv4 address
+                || segments[..4] == [0x100, 0, 0, 0] // discard-only
+                || v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (segments[0] & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254
@@ -141,6 +238,7 @@ impl Resolve for GuardedResolver {
                     .map(|a| a.ip().to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
+                tracing::warn!(%host, %addresses, "ingest refused: no allowed address");
                 return Err(
                     Box::new(FetchError::Address { host, addresses }) as Box<dyn std::error::Error + Send + Sync>
                 );
@@ -170,19 +268,18 @@ impl Fetcher {
             domains: config
                 .allowed_domains
                 .iter()
-                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
-                .collect(),
+                .map(|entry| AllowedDomain::parse(entry).ok_or_else(|| FetchError::Domain(entry.clone())))
+                .collect::<Result<_, _>>()?,
             max_redirects: config.max_redirects,
             timeout,
         })
     }
 
-    fn domain_allowed(&self, host: &str) -> bool {
+    fn domain_allowed(&self, host: &str, port: u16, default_port: u16) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.domains.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(parent) => host.ends_with(&format!(".{parent}")),
-            None => *pattern == host,
-        })
+        self.domains
+            .iter()
+            .any(|allowed| allowed.matches(&host, port, default_port))
     }
 
     /// Checks one hop before it is requested.
@@ -196,8 +293,10 @@ impl Fetcher {
             Some(url::Host::Ipv6(v6)) => v6.to_string(),
             None => return Err(FetchError::BadUrl(url.to_string())),
         };
-        if !self.domain_allowed(&host) {
-            return Err(FetchError::Domain(host));
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        let port = url.port().unwrap_or(default_port);
+        if !self.domain_allowed(&host, port, default_port) {
+            return Err(FetchError::Domain(format!("{host}:{port}")));
         }
         let literal = match url.host() {
             Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
@@ -207,6 +306,7 @@ impl Fetcher {
         if let Some(address) = literal
             && !self.policy.allows(address)
         {
+            tracing::warn!(%address, "ingest refused: address literal not allowed");
             return Err(FetchError::Address {
                 host,
                 addresses: address.to_string(),
@@ -283,7 +383,9 @@ fn request_failed(error: reqwest::Error) -> FetchError {
         }
         source = cause.source();
     }
-    FetchError::Failed(crate::error_chain(&error))
+    let detail = crate::error_chain(&error);
+    tracing::warn!(%detail, "ingest fetch failed");
+    FetchError::Failed(detail)
 }
 
 #[cfg(test)]
@@ -309,10 +411,25 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "64:ff9b:1:ffff::8.8.8.8",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(is_special(special.parse().unwrap()), "{special}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(!is_special(public.parse().unwrap()), "{public}");
         }
     }
@@ -320,22 +437,43 @@ mod tests {
     #[test]
     fn domains_and_networks() {
         let fetcher = Fetcher::new(&IngestConfig {
-            allowed_domains: vec!["images.example.com".into(), "*.cdn.example.com".into()],
+            allowed_domains: vec![
+                "images.example.com".into(),
+                "*.cdn.example.com".into(),
+                "origin.example.com:8443".into(),
+                "any.example.com:*".into(),
+            ],
             allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
             ..IngestConfig::default()
         })
         .unwrap();
-        assert!(fetcher.domain_allowed("images.example.com"));
-        assert!(fetcher.domain_allowed("IMAGES.example.com."));
-        assert!(fetcher.domain_allowed("a.cdn.example.com"));
-        assert!(!fetcher.domain_allowed("cdn.example.com"));
-        assert!(!fetcher.domain_allowed("images.example.com.evil.net"));
-        assert!(!fetcher.domain_allowed("evilcdn.example.com"));
+        let allowed = |host: &str, port: u16| fetcher.domain_allowed(host, port, 443);
+        assert!(allowed("images.example.com", 443));
+        assert!(allowed("IMAGES.example.com.", 443));
+        assert!(
+            !allowed("images.example.com", 22),
+            "no port named: the scheme's default only"
+        );
+        assert!(allowed("a.cdn.example.com", 443));
+        assert!(!allowed("cdn.example.com", 443));
+        assert!(!allowed("images.example.com.evil.net", 443));
+        assert!(!allowed("evilcdn.example.com", 443));
+        assert!(allowed("origin.example.com", 8443));
+        assert!(!allowed("origin.example.com", 443));
+        assert!(allowed("any.example.com", 6379));
+        for bad in ["http://x", "a:b", "a:0", "a:70000", "[::1]", ""] {
+            assert_eq!(AllowedDomain::parse(bad), None, "{bad}");
+        }
         assert!(fetcher.policy.allows("10.2.3.4".parse().unwrap()));
         assert!(!fetcher.policy.allows("127.0.0.1".parse().unwrap()));
         let check = |url: &str| fetcher.check(&Url::parse(url).unwrap());
         assert!(matches!(check("file:///etc/passwd"), Err(FetchError::Scheme(_))));
         assert!(matches!(check("http://evil.net/"), Err(FetchError::Domain(_))));
         assert!(check("https://images.example.com/a.jpg").is_ok());
+        assert!(matches!(
+            check("https://images.example.com:8080/a.jpg"),
+            Err(FetchError::Domain(_))
+        ));
+        assert!(check("http://origin.example.com:8443/a.jpg").is_ok());
     }
 }

@@ -182,7 +182,7 @@ impl Builder {
 }
 
 /// The PostgreSQL server for `postgres-s3`, from `E2E_POSTGRES`
-/// (e.g. `postgres://postgres@127.0.0.1:5432`).
+/// (e.g. `postgres://kiln_e2e:kiln_e2e@127.0.0.1:5432`, a role that may create databases).
 fn postgres() -> String {
     std::env::var("E2E_POSTGRES")
         .ok()
@@ -293,11 +293,13 @@ async fn test_database(server: &str, dir: &Path) -> String {
         .expect("connect to PostgreSQL");
     CLEANED
         .get_or_init(|| async {
-            let stale: Vec<String> =
-                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'kiln\\_test\\_%'")
-                    .fetch_all(&admin)
-                    .await
-                    .expect("list databases");
+            let stale: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'kiln\\_test\\_%' \
+                     AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            )
+            .fetch_all(&admin)
+            .await
+            .expect("list databases");
             for name in stale {
                 sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .execute(&admin)
@@ -329,6 +331,18 @@ impl Kiln {
 
     pub async fn start() -> Kiln {
         Builder::default().start().await
+    }
+
+    /// The server's peak resident memory so far, in bytes (Linux: VmHWM).
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.id().expect("the server is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status");
+        kib * 1024
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -32,6 +32,10 @@ async fn origin() -> u16 {
             get(|| async { Redirect::temporary("http://example.com/x.jpg") }),
         )
         .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+        .route(
+            "/to-other-port",
+            get(|| async { Redirect::temporary("http://127.0.0.1:9/photo.jpg") }),
+        )
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
         .route("/big", get(|| async { vec![0xffu8; 300_000].into_response() }))
         .route(
@@ -55,9 +59,14 @@ async fn ingest(kiln: &Kiln, path: &str, url: &str) -> reqwest::Response {
         .unwrap()
 }
 
-const LOOPBACK_ALLOWED: &str = "[ingest]\nallowed-domains = [\"localhost\", \"127.0.0.1\"]\n\
-                                allowed-networks = [\"127.0.0.0/8\", \"::1/128\"]\ntimeout-ms = 2000\n\
-                                [[paths]]\npattern = \"/small/**\"\nmax-upload-bytes = 100000\n";
+/// Ingest from the origin on `port` of loopback allowed, and no other port.
+fn loopback_allowed(port: u16) -> String {
+    format!(
+        "[ingest]\nallowed-domains = [\"localhost:{port}\", \"127.0.0.1:{port}\"]\n\
+         allowed-networks = [\"127.0.0.0/8\", \"::1/128\"]\ntimeout-ms = 2000\n\
+         [[paths]]\npattern = \"/small/**\"\nmax-upload-bytes = 100000\n"
+    )
+}
 
 #[tokio::test]
 async fn loopback_and_metadata_addresses_are_refused_by_default() {
@@ -68,7 +77,7 @@ async fn loopback_and_metadata_addresses_are_refused_by_default() {
     let (stderr, _) = crate::harness::fails_with_config(config, &["config", "check"]);
     assert!(stderr.contains("[::1]"), "{stderr}");
 
-    let config = "[ingest]\nallowed-domains = [\"localhost\", \"127.0.0.1\", \"169.254.169.254\", \"0.0.0.0\"]\n";
+    let config = "[ingest]\nallowed-domains = [\"localhost:*\", \"127.0.0.1:*\", \"169.254.169.254\", \"0.0.0.0:*\"]\n";
     let kiln = Kiln::builder().config(config).start().await;
     for url in [
         format!("http://localhost:{port}/photo.jpg"),
@@ -79,6 +88,9 @@ async fn loopback_and_metadata_addresses_are_refused_by_default() {
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         format!("http://[::1]:{port}/photo.jpg"),
         format!("http://[::ffff:127.0.0.1]:{port}/photo.jpg"),
+        format!("http://[::7f00:1]:{port}/photo.jpg"),
+        format!("http://[64:ff9b:1::7f00:1]:{port}/photo.jpg"),
+        format!("http://[2002:7f00:1::]:{port}/photo.jpg"),
         "http://example.com/photo.jpg".to_owned(),
         "file:///etc/passwd".to_owned(),
         "gopher://localhost/".to_owned(),
@@ -94,7 +106,7 @@ async fn loopback_and_metadata_addresses_are_refused_by_default() {
 #[tokio::test]
 async fn an_allowed_origin_is_fetched_and_redirects_are_rechecked() {
     let port = origin().await;
-    let kiln = Kiln::builder().config(LOOPBACK_ALLOWED).start().await;
+    let kiln = Kiln::builder().config(&loopback_allowed(port)).start().await;
     let response = ingest(&kiln, "remote/a", &format!("http://localhost:{port}/photo.jpg")).await;
     assert_eq!(response.status(), 201);
     let created: serde_json::Value = response.json().await.unwrap();
@@ -108,6 +120,7 @@ async fn an_allowed_origin_is_fetched_and_redirects_are_rechecked() {
     for (path, code, status) in [
         ("/to-metadata", "url_not_allowed", 403),
         ("/to-elsewhere", "url_not_allowed", 403),
+        ("/to-other-port", "url_not_allowed", 403),
         ("/loop", "url_fetch_failed", 422),
         ("/missing", "url_fetch_failed", 422),
     ] {
@@ -120,7 +133,7 @@ async fn an_allowed_origin_is_fetched_and_redirects_are_rechecked() {
 #[tokio::test]
 async fn size_and_time_are_bounded() {
     let port = origin().await;
-    let kiln = Kiln::builder().config(LOOPBACK_ALLOWED).start().await;
+    let kiln = Kiln::builder().config(&loopback_allowed(port)).start().await;
     let big = ingest(&kiln, "small/big", &format!("http://localhost:{port}/big")).await;
     assert_error(big, 413, "payload_too_large").await;
 

@@ -7,6 +7,7 @@ mod images;
 mod auth;
 mod delivery;
 mod errors;
+mod hardening;
 mod hostile;
 mod ingest;
 mod lifecycle;

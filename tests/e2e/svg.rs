@@ -135,8 +135,7 @@ async fn external_references_are_never_fetched() {
   <image href="{at}/a.png" x="0" y="0" width="120" height="80"/>
   <image xlink:href="{at}/b.png" width="10" height="10"/>
   <image href="file:///etc/passwd" width="10" height="10"/>
-  <use href="{at}/sprite.svg#icon"/>
-  <feImage href="{at}/c.png"/>"#
+  <use href="{at}/sprite.svg#icon"/>"#
     ));
     kiln.upload_ok("icons/remote", svg).await;
     let response = kiln.fetch("/assets/icons/remote/-/content?w=60&format=png").await;
@@ -190,6 +189,32 @@ async fn hostile_svg_is_refused_before_rendering() {
             400,
             "invalid_image",
         ),
+        (
+            "a 252-byte feMorphology that would render for minutes",
+            format!(
+                r#"<svg {ns} width="10" height="10"><filter id="f"><feMorphology radius="300"/></filter><rect width="10" height="10" filter="url(#f)"/></svg>"#
+            )
+            .into_bytes(),
+            400,
+            "invalid_image",
+        ),
+        (
+            "a CSS filter",
+            format!(r#"<svg {ns} width="10" height="10"><style>rect {{ filter: blur(300px) }}</style><rect/></svg>"#)
+                .into_bytes(),
+            400,
+            "invalid_image",
+        ),
+        (
+            "a 10x10 SVG embedding a 16000x16000 PNG",
+            format!(
+                r#"<svg {ns} width="10" height="10"><image width="10" height="10" href="data:image/png;base64,{}"/></svg>"#,
+                huge_png_header()
+            )
+            .into_bytes(),
+            422,
+            "image_too_large",
+        ),
         ("truncated", halves("")[..150].to_vec(), 400, "invalid_image"),
         (
             "not well-formed",
@@ -211,4 +236,15 @@ async fn hostile_svg_is_refused_before_rendering() {
     }
     assert!(kiln.stored_objects().await.is_empty());
     assert_eq!(kiln.status("/health").await, 200);
+}
+
+/// The base64 of a PNG that declares 16000x16000 pixels: its header is all
+/// that has to be read to refuse it.
+fn huge_png_header() -> String {
+    use base64::Engine;
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&16000u32.to_be_bytes());
+    png.extend_from_slice(&16000u32.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    base64::engine::general_purpose::STANDARD.encode(&png)
 }

@@ -108,18 +108,26 @@ fn authorize_upload(state: &AppState, headers: &HeaderMap, path: &AssetPath, que
     Ok(state.0.signer.verify_upload(path, query, unix_now())?)
 }
 
-/// Checks the signature a read needs under the path's `signing` mode.
+/// Checks the signature a read needs under the path's `signing` mode; an
+/// API key with the `read` scope for the path may stand in for it, so back
+/// ends can read without signing. Answers until when the request is valid:
+/// the signed `exp`, which every URL minted for it inherits.
 fn check_signature(
     state: &AppState,
     mode: Signing,
+    request: &FetchRequest<'_>,
     query: &FetchQuery<'_>,
-    raw_path: &str,
-    raw_query: &str,
-) -> Result<(), ApiError> {
-    if mode.requires(!query.pairs.is_empty()) {
-        state.0.signer.verify(raw_path, raw_query, unix_now())?;
+    path: &AssetPath,
+) -> Result<Option<u64>, ApiError> {
+    if !mode.requires(!query.pairs.is_empty()) {
+        return Ok(None);
     }
-    Ok(())
+    let signed = form_urlencoded::parse(request.query.as_bytes()).any(|(k, _)| k == "s");
+    if !signed && request.headers.contains_key(header::AUTHORIZATION) {
+        authorize(state, request.headers, Scope::Read, path)?;
+        return Ok(None);
+    }
+    Ok(state.0.signer.verify(request.raw_path, request.query, unix_now())?)
 }
 
 /// Bounds the reading of a request body by `limits.body-timeout-ms`.
@@ -150,6 +158,9 @@ struct FetchQuery<'a> {
     params: Params,
 }
 
+/// SPEC §2: more label filters than this is `400 invalid_param`.
+const MAX_LABEL_FILTERS: usize = 16;
+
 fn parse_fetch_query<'a>(state: &AppState, query: &'a str) -> Result<FetchQuery<'a>, ApiError> {
     let mut labels = Vec::new();
     let mut pairs = Vec::new();
@@ -159,6 +170,12 @@ fn parse_fetch_query<'a>(state: &AppState, query: &'a str) -> Result<FetchQuery<
                 return Err(ApiError::invalid_param(
                     &key,
                     "a label filter needs a key: label:{key}={value}",
+                ));
+            }
+            Some(_) if labels.len() == MAX_LABEL_FILTERS => {
+                return Err(ApiError::invalid_param(
+                    &key,
+                    format!("at most {MAX_LABEL_FILTERS} label filters may be given"),
                 ));
             }
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
@@ -228,15 +245,10 @@ struct FetchRequest<'a> {
 }
 
 async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) -> Result<Response, ApiError> {
-    let FetchRequest {
-        raw_path,
-        query: raw_query,
-        headers,
-        head,
-    } = request;
-    let mut query = parse_fetch_query(state, raw_query)?;
+    let mut query = parse_fetch_query(state, request.query)?;
     let resolved = state.0.rules.resolve(&address.path);
-    check_signature(state, resolved.settings.signing, &query, raw_path, raw_query)?;
+    let expires = check_signature(state, resolved.settings.signing, &request, &query, &address.path)?;
+    let FetchRequest { headers, head, .. } = request;
     let selection = Selection {
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
         labels: std::mem::take(&mut query.labels),
@@ -256,10 +268,14 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
     // Only links and entry redirects name the URL; content is sent without building it.
-    let url = || variant_url(state, headers, resolved.settings.signing, &entry, &query.pairs, &plan);
+    let minted = MintedUrl {
+        signing: resolved.settings.signing,
+        expires,
+    };
+    let url = || variant_url(state, headers, minted, &entry, &query.pairs, &plan);
     let mut response = match format {
         ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
-            "url": url(),
+            "url": url()?,
             "width": plan.width,
             "height": plan.height,
             "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
@@ -271,17 +287,22 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
             let redirect = &resolved.settings.redirect;
             let assets = &state.0.assets;
             let (location, cache_control) = match redirect.strategy {
-                RedirectStrategy::Entry => (url(), resolved.settings.cache_control.clone()),
+                RedirectStrategy::Entry => (url()?, resolved.settings.cache_control.clone()),
                 RedirectStrategy::Template => {
                     let template = redirect.template.as_deref().unwrap_or_default();
                     let location = assets.store_link(&entry, &plan, StoreLink::Template(template)).await?;
                     (location, resolved.settings.cache_control.clone())
                 }
                 RedirectStrategy::Presigned => {
-                    let ttl = Duration::from_secs(redirect.ttl_seconds);
+                    // Never longer than the signed request that asked for it.
+                    let ttl_seconds = match expires {
+                        Some(exp) => redirect.ttl_seconds.min(exp.saturating_sub(unix_now()).max(1)),
+                        None => redirect.ttl_seconds,
+                    };
+                    let ttl = Duration::from_secs(ttl_seconds);
                     let location = assets.store_link(&entry, &plan, StoreLink::Presigned(ttl)).await?;
                     // A cached redirect must not outlive the URL it points to.
-                    (location, format!("private, max-age={}", redirect.ttl_seconds / 2))
+                    (location, format!("private, max-age={}", ttl_seconds / 2))
                 }
             };
             let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
@@ -379,19 +400,26 @@ async fn deliver(
     Ok(response)
 }
 
+/// How a minted URL is signed: as the path's `signing` asks, and expiring
+/// no later than the request that asked for it.
+#[derive(Clone, Copy)]
+struct MintedUrl {
+    signing: Signing,
+    expires: Option<u64>,
+}
+
 /// The absolute, stable URL of this entry and variant: the entry pinned,
-/// parameters sorted, and a negotiated format written out.
-/// The stable URL of this rendition of `entry`, signed where the path's
-/// `signing` will ask for a signature.
+/// parameters sorted, a negotiated format written out, and signed where the
+/// path's `signing` will ask for a signature.
 fn variant_url(
     state: &AppState,
     headers: &HeaderMap,
-    signing: Signing,
+    minted: MintedUrl,
     entry: &Entry,
     pairs: &[(Cow<'_, str>, Cow<'_, str>)],
     plan: &Plan,
-) -> String {
-    let base = state.base_url(headers);
+) -> Result<String, ApiError> {
+    let base = state.base_url(headers)?;
     let mut pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if plan.negotiated {
         for (key, value) in &mut pairs {
@@ -400,12 +428,14 @@ fn variant_url(
             }
         }
     }
+    let signed = minted.signing.requires(!pairs.is_empty());
+    if let Some(exp) = minted.expires.filter(|_| signed) {
+        pairs.push(("exp".to_owned(), exp.to_string()));
+    }
     pairs.sort();
     let path = format!("/assets/{}/-/entry/{}/content", entry.path.as_str(), entry.entry);
-    if signing.requires(!pairs.is_empty())
-        && let Some(url) = state.0.signer.signed_url(&path, &pairs)
-    {
-        return format!("{base}{url}");
+    if signed && let Some(url) = state.0.signer.signed_url(&path, &pairs) {
+        return Ok(format!("{base}{url}"));
     }
     let mut url = format!("{base}{path}");
     if !pairs.is_empty() {
@@ -415,7 +445,7 @@ fn variant_url(
         url.push('?');
         url.push_str(&query);
     }
-    url
+    Ok(url)
 }
 
 fn not_found(path: &AssetPath, selection: &Selection) -> ApiError {

@@ -45,6 +45,9 @@ pub enum ApiError {
     RequestTimeout(String),
     /// 503 with `Retry-After`: the server is at capacity.
     Overloaded(String),
+    /// 503 with `Retry-After`: the catalog or the object store does not
+    /// answer; the detail is logged, not sent.
+    Unavailable(String),
     /// A fault of the server itself; the message is logged, not sent.
     Internal(String),
 }
@@ -90,6 +93,11 @@ impl ApiError {
             ),
             Self::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
             Self::Overloaded(message) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", message.clone()),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the catalog or the object store does not answer; retry shortly".into(),
+            ),
             Self::RequestTimeout(message) => (StatusCode::REQUEST_TIMEOUT, "request_timeout", message.clone()),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,8 +115,10 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::Unavailable(detail) => tracing::warn!(%detail, "a dependency is unavailable"),
+            _ => {}
         }
         let (status, code, message) = self.parts();
         let mut response = error_response(status, code, &message);
@@ -127,6 +137,9 @@ impl IntoResponse for ApiError {
             }
             Self::Overloaded(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             // The rest of the body was never read: the connection cannot
             // carry another request, and the client must not reuse it.
@@ -204,7 +217,13 @@ impl From<AssetError> for ApiError {
             AssetError::Probe(ProbeError::Unrecognised) => Self::UnsupportedMediaType(error.to_string()),
             AssetError::Probe(ProbeError::Broken { .. }) => Self::bad_request("invalid_image", error.to_string()),
             AssetError::TypeNotAllowed { .. } => Self::UnsupportedMediaType(error.to_string()),
-            AssetError::Undecodable(_) => Self::bad_request("invalid_image", error.to_string()),
+            AssetError::Undecodable(detail) => {
+                tracing::info!(detail = %detail, "upload could not be decoded");
+                Self::bad_request(
+                    "invalid_image",
+                    "the image data could not be decoded: the file is truncated, corrupt or not what its header says",
+                )
+            }
             AssetError::Transform(transform) => transform.into(),
             AssetError::Preprocess(message) => Self::Unprocessable {
                 code: "preprocess_failed",
@@ -215,6 +234,8 @@ impl From<AssetError> for ApiError {
                 code: "rejected",
                 message: error.to_string(),
             },
+            AssetError::Catalog(ref catalog) if catalog.is_unavailable() => Self::Unavailable(error.to_string()),
+            AssetError::Store(ref store) if store.is_unavailable() => Self::Unavailable(error.to_string()),
             AssetError::Catalog(_) | AssetError::Store(_) => Self::Internal(error.to_string()),
         }
     }
@@ -227,14 +248,30 @@ impl From<TransformError> for ApiError {
             message: error.to_string(),
         };
         match &error {
-            TransformError::TooManyPixels { .. } => unprocessable("image_too_large"),
+            // libvips' text is process-global and speaks of its internals: the
+            // client gets the step, the log gets the rest.
+            TransformError::Pipeline(PipelineError::Vips { step, message }) => {
+                tracing::warn!(step, detail = %message, "transformation failed");
+                Self::Unprocessable {
+                    code: "transform_failed",
+                    message: format!("the image could not be processed (at the {step} step); it may be damaged"),
+                }
+            }
+            TransformError::TooManyPixels { .. } | TransformError::TooManyEmbeddedPixels { .. } => {
+                unprocessable("image_too_large")
+            }
             TransformError::TooManyFrames { .. } => unprocessable("too_many_frames"),
             TransformError::Pool(PoolError::TimedOut(_)) => unprocessable("transform_timeout"),
-            TransformError::Pool(PoolError::Overloaded) => {
+            TransformError::ResultTooLarge { .. } | TransformError::Pool(PoolError::TooLarge { .. }) => {
+                unprocessable("image_too_large")
+            }
+            TransformError::Pool(PoolError::Overloaded | PoolError::WaitedTooLong(_)) => {
                 Self::Overloaded("every transformation worker is busy; retry shortly".into())
             }
-            TransformError::Pipeline(PipelineError::Plugin(_)) => unprocessable("plugin_failed"),
-            TransformError::Pipeline(_) => unprocessable("transform_failed"),
+            TransformError::Pipeline(PipelineError::Plugin(plugin)) => Self::Unprocessable {
+                code: "plugin_failed",
+                message: plugin.to_string(),
+            },
             TransformError::Pool(PoolError::Crashed(_)) | TransformError::Init(_) => Self::Internal(error.to_string()),
         }
     }

@@ -7,6 +7,7 @@ mod delivery;
 mod error;
 mod upload;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::assets::Assets;
@@ -37,6 +39,9 @@ struct Inner {
     keys: KeyRing,
     signer: Signer,
     fetcher: Fetcher,
+    hosts: AllowedHosts,
+    /// Where the server listens, for requests without a `Host`.
+    listening: SocketAddr,
 }
 
 /// Who may do what, and what the server may fetch on a client's behalf.
@@ -47,8 +52,16 @@ pub struct Access {
 }
 
 impl AppState {
-    pub fn new(config: Config, rules: Arc<PathRules>, profiles: Profiles, assets: Assets, access: Access) -> Self {
+    pub fn new(
+        config: Config,
+        rules: Arc<PathRules>,
+        profiles: Profiles,
+        assets: Assets,
+        access: Access,
+        listening: SocketAddr,
+    ) -> Self {
         let Access { keys, signer, fetcher } = access;
+        let hosts = AllowedHosts::new(&config.server.allowed_hosts, listening);
         Self(Arc::new(Inner {
             config,
             rules,
@@ -57,24 +70,102 @@ impl AppState {
             keys,
             signer,
             fetcher,
+            hosts,
+            listening,
         }))
     }
 
-    /// Base of absolute URLs: `server.public-url`, else the request's Host.
-    fn base_url(&self, headers: &HeaderMap) -> String {
+    /// Base of absolute URLs: `server.public-url`, else the request's Host
+    /// when it is one of `server.allowed-hosts`. A Host is the client's to
+    /// choose: trusted blindly, it would put an attacker's domain into
+    /// links and cacheable redirects.
+    fn base_url(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         if let Some(url) = &self.0.config.server.public_url {
-            return url.clone();
+            return Ok(url.clone());
         }
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        });
-        match host {
-            Some(host) => format!("http://{host}"),
-            None => format!("http://{}", self.0.config.server.listen),
+        let Some(host) = headers.get(header::HOST) else {
+            return Ok(format!("http://{}", self.0.listening));
+        };
+        match host.to_str().ok().filter(|host| self.0.hosts.allows(host)) {
+            Some(host) => Ok(format!("http://{host}")),
+            None => Err(ApiError::bad_request(
+                "invalid_host",
+                "the Host header is not one this server builds URLs for; \
+                 configure server.public-url or server.allowed-hosts",
+            )),
         }
     }
+}
+
+/// `server.allowed-hosts`: lower-case names, each with a port or for any port.
+struct AllowedHosts(Vec<(String, Option<u16>)>);
+
+impl AllowedHosts {
+    fn new(configured: &[String], listening: SocketAddr) -> Self {
+        let defaults = [listening.to_string(), "localhost".to_owned()];
+        let entries = if configured.is_empty() {
+            &defaults[..]
+        } else {
+            configured
+        };
+        Self(entries.iter().filter_map(|entry| split_host(entry)).collect())
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        split_host(host).is_some_and(|(name, port)| {
+            self.0
+                .iter()
+                .any(|(allowed, allowed_port)| *allowed == name && allowed_port.is_none_or(|p| Some(p) == port))
+        })
+    }
+}
+
+/// `name[:port]` (`[v6]:port` for IPv6) as a lower-case name and a port;
+/// `None` for anything that is not a plain host.
+fn split_host(host: &str) -> Option<(String, Option<u16>)> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port.parse().ok()?)),
+        _ => (host, None),
+    };
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| (name.to_ascii_lowercase(), port))
+}
+
+/// Request headers accepted; more is `431` (hyper's own limit is set above
+/// it, so that Kiln answers, in JSON).
+pub const MAX_HEADERS: usize = 64;
+/// Bytes of all request header names and values together.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Bytes of the request target (path and query).
+const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses oversized request heads before any handler parses them, in
+/// Kiln's JSON like every other error.
+async fn request_limits(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return error::error_response(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            &format!("the URL is {uri_bytes} bytes; at most {MAX_URI_BYTES} are accepted"),
+        );
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return error::error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            &format!("at most {MAX_HEADERS} request headers of {MAX_HEADER_BYTES} bytes in all are accepted"),
+        );
+    }
+    next.run(request).await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -89,7 +180,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
+        .layer(axum::middleware::from_fn(request_limits))
         .layer(TraceLayer::new_for_http())
+        // Browsers must take every body for what its Content-Type says,
+        // never sniff an uploaded image into HTML.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 
@@ -97,22 +195,29 @@ async fn health() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
+/// How long `/ready` waits for the catalog and the store (SPEC §8: within 2 s).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(1500);
+
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.0.assets.ready().await {
-        Ok(()) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready");
-            let mut response = error::error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "the catalog or the object store cannot be reached; see the server log",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            response
-        }
+    let checked = tokio::time::timeout(READY_WITHIN, state.0.assets.ready()).await;
+    match checked {
+        Ok(Ok(())) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(Err(error)) => not_ready(&error.to_string()),
+        Err(_) => not_ready("the catalog or the store did not answer in time"),
     }
+}
+
+fn not_ready(why: &str) -> Response {
+    tracing::warn!(error = why, "not ready");
+    let mut response = error::error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "the catalog or the object store cannot be reached; see the server log",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 /// The configured profiles, as written in the config.

@@ -24,8 +24,29 @@ use crate::store::ObjectKey;
 /// push many small variants out for one large original.
 const MAX_OBJECT_BYTES: u64 = 2 * 1024 * 1024;
 
-/// Variant rows kept, whatever `memory-bytes` says; each is a few hundred bytes.
-const VARIANT_ROWS: usize = 16 * 1024;
+/// Bytes of variant rows kept, whatever `memory-bytes` says: bounded by
+/// size, as a row's plan key grows with the parameters a URL names.
+const VARIANT_ROW_BYTES: u64 = 8 * 1024 * 1024;
+/// Roughly how many rows fit, for the cache's sizing: a few hundred bytes each.
+const ESTIMATED_VARIANT_ROWS: usize = 16 * 1024;
+
+#[derive(Clone)]
+struct RowSize;
+
+impl Weighter<VariantId, Arc<Variant>> for RowSize {
+    fn weight(&self, id: &VariantId, variant: &Arc<Variant>) -> u64 {
+        const FIXED: usize = 256;
+        let variant = &**variant;
+        (FIXED
+            + id.path.len()
+            + id.sha256.len()
+            + id.plan.len()
+            + variant.key.len()
+            + variant.content_type.len()
+            + variant.sha256.len()
+            + variant.object_key.as_str().len()) as u64
+    }
+}
 
 #[derive(Clone)]
 struct ByLength;
@@ -39,7 +60,7 @@ impl Weighter<ObjectId, Bytes> for ByLength {
 pub struct HotCache {
     /// `None` when `cache.memory-bytes` is 0.
     objects: Option<Cache<ObjectId, Bytes, ByLength>>,
-    variants: Cache<VariantId, Arc<Variant>>,
+    variants: Cache<VariantId, Arc<Variant>, RowSize>,
 }
 
 impl HotCache {
@@ -52,7 +73,7 @@ impl HotCache {
         });
         Self {
             objects,
-            variants: Cache::new(VARIANT_ROWS),
+            variants: Cache::with_weighter(ESTIMATED_VARIANT_ROWS, VARIANT_ROW_BYTES, RowSize),
         }
     }
 

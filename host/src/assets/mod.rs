@@ -21,7 +21,7 @@ use crate::config::{LqipKind, PathSettings};
 use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
-use crate::transform::{FxStep, LqipKinds, ParamError, Params, Plan, Source, TransformError, Transformer};
+use crate::transform::{FxStep, LqipKinds, ParamError, Params, Plan, PoolError, Source, TransformError, Transformer};
 
 mod hot;
 use hot::HotCache;
@@ -129,6 +129,17 @@ async fn sha256_hex(bytes: Bytes) -> String {
     }
 }
 
+/// Probes an upload off the async threads: the structural walks (PNG CRCs
+/// over a 32 MiB upload, SVG's XML, EXIF) take milliseconds.
+async fn probe_blocking(bytes: &Bytes) -> Result<probe::ImageInfo, ProbeError> {
+    let probed = bytes.clone();
+    match tokio::task::spawn_blocking(move || probe::probe(&probed)).await {
+        Ok(info) => info,
+        // Only when the runtime is shutting down and drops the task.
+        Err(_) => probe::probe(bytes),
+    }
+}
+
 /// The planning facts of an entry's original.
 pub fn source_of(entry: &Entry) -> Source {
     Source {
@@ -185,7 +196,7 @@ impl Assets {
                 allowed: settings.allowed_content_types.clone(),
             });
         }
-        let info = probe::probe(&bytes)?;
+        let info = probe_blocking(&bytes).await?;
         let lqip = LqipKinds {
             blurhash: settings.lqip.contains(&LqipKind::Blurhash),
             thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
@@ -218,7 +229,7 @@ impl Assets {
                 } else {
                     let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
                     let bytes = Bytes::from(encoded.bytes);
-                    let info = probe::probe(&bytes)?;
+                    let info = probe_blocking(&bytes).await?;
                     inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
                     (bytes, info)
                 }
@@ -249,7 +260,7 @@ impl Assets {
             created_at: now,
             modified_at: now,
         };
-        self.store.put(&object_key, bytes).await?;
+        self.store.put(&object_key, bytes, &entry.original.content_type).await?;
         if let Err(error) = self.catalog.insert_entry(&entry).await {
             self.discard(&object_key).await;
             return Err(error.into());
@@ -315,7 +326,7 @@ impl Assets {
                 })
                 .await?;
             bytes = Bytes::from(replaced);
-            info = probe::probe(&bytes)?;
+            info = probe_blocking(&bytes).await?;
             if !settings.allows(info.format) {
                 return Err(AssetError::TypeNotAllowed {
                     format: info.format,
@@ -446,15 +457,25 @@ impl Assets {
             self.hot.keep_variant(entry, &variant);
             return Ok(Rendition::Cached(variant));
         }
-        let local = format!("{}\n{}\n{key}", entry.path.as_str(), entry.entry);
-        let lock = self.local_lock(&local);
-        let rendition = {
-            let _making = lock.lock().await;
-            self.claim_and_render(entry, plan, &key).await
-        };
-        drop(lock);
-        self.release_local_lock(&local);
-        rendition
+        // The variant is made by a task of its own, not by this request: a
+        // client that disconnects must neither strand the variant's lease
+        // nor leave its entry in the lock map, and the work it started is
+        // finished and stored for the next request.
+        let (assets, entry, plan) = (self.clone(), entry.clone(), plan.clone());
+        let making = tokio::spawn(async move {
+            let local = format!("{}\n{}\n{key}", entry.path.as_str(), entry.entry);
+            let lock = assets.local_lock(&local);
+            let rendition = {
+                let _making = lock.lock().await;
+                assets.claim_and_render(&entry, &plan, &key).await
+            };
+            drop(lock);
+            assets.release_local_lock(&local);
+            rendition
+        });
+        making
+            .await
+            .map_err(|e| AssetError::Transform(TransformError::Pool(PoolError::Crashed(e.to_string()))))?
     }
 
     fn local_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -520,11 +541,13 @@ impl Assets {
             width: encoded.width,
             height: encoded.height,
             bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256: sha256_hex(bytes.clone()).await,
             object_key: object_key.clone(),
             created_at: Timestamp::now(),
         };
-        self.store.put(&object_key, bytes.clone()).await?;
+        self.store
+            .put(&object_key, bytes.clone(), &variant.content_type)
+            .await?;
         if let Err(error) = self.catalog.complete_variant(&entry.path, entry.entry, &variant).await {
             self.discard(&object_key).await;
             return Err(error.into());

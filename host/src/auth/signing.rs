@@ -55,11 +55,11 @@ pub struct Signer {
 }
 
 impl Signer {
-    pub fn from_hex(keys: &[String]) -> Result<Self, SigningKeyError> {
+    pub fn from_hex(keys: &[impl AsRef<str>]) -> Result<Self, SigningKeyError> {
         let keys = keys
             .iter()
             .enumerate()
-            .map(|(i, key)| match hex::decode(key.trim()) {
+            .map(|(i, key)| match hex::decode(key.as_ref().trim()) {
                 Ok(bytes) if bytes.len() >= 16 => Ok(bytes),
                 _ => Err(SigningKeyError::Invalid(i)),
             })
@@ -111,8 +111,8 @@ impl Signer {
     }
 
     /// Checks the signature and expiry of a request for `path` with the raw
-    /// query `query`, at `now` (unix seconds).
-    pub fn verify(&self, path: &str, query: &str, now: u64) -> Result<(), SignatureError> {
+    /// query `query`, at `now` (unix seconds); answers the expiry it signs, if any.
+    pub fn verify(&self, path: &str, query: &str, now: u64) -> Result<Option<u64>, SignatureError> {
         let pairs = decoded_pairs(query);
         let signature = pairs
             .iter()
@@ -154,15 +154,15 @@ impl Signer {
     }
 }
 
-fn check_expiry(pairs: &[(String, String)], now: u64) -> Result<(), SignatureError> {
+fn check_expiry(pairs: &[(String, String)], now: u64) -> Result<Option<u64>, SignatureError> {
     match pairs.iter().find(|(k, _)| k == "exp") {
-        None => Ok(()),
+        None => Ok(None),
         Some((_, exp)) => {
             let exp: u64 = exp.parse().map_err(|_| SignatureError::BadExpiry)?;
             if now > exp {
                 Err(SignatureError::Expired(exp))
             } else {
-                Ok(())
+                Ok(Some(exp))
             }
         }
     }
@@ -227,13 +227,13 @@ mod tests {
             canonical_query(&pairs(&[("w", "256"), ("format", "webp"), ("s", "x"), ("bg", "#fff")])),
             "bg=%23fff&format=webp&w=256"
         );
-        let signer = Signer::from_hex(&["00112233445566778899aabbccddeeff".into()]).unwrap();
+        let signer = Signer::from_hex(&["00112233445566778899aabbccddeeff"]).unwrap();
         let s = signer.sign("/assets/a", &pairs(&[("w", "256"), ("h", "10")])).unwrap();
         let now = 0;
-        assert_eq!(signer.verify("/assets/a", &format!("h=10&w=256&s={s}"), now), Ok(()));
+        assert_eq!(signer.verify("/assets/a", &format!("h=10&w=256&s={s}"), now), Ok(None));
         assert_eq!(
             signer.verify("/assets/a", &format!("w=%32%35%36&h=10&s={s}"), now),
-            Ok(())
+            Ok(None)
         );
         assert_eq!(
             signer.verify("/assets/a", &format!("w=257&h=10&s={s}"), now),
@@ -255,7 +255,7 @@ mod tests {
         let both = Signer::from_hex(&["bb".repeat(16), "aa".repeat(16)]).unwrap();
         let url = old.signed_url("/assets/a", &[]).unwrap();
         let query = url.split_once('?').unwrap().1;
-        assert_eq!(both.verify("/assets/a", query, 0), Ok(()));
+        assert_eq!(both.verify("/assets/a", query, 0), Ok(None));
         assert_ne!(both.sign("/assets/a", &[]), old.sign("/assets/a", &[]));
     }
 
@@ -264,7 +264,7 @@ mod tests {
         let signer = Signer::from_hex(&["aa".repeat(16)]).unwrap();
         let url = signer.signed_url("/assets/a", &pairs(&[("exp", "100")])).unwrap();
         let query = url.split_once('?').unwrap().1;
-        assert_eq!(signer.verify("/assets/a", query, 100), Ok(()));
+        assert_eq!(signer.verify("/assets/a", query, 100), Ok(Some(100)));
         assert_eq!(
             signer.verify("/assets/a", query, 101),
             Err(SignatureError::Expired(100))
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn keys_must_be_long_hex() {
-        assert!(Signer::from_hex(&["zz".into()]).is_err());
+        assert!(Signer::from_hex(&["zz"]).is_err());
         assert!(Signer::from_hex(&["aa".repeat(8)]).is_err());
         assert_eq!(generate_secret().len(), 64);
     }

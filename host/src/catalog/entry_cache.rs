@@ -18,12 +18,42 @@ use quick_cache::sync::Cache;
 use super::{Entry, Selection};
 use crate::address::{AssetPath, Ordering};
 
-/// Answers kept; each is an entry row of a few hundred bytes.
-const CAPACITY: usize = 16 * 1024;
+/// Bytes of questions and answers kept. Bounded by size, not count: a
+/// question carries up to 16 label filters of the client's choosing.
+const CAPACITY_BYTES: u64 = 8 * 1024 * 1024;
+/// Roughly how many answers fit, for the cache's sizing: a few hundred bytes each.
+const ESTIMATED_ANSWERS: usize = 16 * 1024;
+
+type Answer = (u64, Option<Arc<Entry>>);
 
 pub struct EntryCache {
     generation: AtomicU64,
-    answers: Cache<Question, (u64, Option<Arc<Entry>>)>,
+    answers: Cache<Question, Answer, ByteSize>,
+}
+
+/// Weighs a remembered answer by the bytes of its question and of its entry
+/// (counted whole for each question it answers, though they may share it).
+#[derive(Clone)]
+struct ByteSize;
+
+impl quick_cache::Weighter<Question, Answer> for ByteSize {
+    fn weight(&self, question: &Question, (_, entry): &Answer) -> u64 {
+        const FIXED: usize = 256;
+        let labels: usize = question.labels.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
+        let entry = entry.as_ref().map_or(0, |entry| {
+            let metadata = &entry.metadata;
+            FIXED
+                + entry.path.as_str().len()
+                + metadata.alt.as_ref().map_or(0, String::len)
+                + metadata
+                    .labels
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 48)
+                    .sum::<usize>()
+                + metadata.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+        });
+        (FIXED + question.path.len() + labels + entry) as u64
+    }
 }
 
 /// A read's place in the order of writes, taken before its query.
@@ -34,7 +64,7 @@ impl EntryCache {
     pub fn new() -> Self {
         Self {
             generation: AtomicU64::new(0),
-            answers: Cache::new(CAPACITY),
+            answers: Cache::with_weighter(ESTIMATED_ANSWERS, CAPACITY_BYTES, ByteSize),
         }
     }
 
@@ -180,5 +210,24 @@ mod tests {
         cache.keep(&path, &labelled, now, &None);
         assert!(cache.get(&path, &labelled).is_ok());
         assert!(cache.get(&path, &newest).is_err(), "labels are part of the question");
+    }
+
+    #[test]
+    fn long_questions_are_bounded_by_bytes() {
+        let cache = EntryCache::new();
+        let path = AssetPath::parse("a/b").unwrap();
+        let long = "x".repeat(4096);
+        for i in 0..20_000 {
+            let selection = Selection {
+                ordering: Ordering::New,
+                labels: vec![(format!("k{i}"), long.clone())],
+            };
+            let Err(generation) = cache.get(&path, &selection) else {
+                panic!("asked once")
+            };
+            cache.keep(&path, &selection, generation, &None);
+        }
+        assert!(cache.answers.weight() <= CAPACITY_BYTES, "{}", cache.answers.weight());
+        assert!(cache.answers.len() < 20_000);
     }
 }

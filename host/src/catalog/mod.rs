@@ -43,6 +43,28 @@ pub enum CatalogError {
     InUse(String),
 }
 
+impl CatalogError {
+    /// The database could not be reached in time, as opposed to refusing or
+    /// failing a statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
+
+/// How long a request waits for a catalog connection before it is answered
+/// `503 unavailable`: sqlx's default of 30 s would hold every request that
+/// long while the database is down.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);

@@ -21,6 +21,7 @@ impl PostgresCatalog {
     pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, CatalogError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.unwrap_or(16))
+            .acquire_timeout(super::ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

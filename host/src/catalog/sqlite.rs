@@ -47,6 +47,7 @@ impl SqliteCatalog {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.unwrap_or(8))
+            .acquire_timeout(super::ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;

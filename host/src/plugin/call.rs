@@ -90,7 +90,13 @@ fn classify(plugin: &Plugin, error: wasmtime::Error) -> PluginError {
             limit_mb: plugin.memory_mb,
         };
     }
-    let message = message.lines().next().unwrap_or("trap").chars().take(300).collect();
+    tracing::warn!(plugin = %name, detail = %message, "plugin trapped");
+    // The trap's kind is wasmtime's fixed wording; the backtrace under it is
+    // the plugin's internals and stays in the log.
+    let message = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => "it stopped unexpectedly".into(),
+    };
     PluginError::Trap { name, message }
 }
 

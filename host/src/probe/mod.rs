@@ -141,6 +141,9 @@ pub struct ImageInfo {
     pub width: u32,
     /// Height as displayed, i.e. after EXIF orientation.
     pub height: u32,
+    /// Pixels of the images an SVG embeds, which its rendering decodes too
+    /// (0 for every other format).
+    pub embedded_pixels: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,8 +166,13 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     let format = sniff(bytes).ok_or(ProbeError::Unrecognised)?;
     let broken = |reason| ProbeError::Broken { format, reason };
     if format == ImageFormat::Svg {
-        let (width, height) = svg::check_and_measure(bytes).map_err(broken)?;
-        return Ok(ImageInfo { format, width, height });
+        let measured = svg::check_and_measure(bytes).map_err(broken)?;
+        return Ok(ImageInfo {
+            format,
+            width: measured.width,
+            height: measured.height,
+            embedded_pixels: measured.embedded_pixels,
+        });
     }
     let structure = match format {
         ImageFormat::Jpeg => check_jpeg(bytes),
@@ -199,7 +207,12 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, ProbeError> {
     } else {
         (width, height)
     };
-    Ok(ImageInfo { format, width, height })
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+        embedded_pixels: 0,
+    })
 }
 
 /// The format the bytes announce in their magic numbers, if supported.
@@ -726,7 +739,8 @@ mod tests {
                 ImageInfo {
                     format: expected,
                     width: 40,
-                    height: 30
+                    height: 30,
+                    embedded_pixels: 0,
                 }
             );
         }

@@ -7,6 +7,14 @@
 //! and one with neither absolute dimensions nor a viewBox is refused too,
 //! since librsvg would size it by the bounding box of its contents — which
 //! a few bytes can make as large as they like.
+//!
+//! Filter effects are refused outright: librsvg renders them in process and
+//! cannot be interrupted, and a few bytes of them (`feMorphology` with a
+//! large radius) keep a worker busy for minutes, while others make librsvg
+//! abort the whole process. Images embedded as `data:` URIs are measured
+//! from their headers and their pixels reported, so the caller counts them
+//! against the same pixel limit as the document; anything embedded that is
+//! not a plain raster image (another SVG, say) is refused.
 
 use quick_xml::events::{BytesStart, Event};
 use svgtypes::{Length, LengthUnit, ViewBox};
@@ -47,13 +55,74 @@ fn is_svg_root(root: &BytesStart<'_>) -> bool {
     root.local_name().as_ref() == "svg"
 }
 
+/// What the walk learned: the document's size, and the pixels of every
+/// image embedded in it together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measured {
+    pub width: u32,
+    pub height: u32,
+    pub embedded_pixels: u64,
+}
+
+/// Refuses filter effects and measures an embedded image; the pixels it adds.
+fn check_element(element: &BytesStart<'_>, in_style: &mut bool) -> Result<u64, &'static str> {
+    const NO_FILTERS: &str = "SVG filter effects are not accepted";
+    let name = element.local_name();
+    let name: &str = name.as_ref();
+    if name == "filter" || name.starts_with("fe") {
+        return Err(NO_FILTERS);
+    }
+    *in_style = name == "style";
+    let mut pixels = 0;
+    for attribute in element.attributes().flatten() {
+        let key = attribute.key.local_name();
+        let value: &str = attribute.value.as_ref();
+        match key.as_ref() {
+            "filter" if !value.trim().eq_ignore_ascii_case("none") => return Err(NO_FILTERS),
+            "style" if mentions_filter(value) => return Err(NO_FILTERS),
+            "href" if name == "image" && value.starts_with("data:") => {
+                pixels += embedded_pixels(value.as_bytes())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(pixels)
+}
+
+/// Whether CSS text names the `filter` property, in any case.
+fn mentions_filter(css: &str) -> bool {
+    css.to_ascii_lowercase().contains("filter")
+}
+
+/// The pixels of a `data:` URI's raster image, from its header alone.
+fn embedded_pixels(uri: &[u8]) -> Result<u64, &'static str> {
+    use base64::Engine;
+    const NOT_RASTER: &str = "an embedded image is not a PNG, JPEG, GIF or WebP image";
+    let comma = uri.iter().position(|b| *b == b',').ok_or(NOT_RASTER)?;
+    let (header, payload) = (&uri[..comma], &uri[comma + 1..]);
+    if !header.ends_with(b";base64") {
+        return Err(NOT_RASTER);
+    }
+    let payload: Vec<u8> = payload.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&payload)
+        .map_err(|_| "an embedded image's base64 is damaged")?;
+    let raster = matches!(
+        super::sniff(&bytes),
+        Some(super::ImageFormat::Png | super::ImageFormat::Jpeg | super::ImageFormat::Gif | super::ImageFormat::Webp)
+    );
+    let size = imagesize::blob_size(&bytes).ok().filter(|_| raster).ok_or(NOT_RASTER)?;
+    Ok(size.width as u64 * size.height as u64)
+}
+
 /// Walks the whole document and measures it: `Err` says why it is refused.
-pub fn check_and_measure(bytes: &[u8]) -> Result<(u32, u32), &'static str> {
+pub fn check_and_measure(bytes: &[u8]) -> Result<Measured, &'static str> {
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(text).map_err(|_| "the document is not UTF-8 text")?;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut depth = 0usize;
     let mut size = None;
+    let (mut embedded_pixels, mut in_style) = (0u64, false);
     loop {
         let event = reader.read_event().map_err(|_| "the document is not well-formed XML")?;
         match event {
@@ -80,9 +149,25 @@ pub fn check_and_measure(bytes: &[u8]) -> Result<(u32, u32), &'static str> {
                 }
             }
             Event::Start(_) if depth == 0 => return Err("the document has more than one root element"),
-            Event::Start(_) => depth += 1,
             Event::Empty(_) if depth == 0 => return Err("the document has more than one root element"),
-            Event::End(_) => depth = depth.checked_sub(1).ok_or("an end tag has no start tag")?,
+            Event::Start(ref element) => {
+                depth += 1;
+                embedded_pixels = embedded_pixels.saturating_add(check_element(element, &mut in_style)?);
+            }
+            Event::Empty(ref element) => {
+                embedded_pixels = embedded_pixels.saturating_add(check_element(element, &mut in_style)?);
+                in_style = false;
+            }
+            Event::Text(ref text) if in_style && mentions_filter(text.as_ref()) => {
+                return Err("SVG filter effects are not accepted");
+            }
+            Event::CData(ref text) if in_style && mentions_filter(text.as_ref()) => {
+                return Err("SVG filter effects are not accepted");
+            }
+            Event::End(_) => {
+                in_style = false;
+                depth = depth.checked_sub(1).ok_or("an end tag has no start tag")?;
+            }
             Event::Text(text) if depth == 0 && !text.trim().is_empty() => {
                 return Err("text stands outside the root element");
             }
@@ -93,7 +178,12 @@ pub fn check_and_measure(bytes: &[u8]) -> Result<(u32, u32), &'static str> {
     if depth > 0 {
         return Err("the document ends inside an element");
     }
-    size.ok_or("the document has no root element")
+    let (width, height) = size.ok_or("the document has no root element")?;
+    Ok(Measured {
+        width,
+        height,
+        embedded_pixels,
+    })
 }
 
 /// The root's size in pixels at 72 dpi: absolute `width` and `height`, else
@@ -158,13 +248,52 @@ mod tests {
         format!("<svg {NS} {attributes}>{body}</svg>").into_bytes()
     }
 
+    fn size(bytes: &[u8]) -> Result<(u32, u32), &'static str> {
+        check_and_measure(bytes).map(|m| (m.width, m.height))
+    }
+
+    #[test]
+    fn filters_are_refused_and_embedded_images_counted() {
+        let square = "width=\"10\" height=\"10\"";
+        for body in [
+            "<filter id='f'><feMorphology radius='300'/></filter><rect filter='url(#f)'/>",
+            "<feGaussianBlur stdDeviation='9'/>",
+            "<rect width='5' height='5' filter='url(#x)'/>",
+            "<rect width='5' height='5' style='fill:red; FILTER: blur(300px)'/>",
+            "<style>rect { filter: blur(300px) }</style><rect/>",
+            "<style><![CDATA[ rect { filter: drop-shadow(0 0 9px red) } ]]></style>",
+            "<image href='data:image/svg+xml;base64,PHN2Zy8+' width='1' height='1'/>",
+            "<image href='data:image/png,notbase64'/>",
+            "<image href='data:image/png;base64,!!!'/>",
+        ] {
+            assert!(check_and_measure(&svg(square, body)).is_err(), "{body}");
+        }
+        // A 16000x16000 PNG's header, which is all that is measured.
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&16000u32.to_be_bytes());
+        png.extend_from_slice(&16000u32.to_be_bytes());
+        png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        use base64::Engine;
+        let uri = base64::engine::general_purpose::STANDARD.encode(&png);
+        let body =
+            format!("<image href='data:image/png;base64,{uri}'/><image xlink:href='data:image/png;base64,{uri}'/>");
+        let doc = format!("<svg {NS} xmlns:xlink='http://www.w3.org/1999/xlink' {square}>{body}</svg>");
+        let measured = check_and_measure(doc.as_bytes()).unwrap();
+        assert_eq!(measured.embedded_pixels, 2 * 16000 * 16000);
+        let plain = svg(
+            square,
+            "<rect width='5' height='5' filter='none' style='fill:blue'/><style>rect{}</style>",
+        );
+        assert_eq!(check_and_measure(&plain).unwrap().embedded_pixels, 0);
+    }
+
     #[test]
     fn recognised_through_prologues() {
         let doc = format!(
             "\u{feff}  <?xml version=\"1.0\"?>\n<!-- made by hand -->\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n<svg {NS} width=\"10\" height=\"20\"/>"
         );
         assert!(looks_like_svg(doc.as_bytes()));
-        assert_eq!(check_and_measure(doc.as_bytes()), Ok((10, 20)));
+        assert_eq!(size(doc.as_bytes()), Ok((10, 20)));
         let prefixed = r#"<svg:svg xmlns:svg="http://www.w3.org/2000/svg" width="3" height="4"/>"#;
         assert!(looks_like_svg(prefixed.as_bytes()));
         for other in [
@@ -189,7 +318,7 @@ mod tests {
             (r#"width="5em" viewBox="0 0 30 20""#, (30, 20)),
         ];
         for (attributes, size) in cases {
-            assert_eq!(check_and_measure(&svg(attributes, "")), Ok(size), "{attributes}");
+            assert_eq!(self::size(&svg(attributes, "")), Ok(size), "{attributes}");
         }
         for attributes in [
             "",
@@ -198,7 +327,7 @@ mod tests {
             r#"viewBox="0 0 0 10""#,
             r#"width="1e12" height="1e12""#,
         ] {
-            assert!(check_and_measure(&svg(attributes, "")).is_err(), "{attributes}");
+            assert!(size(&svg(attributes, "")).is_err(), "{attributes}");
         }
     }
 

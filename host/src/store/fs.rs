@@ -1,9 +1,13 @@
 //! The filesystem store: one file per object under a root directory.
 //!
-//! Writes go to a temporary file in `{root}/.tmp`, are fsynced, then renamed
+//! Writes go to a temporary file in `{root}/-`, are fsynced, then renamed
 //! into place and the directory fsynced, so a crash leaves either the old
 //! object or the new one. Keys are [`ObjectKey`]s, whose segments cannot
 //! climb out of the root.
+//!
+//! **Invariant:** the store's own files never share the key space. Every key
+//! begins with an asset path, whose first segment is never exactly `-`, so
+//! no upload or delete can reach the staging directory.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{ObjectKey, ObjectStore, StoreError};
+
+/// The staging directory's name: a segment no asset path can start with.
+const STAGING: &str = "-";
 
 pub struct FsStore {
     root: PathBuf,
@@ -22,7 +29,7 @@ impl FsStore {
     pub fn open(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
-        let temp = root.join(".tmp");
+        let temp = root.join(STAGING);
         std::fs::create_dir_all(&temp)?;
         Ok(Self { root, temp })
     }
@@ -71,7 +78,7 @@ fn prune_empty_dirs(root: &Path, file: &Path) {
 
 #[async_trait]
 impl ObjectStore for FsStore {
-    async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &ObjectKey, bytes: Bytes, _content_type: &str) -> Result<(), StoreError> {
         let (temp, target) = (self.temp.clone(), self.file(key));
         tokio::task::spawn_blocking(move || write_atomically(&temp, &target, &bytes))
             .await
@@ -106,7 +113,7 @@ impl ObjectStore for FsStore {
         let temp = self.temp.clone();
         let key = ObjectKey {
             bucket: None,
-            key: ".tmp".into(),
+            key: STAGING.into(),
         };
         tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(temp).map(drop))
             .await
@@ -124,15 +131,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
         let key = ObjectKey::parse(None, "a/b/-/1/original").unwrap();
-        store.put(&key, Bytes::from_static(b"one")).await.unwrap();
-        store.put(&key, Bytes::from_static(b"two")).await.unwrap();
+        store.put(&key, Bytes::from_static(b"one"), "image/png").await.unwrap();
+        store.put(&key, Bytes::from_static(b"two"), "image/png").await.unwrap();
         assert_eq!(store.get(&key).await.unwrap(), Bytes::from_static(b"two"));
         store.delete(&key).await.unwrap();
         store.delete(&key).await.unwrap();
         assert!(matches!(store.get(&key).await, Err(StoreError::NotFound(_))));
         assert!(!dir.path().join("a").exists(), "empty directories are pruned");
         assert_eq!(
-            std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(),
+            std::fs::read_dir(dir.path().join(STAGING)).unwrap().count(),
             0,
             "no temp files left"
         );

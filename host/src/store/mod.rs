@@ -33,8 +33,18 @@ pub enum StoreError {
     },
     #[error("S3 request for {key} failed: {message}")]
     S3 { key: String, message: String },
+    /// The store did not answer (connection refused or timed out).
+    #[error("the object store cannot be reached ({key}): {message}")]
+    Unavailable { key: String, message: String },
     #[error("this object store cannot hand out presigned URLs")]
     PresignUnsupported,
+}
+
+impl StoreError {
+    /// The store could not be reached, as opposed to refusing a request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
 }
 
 /// A key inside the store: `/`-separated segments of `[A-Za-z0-9._~-]`, none
@@ -117,9 +127,11 @@ pub fn valid_bucket_name(name: &str) -> bool {
 
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    /// Stores `bytes` under `key`. Readers see either the old object or the
-    /// whole new one, never a partial write.
-    async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError>;
+    /// Stores `bytes` under `key` as `content_type` (which stores that serve
+    /// objects themselves, through presigned or template redirects, send).
+    /// Readers see either the old object or the whole new one, never a
+    /// partial write.
+    async fn put(&self, key: &ObjectKey, bytes: Bytes, content_type: &str) -> Result<(), StoreError>;
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError>;
     /// Removes `key`; removing a missing object is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;

@@ -10,9 +10,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -39,12 +41,21 @@ impl S3Store {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        // An unreachable store must fail a request (and `/ready`) quickly
+        // rather than hold it: connecting is bounded here, and each attempt
+        // of a call, which may carry a large body, more generously.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .timeout_config(timeouts);
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
         if let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
-            loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "kiln-config"));
+            loader = loader.credentials_provider(Credentials::new(id, secret.expose(), None, None, "kiln-config"));
         }
         let shared = loader.load().await;
         let mut config = aws_sdk_s3::config::Builder::from(&shared)
@@ -69,16 +80,17 @@ impl S3Store {
         key.bucket().unwrap_or(&self.default_bucket)
     }
 
-    async fn put_multipart(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError> {
+    async fn put_multipart(&self, key: &ObjectKey, bytes: Bytes, content_type: &str) -> Result<(), StoreError> {
         let bucket = self.bucket(key);
         let upload = self
             .client
             .create_multipart_upload()
             .bucket(bucket)
             .key(key.as_str())
+            .content_type(content_type)
             .send()
             .await
-            .map_err(failed(key))?;
+            .map_err(not_sent(key))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
         let mut parts = Vec::new();
         let sent: Result<(), StoreError> = async {
@@ -100,7 +112,7 @@ impl S3Store {
                     .body(ByteStream::from(part))
                     .send()
                     .await
-                    .map_err(failed(key))?;
+                    .map_err(not_sent(key))?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -116,7 +128,7 @@ impl S3Store {
                 .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                 .send()
                 .await
-                .map_err(failed(key))?;
+                .map_err(not_sent(key))?;
             Ok(())
         }
         .await;
@@ -145,22 +157,38 @@ fn failed<E: std::error::Error>(key: &ObjectKey) -> impl FnOnce(E) -> StoreError
     }
 }
 
+/// As [`failed`], but a request that never got an answer (the connection
+/// failed or a timeout passed) means the store is unavailable.
+fn not_sent<E, R>(key: &ObjectKey) -> impl FnOnce(SdkError<E, R>) -> StoreError + '_
+where
+    SdkError<E, R>: std::error::Error,
+{
+    move |error| match error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::Unavailable {
+            key: key.to_string(),
+            message: crate::error_chain(&error),
+        },
+        other => failed(key)(other),
+    }
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
-    async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &ObjectKey, bytes: Bytes, content_type: &str) -> Result<(), StoreError> {
         if bytes.len() > self.part_bytes {
-            return self.put_multipart(key, bytes).await;
+            return self.put_multipart(key, bytes, content_type).await;
         }
         let length = bytes.len() as i64;
         self.client
             .put_object()
             .bucket(self.bucket(key))
             .key(key.as_str())
+            .content_type(content_type)
             .content_length(length)
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(failed(key))?;
+            .map_err(not_sent(key))?;
         Ok(())
     }
 
@@ -177,7 +205,7 @@ impl ObjectStore for S3Store {
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Err(StoreError::NotFound(key.to_string()));
             }
-            Err(error) => return Err(failed(key)(error)),
+            Err(error) => return Err(not_sent(key)(error)),
         };
         let body = object.body.collect().await.map_err(failed(key))?;
         Ok(body.into_bytes())
@@ -190,7 +218,7 @@ impl ObjectStore for S3Store {
             .key(key.as_str())
             .send()
             .await
-            .map_err(failed(key))?;
+            .map_err(not_sent(key))?;
         Ok(())
     }
 
@@ -204,7 +232,7 @@ impl ObjectStore for S3Store {
             .bucket(&self.default_bucket)
             .send()
             .await
-            .map_err(failed(&bucket))?;
+            .map_err(not_sent(&bucket))?;
         Ok(())
     }
 

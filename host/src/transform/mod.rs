@@ -28,7 +28,7 @@ pub use params::{
 };
 pub use pipeline::{Encoded, PipelineError};
 pub use plan::{FxStep, Plan, Source};
-pub use pool::PoolError;
+pub use pool::{PoolError, Queue};
 
 use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::{ImageFormat, ImageInfo, Lqip, SourceColour};
@@ -42,8 +42,16 @@ pub enum TransformError {
     /// The original is larger than `limits.max-input-pixels`.
     #[error("the image is {width}x{height}, more than the {limit} pixels allowed")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("the images the SVG embeds have {pixels} pixels together, more than the {limit} allowed")]
+    TooManyEmbeddedPixels { pixels: u64, limit: u64 },
     #[error("the image has {frames} frames, more than the {limit} allowed")]
     TooManyFrames { frames: u32, limit: u32 },
+    /// The result asked for would hold more memory than all transformations may.
+    #[error(
+        "making this result would hold about {needed_mib} MiB, more than the {budget_mib} MiB allowed for all \
+         transformations at once; ask for fewer pixels"
+    )]
+    ResultTooLarge { needed_mib: u64, budget_mib: u64 },
     #[error("libvips could not start: {0}")]
     Init(String),
 }
@@ -60,8 +68,8 @@ pub struct TransformLimits {
     /// What running transformations may hold between them, by
     /// [`working_set`]; 0 means 64 MiB per core.
     pub memory_bytes: u64,
-    /// Transformations allowed to wait for a worker before 503.
-    pub queue: usize,
+    /// Transformations allowed to wait for a worker, and for how long, before 503.
+    pub queue: pool::Queue,
 }
 
 /// Which placeholders to compute.
@@ -207,9 +215,18 @@ impl Transformer {
         preview: bool,
     ) -> Result<Inspection, TransformError> {
         self.check_limits(info.width, info.height, 1)?;
+        // An SVG's embedded images are decoded whole when it renders.
+        if info.embedded_pixels > self.limits.max_input_pixels {
+            return Err(TransformError::TooManyEmbeddedPixels {
+                pixels: info.embedded_pixels,
+                limit: self.limits.max_input_pixels,
+            });
+        }
+        // An original larger than the whole budget runs alone (see `admissible`).
+        let memory = original_bytes(info.width, info.height, 1).min(self.pool.memory_bytes());
         let inspection = self
             .pool
-            .run(working_set(info.width, info.height, 1), move |watchdog| {
+            .run(memory, move |watchdog| {
                 inspect_blocking(&bytes, info, lqip, preview, &|image| watchdog.watch(image))
             })
             .await??;
@@ -221,26 +238,58 @@ impl Transformer {
     /// Carries out `plan` on an original.
     pub async fn render(&self, bytes: Bytes, plan: Plan, source: Source) -> Result<Encoded, TransformError> {
         self.check_limits(source.width, source.height, source.pages)?;
+        let memory = self.admissible(&plan, &source)?;
         let plugins = self.plugins.clone();
         let encoded = self
             .pool
-            .run(
-                working_set(source.width, source.height, source.pages),
-                move |watchdog| pipeline::run(&bytes, &plan, &source, &plugins, &|image| watchdog.watch(image)),
-            )
+            .run(memory, move |watchdog| {
+                pipeline::run(&bytes, &plan, &source, &plugins, &|image| watchdog.watch(image))
+            })
             .await??;
         Ok(encoded)
     }
+
+    /// What the pool is asked to admit for `plan`. The result's share is what
+    /// a client chooses by its parameters: more than the whole budget is
+    /// refused. The original's share is bounded by `max-input-pixels`, the
+    /// operator's choice: an original larger than the budget runs alone.
+    fn admissible(&self, plan: &Plan, source: &Source) -> Result<u64, TransformError> {
+        let budget = self.pool.memory_bytes();
+        let result = result_bytes(plan, source);
+        if result > budget {
+            return Err(TransformError::ResultTooLarge {
+                needed_mib: result.div_ceil(1 << 20),
+                budget_mib: budget >> 20,
+            });
+        }
+        let frames = if plan.output.animated { source.pages } else { 1 };
+        Ok(original_bytes(source.width, source.height, frames)
+            .saturating_add(result)
+            .min(budget))
+    }
 }
 
-/// What a transformation of a `width`x`height` original of `pages` frames
-/// may hold at its peak, for the pool's memory budget: four bytes a pixel of
-/// every frame. That covers the largest buffers of the work: a frame decoded
-/// whole (RGBA), and libjpeg's coefficients of a whole progressive JPEG (three
-/// bytes a pixel at 4:2:0), which it keeps even when it decodes at 1/8; the
-/// output is no larger than the original in the common case.
-fn working_set(width: u32, height: u32, pages: u32) -> u64 {
-    u64::from(width) * u64::from(height) * 4 * u64::from(pages.max(1))
+/// What decoding `frames` frames of a `width`x`height` original may hold at
+/// its peak: four bytes a pixel of every frame. That covers a frame decoded
+/// whole (RGBA), and libjpeg's coefficients of a whole progressive JPEG
+/// (three bytes a pixel at 4:2:0), which it keeps even when it decodes at 1/8.
+fn original_bytes(width: u32, height: u32, frames: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 4 * u64::from(frames.max(1))
+}
+
+/// What the steps after decoding may hold for `plan` at their peak: a step's
+/// RGBA input and output of the largest frame the plan makes (the resized
+/// image before a crop, or the padded canvas), plus the encoder's buffers,
+/// for every frame kept. Ten bytes a pixel: an 8192x8192 JPEG at q=100 made
+/// from a small original peaked at ~10.2 bytes a pixel of its result.
+fn result_bytes(plan: &Plan, source: &Source) -> u64 {
+    const BYTES_PER_PIXEL: u64 = 10;
+    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
+    let largest = area((plan.width, plan.height)).max(plan.resize.map_or(0, area));
+    let frames = if plan.output.animated { source.pages.max(1) } else { 1 };
+    largest
+        .saturating_mul(BYTES_PER_PIXEL)
+        .saturating_mul(u64::from(frames))
 }
 
 /// The longer side of the preview validators receive.

@@ -234,8 +234,12 @@ impl Plan {
             (None, None) => Gravity::Point(0.5, 0.5),
         };
 
+        // `a * num / den`, rounded. It can exceed u32 (a 1x1048577 original
+        // asked for w=4096): saturating keeps it above `max_dimension`, so the
+        // size check below refuses it instead of a truncated size passing.
         let ratio = |a: u32, num: u32, den: u32| -> u32 {
-            ((u64::from(a) * u64::from(num) + u64::from(den) / 2) / u64::from(den)).max(1) as u32
+            let exact = (u64::from(a) * u64::from(num) + u64::from(den) / 2) / u64::from(den);
+            u32::try_from(exact.max(1)).unwrap_or(u32::MAX)
         };
         let mut extract = None;
         let mut embed = None;
@@ -540,6 +544,35 @@ mod tests {
 
     fn key(query: &str) -> String {
         plan_for(&PHOTO, query, None).unwrap().key(false)
+    }
+
+    #[test]
+    fn sizes_of_extreme_originals_are_refused_not_truncated() {
+        for (width, height, query) in [
+            (1, 1_048_577, "w=4096"),
+            (1_048_577, 1, "h=4096"),
+            (1, 100_000_000, "w=8192&h=8192&fit=cover"),
+            (3, 4_000_000_000, "w=8192&h=1&fit=outside"),
+        ] {
+            let source = Source { width, height, ..PHOTO };
+            let error = plan_for(&source, query, None).expect_err(query);
+            assert!(
+                error.message.contains("8192"),
+                "{width}x{height} {query}: {}",
+                error.message
+            );
+        }
+        let tall = Source {
+            width: 1,
+            height: 1_048_577,
+            ..PHOTO
+        };
+        let plan = plan_for(&tall, "h=4096", None).unwrap();
+        assert_eq!(
+            (plan.width, plan.height),
+            (1, 4096),
+            "rounded up to one pixel, never zero"
+        );
     }
 
     #[test]

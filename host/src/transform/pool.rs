@@ -2,9 +2,9 @@
 //!
 //! At most `workers` jobs run at once, each on a blocking thread, and the
 //! jobs running hold at most `memory` between them by their own estimate (a
-//! job larger than all of it runs alone); at most `queue` more may wait, and
-//! beyond that a job is refused at once (the HTTP layer answers 503 with
-//! `Retry-After`) instead of piling up memory. A job that runs past its time
+//! job that asks for more than all of it is refused); at most `queue` more
+//! may wait, each for at most `wait`, and beyond either a job is refused (the
+//! HTTP layer answers 503 with `Retry-After`) instead of piling up memory. A job that runs past its time
 //! limit is answered as timed out and its libvips evaluation is killed; it
 //! keeps its worker and its memory until libvips returns, so the bounds hold
 //! even then.
@@ -20,6 +20,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub enum PoolError {
     #[error("every transformation worker is busy and the queue is full")]
     Overloaded,
+    #[error("no transformation worker came free within {0:?}")]
+    WaitedTooLong(Duration),
+    #[error("the job needs {needed_mib} MiB, more than the {budget_mib} MiB budget of the whole pool")]
+    TooLarge { needed_mib: u64, budget_mib: u32 },
     #[error("the transformation took longer than {0:?}")]
     TimedOut(Duration),
     #[error("a transformation worker failed: {0}")]
@@ -33,7 +37,15 @@ pub struct Pool {
     memory_mib: u32,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    max_wait: Duration,
     timeout: Duration,
+}
+
+/// How many jobs may wait for a worker, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Queue {
+    pub length: usize,
+    pub wait: Duration,
 }
 
 /// Lets a job hand its final lazy image to the pool, which kills its
@@ -82,7 +94,7 @@ fn whole_mib(bytes: u64, cap: u32) -> u32 {
 }
 
 impl Pool {
-    pub fn new(workers: usize, memory_bytes: u64, max_waiting: usize, timeout: Duration) -> Self {
+    pub fn new(workers: usize, memory_bytes: u64, queue: Queue, timeout: Duration) -> Self {
         // Far below the semaphore's own limit on any platform: 256 TiB.
         let memory_mib = whole_mib(memory_bytes, u32::MAX >> 4).max(1);
         Self {
@@ -90,9 +102,15 @@ impl Pool {
             memory: Arc::new(Semaphore::new(memory_mib as usize)),
             memory_mib,
             waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting,
+            max_waiting: queue.length,
+            max_wait: queue.wait,
             timeout,
         }
+    }
+
+    /// The memory budget in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        u64::from(self.memory_mib) * MIB
     }
 
     /// Runs `job`, which is expected to hold up to `memory_bytes` at its peak.
@@ -101,6 +119,13 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&Watchdog) -> T + Send + 'static,
     {
+        let needed_mib = memory_bytes.div_ceil(MIB);
+        if needed_mib > u64::from(self.memory_mib) {
+            return Err(PoolError::TooLarge {
+                needed_mib,
+                budget_mib: self.memory_mib,
+            });
+        }
         let mib = whole_mib(memory_bytes, self.memory_mib);
         let admission = match self.try_admit(mib) {
             Some(admission) => admission,
@@ -110,7 +135,9 @@ impl Pool {
                     return Err(PoolError::Overloaded);
                 }
                 let _waiting = Waiting(self.waiting.clone());
-                self.admit(mib).await?
+                tokio::time::timeout(self.max_wait, self.admit(mib))
+                    .await
+                    .map_err(|_| PoolError::WaitedTooLong(self.max_wait))??
             }
         };
         let watchdog = Arc::new(Watchdog::default());
@@ -158,7 +185,11 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_and_timed() {
-        let pool = Arc::new(Pool::new(1, 64 * MIB, 1, Duration::from_millis(300)));
+        let queue = Queue {
+            length: 1,
+            wait: Duration::from_secs(10),
+        };
+        let pool = Arc::new(Pool::new(1, 64 * MIB, queue, Duration::from_millis(300)));
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
         let busy = {
@@ -206,9 +237,40 @@ mod tests {
 
     #[tokio::test]
     async fn memory_bounds_what_runs_at_once() {
-        let pool = Arc::new(Pool::new(4, 100 * MIB, 16, Duration::from_secs(10)));
+        let queue = Queue {
+            length: 16,
+            wait: Duration::from_secs(10),
+        };
+        let pool = Arc::new(Pool::new(4, 100 * MIB, queue, Duration::from_secs(10)));
         assert_eq!(most_at_once(&pool, 6, 40).await, 2, "two of 40 MiB fit in 100");
         assert_eq!(most_at_once(&pool, 6, 1).await, 4, "small jobs: every worker");
-        assert_eq!(most_at_once(&pool, 3, 500).await, 1, "larger than the budget: alone");
+        assert_eq!(most_at_once(&pool, 2, 100).await, 1, "the whole budget: alone");
+        assert!(matches!(
+            pool.run(101 * MIB, |_| ()).await,
+            Err(PoolError::TooLarge { needed_mib: 101, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_at_its_deadline() {
+        let queue = Queue {
+            length: 8,
+            wait: Duration::from_millis(200),
+        };
+        let pool = Arc::new(Pool::new(1, 64 * MIB, queue, Duration::from_secs(10)));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(0, move |_| gate.recv().ok()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(matches!(pool.run(0, |_| ()).await, Err(PoolError::WaitedTooLong(_))));
+        assert_eq!(
+            pool.waiting.load(Ordering::SeqCst),
+            0,
+            "the waiter is no longer counted"
+        );
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().is_ok());
     }
 }
