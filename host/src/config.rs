@@ -299,6 +299,9 @@ pub struct LimitsConfig {
     pub transform_queue: usize,
     /// How long a transformation may wait for a worker before its request gets 503.
     pub transform_queue_wait_ms: u64,
+    /// Variants one entry may have; a request for one more is refused with
+    /// 422. Bounds what unsigned URLs can make a path store.
+    pub max_variants_per_entry: u32,
 }
 
 impl Default for LimitsConfig {
@@ -315,6 +318,7 @@ impl Default for LimitsConfig {
             transform_memory_mb: 0,
             transform_queue: 32,
             transform_queue_wait_ms: 10_000,
+            max_variants_per_entry: 200,
         }
     }
 }
@@ -441,6 +445,7 @@ impl Config {
             ("transform-timeout-ms", self.limits.transform_timeout_ms == 0),
             ("body-timeout-ms", self.limits.body_timeout_ms == 0),
             ("transform-queue-wait-ms", self.limits.transform_queue_wait_ms == 0),
+            ("max-variants-per-entry", self.limits.max_variants_per_entry == 0),
         ] {
             if zero {
                 return Err(ConfigError::Invalid(format!("limits.{key} must be at least 1")));

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::address::{AssetPath, Ordering};
 use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant};
-use crate::catalog::{Job, Selection, Timestamp};
+use crate::catalog::{Job, Selection};
 use crate::config::{PathRules, Profiles};
 
 /// How often an idle runner looks for due jobs.
@@ -47,24 +47,25 @@ async fn take_one(
     rules: &PathRules,
 ) -> Result<bool, crate::catalog::CatalogError> {
     let catalog = assets.catalog();
-    let now = Timestamp::now();
     // The lock outlasts a transformation's time limit with room to spare.
     let lock = assets.transformer().limits().timeout * 3 + Duration::from_secs(10);
-    let Some(job) = catalog.claim_job(now, now.after(lock)).await? else {
+    let Some(job) = catalog.claim_job(lock).await? else {
         return Ok(false);
     };
-    match perform(assets, profiles, rules, &job).await {
-        Ok(()) => catalog.finish_job(job.id).await?,
+    let settled = match perform(assets, profiles, rules, &job).await {
+        Ok(()) => catalog.finish_job(&job).await?,
         Err(error) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
-            catalog.fail_job(job.id, &error).await?;
+            catalog.fail_job(&job, &error).await?
         }
         Err(error) => {
             let backoff = Duration::from_secs(1 << job.attempts.min(10));
             tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = ?backoff, "job failed; will retry");
-            let run_at = Timestamp::now().after(backoff);
-            catalog.retry_job(job.id, run_at, &error).await?;
+            catalog.retry_job(&job, backoff, &error).await?
         }
+    };
+    if !settled {
+        tracing::warn!(job = job.id, kind = %job.kind, "job lock was taken over; its new holder settles it");
     }
     Ok(true)
 }

@@ -46,7 +46,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the catalog")?;
     let store = open_store(&config).await?;
-    let assets = assets::Assets::new(catalog, store, transformer, config.cache.memory_bytes);
+    let assets = assets::Assets::new(
+        catalog,
+        store,
+        transformer,
+        config.cache.memory_bytes,
+        config.limits.max_variants_per_entry,
+    );
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;

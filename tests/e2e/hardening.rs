@@ -33,7 +33,7 @@ async fn results_larger_than_the_memory_budget_are_refused_before_any_work() {
         "/assets/small?w=8192&h=8192&fit=fill&q=100",
         "/assets/anim?w=8192&h=8192&fit=fill&format=webp",
         "/assets/anim?w=4000&h=4000&fit=fill&format=gif",
-        "/assets/small?w=8000&h=8000&fit=cover&format=png",
+        "/assets/small?w=5000&h=5000&fit=cover&format=png",
         "/assets/small?w=4096&h=4096&fit=contain&format=png",
     ];
     let requests = attacks.iter().map(|path| kiln.fetch(path));
@@ -450,4 +450,69 @@ async fn config_check_prints_no_secret() {
         assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
     }
     assert!(printed.contains("<redacted>"), "{printed}");
+}
+
+#[tokio::test]
+async fn long_plugin_parameters_make_a_variant_on_either_catalog() {
+    let config = format!(
+        "[plugins.noop]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\nallowed-fx = [\"noop\"]\n",
+        wasm("noop")
+    );
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", jpeg(64, 48, 1)).await;
+    // A variant key of ~6 KB, past what a PostgreSQL btree entry may hold.
+    let long = "x".repeat(2000);
+    for _ in 0..2 {
+        let query = format!("fx=noop&noop.a={long}&noop.b={long}&noop.c={long}&w=40");
+        let response = kiln.fetch(&format!("/assets/a?{query}")).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    let metadata = kiln.json("/assets/a/-/metadata").await;
+    assert_eq!(
+        metadata["variants"].as_array().unwrap().len(),
+        1,
+        "made once, then found"
+    );
+}
+
+#[tokio::test]
+async fn operators_bound_what_unsigned_urls_can_store() {
+    let config = "[limits]\nmax-variants-per-entry = 3\n\
+                  [[paths]]\npattern = \"/thumbs/**\"\nmax-output-pixels = 10000\n";
+    let kiln = Kiln::builder().config(config).start().await;
+    kiln.upload_ok("a", jpeg(200, 100, 1)).await;
+    kiln.upload_ok("b", jpeg(200, 100, 2)).await;
+    for width in [10, 11, 12] {
+        assert_eq!(kiln.status(&format!("/assets/a?w={width}")).await, 200);
+    }
+    let refused = kiln.fetch("/assets/a?w=13").await;
+    assert_error(refused, 422, "too_many_variants").await;
+    assert_eq!(
+        kiln.status("/assets/a?w=11").await,
+        200,
+        "the ones it has are still served"
+    );
+    assert_eq!(kiln.status("/assets/a").await, 200, "and the original");
+    assert_eq!(
+        kiln.status("/assets/b?w=13").await,
+        200,
+        "another entry has its own bound"
+    );
+    assert_eq!(
+        kiln.json("/assets/a/-/metadata").await["variants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    kiln.upload_ok("thumbs/c", jpeg(200, 100, 3)).await;
+    assert_eq!(kiln.status("/assets/thumbs/c?w=100&h=100&fit=fill").await, 200);
+    let large = kiln.fetch("/assets/thumbs/c?w=101&h=100&fit=fill").await;
+    assert_error(large, 400, "invalid_param").await;
+    assert_eq!(
+        kiln.status("/assets/thumbs/c").await,
+        200,
+        "the original is not a variant"
+    );
 }

@@ -192,8 +192,19 @@ async fn redirect_to_a_presigned_url() {
     assert!(location.contains("X-Amz-Expires=120"), "{location}");
     let object = reqwest::get(&location).await.unwrap();
     assert_eq!(object.status(), 200, "{location}");
+    assert_eq!(
+        object.headers()["content-type"],
+        "image/jpeg",
+        "the store serves the variant as what it is"
+    );
     let bytes = object.bytes().await.unwrap();
     assert_eq!(decode(&bytes).get_width(), 60, "the redirect made the variant first");
+    // The original, likewise.
+    let response = kiln.fetch("/assets/signed/photo/-/redirect").await;
+    let original = reqwest::get(response.headers()["location"].to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(original.headers()["content-type"], "image/jpeg");
     // moto does not check signatures, so this is as far as the test can see.
     assert!(
         location.contains("X-Amz-Credential=e2e%2F"),

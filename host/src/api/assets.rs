@@ -266,6 +266,18 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
+    if let Some(limit) = resolved.settings.max_output_pixels
+        && !plan.identity
+        && u64::from(plan.width) * u64::from(plan.height) > limit
+    {
+        return Err(ApiError::invalid_param(
+            "w",
+            format!(
+                "the result would be {}x{}, more than the {limit} pixels this path allows",
+                plan.width, plan.height
+            ),
+        ));
+    }
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
     // Only links and entry redirects name the URL; content is sent without building it.
     let minted = MintedUrl {

@@ -230,6 +230,10 @@ impl From<AssetError> for ApiError {
                 message: format!("the path's preprocessing cannot apply to this upload: {message}"),
             },
             AssetError::VariantBusy => Self::Overloaded(error.to_string()),
+            AssetError::TooManyVariants(_) => Self::Unprocessable {
+                code: "too_many_variants",
+                message: error.to_string(),
+            },
             AssetError::Rejected { .. } => Self::Unprocessable {
                 code: "rejected",
                 message: error.to_string(),

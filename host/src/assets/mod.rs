@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{AssetPath, Ordering};
 use crate::catalog::{
-    Catalog, CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp, Variant, VariantClaim,
+    Catalog, CatalogError, Entry, EntryMetadata, LeaseToken, NewJob, Original, Selection, Timestamp, Variant,
+    VariantClaim,
 };
 use crate::config::{LqipKind, PathSettings};
 use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
@@ -45,6 +46,12 @@ pub enum AssetError {
     /// A validator plugin refused the upload.
     #[error("plugin {plugin:?} rejected the upload: {reason}")]
     Rejected { plugin: String, reason: String },
+    /// The entry has as many variants as `limits.max-variants-per-entry` allows.
+    #[error(
+        "this image already has {0} variants, the most the server keeps for one image; \
+         ask for one of the transformations it has (see its metadata)"
+    )]
+    TooManyVariants(u32),
     /// Another process has been making this variant for longer than we wait.
     #[error("the variant is still being made elsewhere; try again shortly")]
     VariantBusy,
@@ -96,6 +103,8 @@ pub struct Assets {
     store: Arc<dyn ObjectStore>,
     transformer: Arc<Transformer>,
     hot: Arc<HotCache>,
+    /// `limits.max-variants-per-entry`.
+    max_variants: u32,
     /// Variants being made by this process, so that its own concurrent
     /// requests wait on a lock instead of polling the catalog.
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -153,18 +162,21 @@ pub fn source_of(entry: &Entry) -> Source {
 }
 
 impl Assets {
-    /// `memory_bytes` bounds the bytes kept in memory for repeated reads (0: none).
+    /// `memory_bytes` bounds the bytes kept in memory for repeated reads (0:
+    /// none); `max_variants` the variants one entry may have.
     pub fn new(
         catalog: Arc<dyn Catalog>,
         store: Arc<dyn ObjectStore>,
         transformer: Arc<Transformer>,
         memory_bytes: u64,
+        max_variants: u32,
     ) -> Self {
         Self {
             catalog,
             store,
             transformer,
             hot: Arc::new(HotCache::new(memory_bytes)),
+            max_variants,
             making: Arc::default(),
         }
     }
@@ -260,19 +272,28 @@ impl Assets {
             created_at: now,
             modified_at: now,
         };
+        // The eager variants are queued in the entry's own transaction: a
+        // crash can leave neither an entry without its jobs nor jobs for an
+        // entry that was never stored.
+        let jobs: Vec<NewJob> = settings
+            .eager_variants
+            .iter()
+            .map(|profile| {
+                let job = EagerVariant {
+                    path: path.as_str().to_owned(),
+                    entry: number,
+                    profile: profile.clone(),
+                };
+                NewJob {
+                    kind: EAGER_VARIANT_JOB,
+                    payload: serde_json::to_string(&job).unwrap_or_default(),
+                }
+            })
+            .collect();
         self.store.put(&object_key, bytes, &entry.original.content_type).await?;
-        if let Err(error) = self.catalog.insert_entry(&entry).await {
+        if let Err(error) = self.catalog.insert_entry(&entry, &jobs).await {
             self.discard(&object_key).await;
             return Err(error.into());
-        }
-        for profile in &settings.eager_variants {
-            let job = EagerVariant {
-                path: path.as_str().to_owned(),
-                entry: number,
-                profile: profile.clone(),
-            };
-            let payload = serde_json::to_string(&job).unwrap_or_default();
-            self.catalog.enqueue_job(EAGER_VARIANT_JOB, &payload, now).await?;
         }
         tracing::info!(path = %path, entry = number, content_type = %entry.original.content_type, "entry stored");
         Ok(entry)
@@ -497,19 +518,26 @@ impl Assets {
         let lease = timeout * 2 + Duration::from_secs(5);
         let give_up = Instant::now() + lease + timeout;
         let mut pause = Duration::from_millis(10);
-        loop {
-            let now = Timestamp::now();
-            let until = now.after(lease);
-            match self
+        // Concurrent first requests for different variants may each pass
+        // this check, so the bound can be overrun by as many as run at once.
+        if self.catalog.count_variants(&entry.path, entry.entry).await? >= u64::from(self.max_variants)
+            && self
                 .catalog
-                .claim_variant(&entry.path, entry.entry, key, now, until)
+                .find_variant(&entry.path, entry.entry, key)
                 .await?
-            {
+                .is_none()
+        {
+            return Err(AssetError::TooManyVariants(self.max_variants));
+        }
+        loop {
+            match self.catalog.claim_variant(&entry.path, entry.entry, key, lease).await? {
                 VariantClaim::Ready(variant) => return Ok(Rendition::Cached(Arc::new(variant))),
-                VariantClaim::Claimed => {
-                    let made = self.make_variant(entry, plan, key).await;
+                VariantClaim::Claimed(token) => {
+                    let made = self.make_variant(entry, plan, key, token).await;
                     if made.is_err() {
-                        self.catalog.abandon_variant(&entry.path, entry.entry, key).await?;
+                        self.catalog
+                            .abandon_variant(&entry.path, entry.entry, key, token)
+                            .await?;
                     }
                     return made;
                 }
@@ -522,7 +550,13 @@ impl Assets {
         }
     }
 
-    async fn make_variant(&self, entry: &Entry, plan: &Plan, key: &str) -> Result<Rendition, AssetError> {
+    async fn make_variant(
+        &self,
+        entry: &Entry,
+        plan: &Plan,
+        key: &str,
+        token: LeaseToken,
+    ) -> Result<Rendition, AssetError> {
         let original = self.read(&entry.original.object_key, &entry.original.sha256).await?;
         let encoded = self
             .transformer
@@ -548,12 +582,26 @@ impl Assets {
         self.store
             .put(&object_key, bytes.clone(), &variant.content_type)
             .await?;
-        if let Err(error) = self.catalog.complete_variant(&entry.path, entry.entry, &variant).await {
-            self.discard(&object_key).await;
-            return Err(error.into());
+        let recorded = match self
+            .catalog
+            .complete_variant(&entry.path, entry.entry, &variant, token)
+            .await
+        {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                self.discard(&object_key).await;
+                return Err(error.into());
+            }
+        };
+        let variant = Arc::new(variant);
+        if !recorded {
+            // The lease lapsed and another maker took it over; it writes the
+            // same bytes to the same key, so the object stays, and these
+            // bytes are still the right answer to this request.
+            tracing::warn!(path = %entry.path, entry = entry.entry, variant = key, "variant lease was taken over");
+            return Ok(Rendition::Fresh(variant, bytes));
         }
         tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
-        let variant = Arc::new(variant);
         self.hot.keep_variant(entry, &variant);
         self.hot.keep_object(&variant.object_key, &variant.sha256, &bytes);
         Ok(Rendition::Fresh(variant, bytes))

@@ -13,6 +13,7 @@ mod sqlite;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -196,13 +197,31 @@ pub struct Variant {
     pub created_at: Timestamp,
 }
 
+/// The token of a lease on a variant or a job: completing or giving up the
+/// work names it, so a holder whose lease lapsed and was taken over cannot
+/// finish, or undo, the work of the one who took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseToken(pub i64);
+
+impl LeaseToken {
+    pub fn new() -> Self {
+        Self(rand::random())
+    }
+}
+
+impl Default for LeaseToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The answer to a claim on a missing variant.
 #[derive(Debug, Clone)]
 pub enum VariantClaim {
     /// Someone already made it.
     Ready(Variant),
     /// The caller holds the lease and must make it.
-    Claimed,
+    Claimed(LeaseToken),
     /// Another process holds a live lease; wait and ask again.
     Busy,
 }
@@ -222,6 +241,15 @@ pub struct Job {
     pub payload: String,
     /// Including this one.
     pub attempts: u32,
+    /// This taking's lock.
+    pub lock: LeaseToken,
+}
+
+/// A job to queue with the change that asks for it.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: String,
 }
 
 /// Which entry a read means: an ordering plus labels it must carry.
@@ -240,8 +268,9 @@ pub trait Catalog: Send + Sync {
     async fn allocate_entry(&self, path: &AssetPath) -> Result<u64, CatalogError>;
 
     /// Records an entry whose number came from [`Catalog::allocate_entry`]
-    /// and whose original is already in the object store.
-    async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError>;
+    /// and whose original is already in the object store, with the jobs it
+    /// asks for, in one transaction: an entry is never without its jobs.
+    async fn insert_entry(&self, entry: &Entry, jobs: &[NewJob]) -> Result<(), CatalogError>;
 
     /// Shared, because the SQLite catalog hands out the answers it keeps.
     async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError>;
@@ -263,39 +292,59 @@ pub trait Catalog: Send + Sync {
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError>;
 
-    /// Takes the lease on a missing variant, unless it is ready or another
-    /// live lease holds it. Exactly one caller across all processes gets
-    /// [`VariantClaim::Claimed`] until the lease passes.
+    /// Takes the lease on a missing variant for `lease`, unless it is ready
+    /// or another live lease holds it. Exactly one caller across all
+    /// processes gets [`VariantClaim::Claimed`] until the lease passes. On
+    /// PostgreSQL the lease runs on the database's clock, so processes whose
+    /// clocks differ still agree on it.
     async fn claim_variant(
         &self,
         path: &AssetPath,
         entry: u64,
         key: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
+        lease: Duration,
     ) -> Result<VariantClaim, CatalogError>;
 
-    /// Records a variant made under a lease; its object is already stored.
-    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError>;
+    /// Records a variant made under the lease `token`; its object is already
+    /// stored. `false`: the lease lapsed and another holder took it over, so
+    /// nothing was recorded.
+    async fn complete_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        variant: &Variant,
+        token: LeaseToken,
+    ) -> Result<bool, CatalogError>;
 
-    /// Gives up a lease after a failure, so that the next request tries again.
-    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError>;
+    /// Gives up the lease `token` after a failure, so that the next request
+    /// tries again; a lease taken over since is left alone.
+    async fn abandon_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        key: &str,
+        token: LeaseToken,
+    ) -> Result<(), CatalogError>;
 
     async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError>;
 
-    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError>;
+    /// How many variants an entry has, being made or made.
+    async fn count_variants(&self, path: &AssetPath, entry: u64) -> Result<u64, CatalogError>;
 
-    /// Takes the next due job, locking it until `lock_until`; a job whose
-    /// lock has passed (its taker died) is due again.
-    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError>;
+    /// Takes the next due job, locking it for `lock` (on PostgreSQL by the
+    /// database's clock); a job whose lock has passed (its taker died) is
+    /// due again.
+    async fn claim_job(&self, lock: Duration) -> Result<Option<Job>, CatalogError>;
 
-    async fn finish_job(&self, id: i64) -> Result<(), CatalogError>;
+    /// The following each act only while `job`'s lock is still the one it
+    /// was taken with; `false` when another runner has taken it since.
+    async fn finish_job(&self, job: &Job) -> Result<bool, CatalogError>;
 
-    /// Puts a job back to run again at `run_at`.
-    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError>;
+    /// Puts a job back to run again after `delay`.
+    async fn retry_job(&self, job: &Job, delay: Duration, error: &str) -> Result<bool, CatalogError>;
 
     /// Gives up on a job; it stays in the table, marked failed.
-    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError>;
+    async fn fail_job(&self, job: &Job, error: &str) -> Result<bool, CatalogError>;
 }
 
 /// Opens the catalog a database URL names and brings its schema up to date.

@@ -3,13 +3,17 @@
 //! on single-statement upserts and `FOR UPDATE SKIP LOCKED`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 
 use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, to_json, variant_from_row};
-use super::{Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Selection, Timestamp, Variant, VariantClaim};
+use super::{
+    Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
+    VariantClaim,
+};
 use crate::address::AssetPath;
 use crate::store::ObjectKey;
 
@@ -79,6 +83,21 @@ enum Bind {
     Int(i64),
 }
 
+/// The database's clock in Unix milliseconds: leases and job locks are
+/// timed by it, so that processes whose own clocks differ agree on them.
+const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Variants are indexed by the SHA-256 of their key, which can outgrow a
+/// btree entry.
+fn key_hash(key: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).to_vec()
+}
+
 fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     binds: &'q [Bind],
@@ -130,7 +149,7 @@ impl Catalog for PostgresCatalog {
         u64::try_from(next).map_err(|_| CatalogError::Corrupt("asset_paths.last_entry".into()))
     }
 
-    async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError> {
+    async fn insert_entry(&self, entry: &Entry, jobs: &[NewJob]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
@@ -158,6 +177,15 @@ impl Catalog for PostgresCatalog {
         .fetch_one(&mut *tx)
         .await?;
         replace_labels(&mut tx, id, &entry.metadata).await?;
+        for job in jobs {
+            sqlx::query(&format!(
+                "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, {NOW}, {NOW})"
+            ))
+            .bind(job.kind)
+            .bind(&job.payload)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -218,11 +246,11 @@ impl Catalog for PostgresCatalog {
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {
         let row = sqlx::query(&format!(
-            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = $1 AND entry = $2 AND key = $3 AND state = 'ready'"
+            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = $1 AND entry = $2 AND key_hash = $3 AND state = 'ready'"
         ))
         .bind(path.as_str())
         .bind(entry as i64)
-        .bind(key)
+        .bind(key_hash(key))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(variant_from_row).transpose()
@@ -233,27 +261,30 @@ impl Catalog for PostgresCatalog {
         path: &AssetPath,
         entry: u64,
         key: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
+        lease: Duration,
     ) -> Result<VariantClaim, CatalogError> {
         // Inserting a pending row, or taking over one whose lease has
         // passed, is the claim: the upsert takes the row lock, so exactly
-        // one of any concurrent claims returns a row.
-        let claimed = sqlx::query(
-            "INSERT INTO variants (path, entry, key, state, lease_until, created_at) VALUES ($1, $2, $3, 'pending', $4, $5) \
-             ON CONFLICT (path, entry, key) DO UPDATE SET lease_until = excluded.lease_until \
-             WHERE variants.state = 'pending' AND variants.lease_until < $6 RETURNING key",
-        )
+        // one of any concurrent claims returns a row. Times are the
+        // database's, shared by every process.
+        let token = LeaseToken::new();
+        let claimed = sqlx::query(&format!(
+            "INSERT INTO variants (path, entry, key, key_hash, state, lease_until, lease_token, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', {NOW} + $5, $6, {NOW}) \
+             ON CONFLICT (path, entry, key_hash) DO UPDATE \
+             SET lease_until = excluded.lease_until, lease_token = excluded.lease_token \
+             WHERE variants.state = 'pending' AND variants.lease_until < {NOW} RETURNING key"
+        ))
         .bind(path.as_str())
         .bind(entry as i64)
         .bind(key)
-        .bind(lease_until.0)
-        .bind(now.0)
-        .bind(now.0)
+        .bind(key_hash(key))
+        .bind(millis(lease))
+        .bind(token.0)
         .fetch_optional(&self.pool)
         .await?;
         if claimed.is_some() {
-            return Ok(VariantClaim::Claimed);
+            return Ok(VariantClaim::Claimed(token));
         }
         Ok(match self.find_variant(path, entry, key).await? {
             Some(variant) => VariantClaim::Ready(variant),
@@ -261,10 +292,17 @@ impl Catalog for PostgresCatalog {
         })
     }
 
-    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
-        sqlx::query(
-            "UPDATE variants SET state = 'ready', content_type = $1, width = $2, height = $3, bytes = $4, sha256 = $5, \
-             object_key = $6, bucket = $7, created_at = $8 WHERE path = $9 AND entry = $10 AND key = $11",
+    async fn complete_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        variant: &Variant,
+        token: LeaseToken,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE variants SET state = 'ready', content_type = $1, width = $2, height = $3, bytes = $4, \
+             sha256 = $5, object_key = $6, bucket = $7, created_at = $8, lease_token = NULL \
+             WHERE path = $9 AND entry = $10 AND key_hash = $11 AND state = 'pending' AND lease_token = $12",
         )
         .bind(&variant.content_type)
         .bind(i64::from(variant.width))
@@ -276,20 +314,40 @@ impl Catalog for PostgresCatalog {
         .bind(variant.created_at.0)
         .bind(path.as_str())
         .bind(entry as i64)
-        .bind(&variant.key)
+        .bind(key_hash(&variant.key))
+        .bind(token.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn abandon_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        key: &str,
+        token: LeaseToken,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "DELETE FROM variants WHERE path = $1 AND entry = $2 AND key_hash = $3 AND state = 'pending' \
+             AND lease_token = $4",
+        )
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(key_hash(key))
+        .bind(token.0)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError> {
-        sqlx::query("DELETE FROM variants WHERE path = $1 AND entry = $2 AND key = $3 AND state = 'pending'")
+    async fn count_variants(&self, path: &AssetPath, entry: u64) -> Result<u64, CatalogError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM variants WHERE path = $1 AND entry = $2")
             .bind(path.as_str())
             .bind(entry as i64)
-            .bind(key)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(())
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError> {
@@ -304,27 +362,16 @@ impl Catalog for PostgresCatalog {
         rows.iter().map(variant_from_row).collect()
     }
 
-    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError> {
-        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(kind)
-            .bind(payload)
-            .bind(run_at.0)
-            .bind(Timestamp::now().0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError> {
-        let row = sqlx::query(
-            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id = ( \
-               SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $2 \
-               AND (locked_until IS NULL OR locked_until < $3) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, payload, attempts",
-        )
-        .bind(lock_until.0)
-        .bind(now.0)
-        .bind(now.0)
+    async fn claim_job(&self, lock: Duration) -> Result<Option<Job>, CatalogError> {
+        let token = LeaseToken::new();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET locked_until = {NOW} + $1, lock_token = $2, attempts = attempts + 1 WHERE id = ( \
+               SELECT id FROM jobs WHERE state = 'queued' AND run_at <= {NOW} \
+               AND (locked_until IS NULL OR locked_until < {NOW}) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, payload, attempts"
+        ))
+        .bind(millis(lock))
+        .bind(token.0)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -333,33 +380,43 @@ impl Catalog for PostgresCatalog {
             kind: row.try_get("kind")?,
             payload: row.try_get("payload")?,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+            lock: token,
         }))
     }
 
-    async fn finish_job(&self, id: i64) -> Result<(), CatalogError> {
-        sqlx::query("DELETE FROM jobs WHERE id = $1")
-            .bind(id)
+    async fn finish_job(&self, job: &Job) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lock_token = $2")
+            .bind(job.id)
+            .bind(job.lock.0)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
-            .bind(run_at.0)
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn retry_job(&self, job: &Job, delay: Duration, error: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query(&format!(
+            "UPDATE jobs SET run_at = {NOW} + $1, locked_until = NULL, lock_token = NULL, last_error = $2 \
+             WHERE id = $3 AND lock_token = $4"
+        ))
+        .bind(millis(delay))
+        .bind(error)
+        .bind(job.id)
+        .bind(job.lock.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn fail_job(&self, job: &Job, error: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'failed', locked_until = NULL, lock_token = NULL, last_error = $1 \
+             WHERE id = $2 AND lock_token = $3",
+        )
+        .bind(error)
+        .bind(job.id)
+        .bind(job.lock.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

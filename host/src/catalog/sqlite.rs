@@ -10,7 +10,10 @@ use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::entry_cache::EntryCache;
 use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, to_json, variant_from_row};
-use super::{Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, Selection, Timestamp, Variant, VariantClaim};
+use super::{
+    Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
+    VariantClaim,
+};
 use crate::address::AssetPath;
 use crate::store::ObjectKey;
 
@@ -185,7 +188,7 @@ impl Catalog for SqliteCatalog {
         u64::try_from(next).map_err(|_| CatalogError::Corrupt("asset_paths.last_entry".into()))
     }
 
-    async fn insert_entry(&self, entry: &Entry) -> Result<(), CatalogError> {
+    async fn insert_entry(&self, entry: &Entry, jobs: &[NewJob]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO entries (path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
@@ -213,6 +216,15 @@ impl Catalog for SqliteCatalog {
         .fetch_one(&mut *tx)
         .await?;
         replace_labels(&mut tx, id, &entry.metadata).await?;
+        for job in jobs {
+            sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES (?, ?, ?, ?)")
+                .bind(job.kind)
+                .bind(&job.payload)
+                .bind(entry.created_at.0)
+                .bind(entry.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         self.entries.invalidate();
         Ok(())
@@ -293,26 +305,29 @@ impl Catalog for SqliteCatalog {
         path: &AssetPath,
         entry: u64,
         key: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
+        lease: Duration,
     ) -> Result<VariantClaim, CatalogError> {
         // Inserting a pending row, or taking over one whose lease has
         // passed, is the claim; SQLite runs the statement atomically.
+        let (token, now) = (LeaseToken::new(), Timestamp::now());
         let claimed = sqlx::query(
-            "INSERT INTO variants (path, entry, key, state, lease_until, created_at) VALUES (?, ?, ?, 'pending', ?, ?) \
-             ON CONFLICT (path, entry, key) DO UPDATE SET lease_until = excluded.lease_until \
+            "INSERT INTO variants (path, entry, key, state, lease_until, lease_token, created_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?) \
+             ON CONFLICT (path, entry, key) DO UPDATE \
+             SET lease_until = excluded.lease_until, lease_token = excluded.lease_token \
              WHERE variants.state = 'pending' AND variants.lease_until < ? RETURNING key",
         )
         .bind(path.as_str())
         .bind(entry as i64)
         .bind(key)
-        .bind(lease_until.0)
+        .bind(now.after(lease).0)
+        .bind(token.0)
         .bind(now.0)
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await?;
         if claimed.is_some() {
-            return Ok(VariantClaim::Claimed);
+            return Ok(VariantClaim::Claimed(token));
         }
         Ok(match self.find_variant(path, entry, key).await? {
             Some(variant) => VariantClaim::Ready(variant),
@@ -320,10 +335,17 @@ impl Catalog for SqliteCatalog {
         })
     }
 
-    async fn complete_variant(&self, path: &AssetPath, entry: u64, variant: &Variant) -> Result<(), CatalogError> {
-        sqlx::query(
-            "UPDATE variants SET state = 'ready', content_type = ?, width = ?, height = ?, bytes = ?, sha256 = ?, \
-             object_key = ?, bucket = ?, created_at = ? WHERE path = ? AND entry = ? AND key = ?",
+    async fn complete_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        variant: &Variant,
+        token: LeaseToken,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE variants SET state = 'ready', content_type = ?, width = ?, height = ?, bytes = ?, \
+             sha256 = ?, object_key = ?, bucket = ?, created_at = ?, lease_token = NULL \
+             WHERE path = ? AND entry = ? AND key = ? AND state = 'pending' AND lease_token = ?",
         )
         .bind(&variant.content_type)
         .bind(variant.width)
@@ -336,19 +358,39 @@ impl Catalog for SqliteCatalog {
         .bind(path.as_str())
         .bind(entry as i64)
         .bind(&variant.key)
+        .bind(token.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn abandon_variant(
+        &self,
+        path: &AssetPath,
+        entry: u64,
+        key: &str,
+        token: LeaseToken,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "DELETE FROM variants WHERE path = ? AND entry = ? AND key = ? AND state = 'pending' \
+             AND lease_token = ?",
+        )
+        .bind(path.as_str())
+        .bind(entry as i64)
+        .bind(key)
+        .bind(token.0)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn abandon_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<(), CatalogError> {
-        sqlx::query("DELETE FROM variants WHERE path = ? AND entry = ? AND key = ? AND state = 'pending'")
+    async fn count_variants(&self, path: &AssetPath, entry: u64) -> Result<u64, CatalogError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM variants WHERE path = ? AND entry = ?")
             .bind(path.as_str())
             .bind(entry as i64)
-            .bind(key)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(())
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError> {
@@ -363,25 +405,16 @@ impl Catalog for SqliteCatalog {
         rows.iter().map(variant_from_row).collect()
     }
 
-    async fn enqueue_job(&self, kind: &str, payload: &str, run_at: Timestamp) -> Result<(), CatalogError> {
-        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES (?, ?, ?, ?)")
-            .bind(kind)
-            .bind(payload)
-            .bind(run_at.0)
-            .bind(Timestamp::now().0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn claim_job(&self, now: Timestamp, lock_until: Timestamp) -> Result<Option<Job>, CatalogError> {
+    async fn claim_job(&self, lock: Duration) -> Result<Option<Job>, CatalogError> {
+        let (token, now) = (LeaseToken::new(), Timestamp::now());
         let row = sqlx::query(
-            "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id = ( \
+            "UPDATE jobs SET locked_until = ?, lock_token = ?, attempts = attempts + 1 WHERE id = ( \
                SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? \
                AND (locked_until IS NULL OR locked_until < ?) ORDER BY run_at, id LIMIT 1) \
              RETURNING id, kind, payload, attempts",
         )
-        .bind(lock_until.0)
+        .bind(now.after(lock).0)
+        .bind(token.0)
         .bind(now.0)
         .bind(now.0)
         .fetch_optional(&self.pool)
@@ -392,33 +425,43 @@ impl Catalog for SqliteCatalog {
             kind: row.try_get("kind")?,
             payload: row.try_get("payload")?,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+            lock: token,
         }))
     }
 
-    async fn finish_job(&self, id: i64) -> Result<(), CatalogError> {
-        sqlx::query("DELETE FROM jobs WHERE id = ?")
-            .bind(id)
+    async fn finish_job(&self, job: &Job) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND lock_token = ?")
+            .bind(job.id)
+            .bind(job.lock.0)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn retry_job(&self, id: i64, run_at: Timestamp, error: &str) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ? WHERE id = ?")
-            .bind(run_at.0)
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn retry_job(&self, job: &Job, delay: Duration, error: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET run_at = ?, locked_until = NULL, lock_token = NULL, last_error = ? \
+             WHERE id = ? AND lock_token = ?",
+        )
+        .bind(Timestamp::now().after(delay).0)
+        .bind(error)
+        .bind(job.id)
+        .bind(job.lock.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn fail_job(&self, id: i64, error: &str) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = ? WHERE id = ?")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn fail_job(&self, job: &Job, error: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'failed', locked_until = NULL, lock_token = NULL, last_error = ? \
+             WHERE id = ? AND lock_token = ?",
+        )
+        .bind(error)
+        .bind(job.id)
+        .bind(job.lock.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

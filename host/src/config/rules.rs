@@ -65,6 +65,10 @@ pub struct PathSettings {
     /// The plugins URLs may name in `fx`.
     #[serde(default)]
     pub allowed_fx: Vec<String>,
+    /// The most pixels (width x height) a variant made here may have; without
+    /// it, `limits.max-output-dimension` on each side is the only bound.
+    #[serde(default)]
+    pub max_output_pixels: Option<u64>,
 }
 
 /// `preprocess = { max-width, max-height, format, q, strip }`. The original
@@ -232,11 +236,24 @@ impl Default for PathSettings {
             preprocessors: Vec::new(),
             transforms: Vec::new(),
             allowed_fx: Vec::new(),
+            max_output_pixels: None,
         }
     }
 }
 
 impl PathSettings {
+    /// Settings that let nothing through: no upload type is accepted, every
+    /// read needs a signature, and nothing is made on demand.
+    fn closed() -> Self {
+        Self {
+            allowed_content_types: Vec::new(),
+            max_upload_bytes: Some(0),
+            signing: Signing::All,
+            on_demand: OnDemand::Disabled,
+            ..Self::default()
+        }
+    }
+
     fn from_table(table: toml::Table) -> Result<Self, String> {
         Self::checked(table, None)
     }
@@ -257,6 +274,9 @@ impl PathSettings {
         }
         if settings.max_upload_bytes == Some(0) {
             return Err("max-upload-bytes must be at least 1".into());
+        }
+        if settings.max_output_pixels == Some(0) {
+            return Err("max-output-pixels must be at least 1".into());
         }
         if settings.cache_control.chars().any(|c| c.is_control()) {
             return Err("cache-control may not contain control characters".into());
@@ -355,8 +375,6 @@ impl PathRules {
         for (i, rule) in rules.iter().enumerate() {
             let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
             let globs = pattern_globs(&rule.pattern).map_err(invalid)?;
-            // Each rule is checked alone so that the error names the rule.
-            PathSettings::checked(rule.settings.clone(), Some((profiles, limits, plugins))).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
             let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
             let counted = segments.iter().filter(|s| **s != "**").count();
@@ -370,6 +388,24 @@ impl PathRules {
             ));
         }
         compiled.sort_by_key(|(rule, _)| rule.specificity); // stable: file order breaks ties
+        // Each rule is checked as it applies: merged over the broader rules
+        // that match its own paths, so that it may rely on their keys, and
+        // so that the error names the rule that breaks the merge.
+        for (index, (rule, _)) in compiled.iter().enumerate() {
+            let sample = sample_path(&rule.pattern);
+            let mut merged = toml::Table::new();
+            for (broader, globs) in &compiled[..index] {
+                let applies = sample
+                    .as_deref()
+                    .is_some_and(|path| globs.iter().any(|g| g.compile_matcher().is_match(path)));
+                if applies {
+                    merge(&mut merged, &broader.table);
+                }
+            }
+            merge(&mut merged, &rule.table);
+            PathSettings::checked(merged, Some((profiles, limits, plugins)))
+                .map_err(|why| ConfigError::Invalid(format!("paths (pattern {:?}): {why}", rule.pattern)))?;
+        }
         let mut set = GlobSetBuilder::new();
         let mut glob_rule = Vec::new();
         for (index, (_, globs)) in compiled.iter().enumerate() {
@@ -417,12 +453,13 @@ impl PathRules {
             merge(&mut merged, &rule.table);
             patterns.push(rule.pattern.clone());
         }
-        // Every rule was validated alone at start and merging only combines
-        // valid values, so this cannot fail; should it ever, the defaults are
-        // the safe answer.
+        // Every rule was validated at start as merged over the broader rules
+        // its own paths match; a combination no sample path showed could
+        // still fail. Then the path fails closed: nothing is accepted, every
+        // read must be signed, nothing is made on demand.
         let settings = PathSettings::from_table(merged).unwrap_or_else(|error| {
-            tracing::error!(%error, ?patterns, "merged path rules did not validate; using defaults");
-            PathSettings::default()
+            tracing::error!(%error, ?patterns, "merged path rules did not validate; the path is closed");
+            PathSettings::closed()
         });
         let max_upload_bytes = settings.max_upload_bytes.unwrap_or(self.default_max_upload_bytes);
         ResolvedRules {
@@ -431,6 +468,28 @@ impl PathRules {
             max_upload_bytes,
         }
     }
+}
+
+/// A path the pattern matches (`*` and `**` as one segment), where its
+/// segments are plain enough to make one.
+fn sample_path(pattern: &str) -> Option<String> {
+    let segments: Option<Vec<&str>> = pattern
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|segment| match segment {
+            "*" | "**" => Some("sample"),
+            literal if !literal.contains(['*', '?', '[', '{']) => Some(literal),
+            _ => None,
+        })
+        .collect();
+    segments.map(|s| {
+        if s.is_empty() {
+            "/sample".to_owned()
+        } else {
+            format!("/{}", s.join("/"))
+        }
+    })
 }
 
 fn pattern_globs(pattern: &str) -> Result<Vec<Glob>, String> {
@@ -480,6 +539,44 @@ mod tests {
 
     fn resolve(rules: &PathRules, path: &str) -> Arc<ResolvedRules> {
         rules.resolve(&AssetPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn a_rule_is_checked_as_merged_over_the_broader_rules_it_meets() {
+        // The specific rule names only the strategy; the template comes from
+        // the broader rule that also applies to its paths.
+        let merged = rules(
+            r#"
+            [[paths]]
+            pattern = "/cdn/**"
+            redirect = { template = "https://cdn.example.com/{key}" }
+            [[paths]]
+            pattern = "/cdn/*/hero"
+            redirect = { strategy = "template" }
+            "#,
+        );
+        let hero = resolve(&merged, "cdn/a/hero");
+        assert_eq!(hero.settings.redirect.strategy, RedirectStrategy::Template);
+        // Alone, or beside a broader rule that does not reach it, it fails.
+        let text = r#"
+            [[paths]]
+            pattern = "/elsewhere/**"
+            redirect = { template = "https://cdn.example.com/{key}" }
+            [[paths]]
+            pattern = "/cdn/*/hero"
+            redirect = { strategy = "template" }
+            "#;
+        let error = crate::config::Config::from_toml(text).unwrap_err().to_string();
+        assert!(error.contains("/cdn/*/hero"), "{error}");
+    }
+
+    #[test]
+    fn settings_that_do_not_merge_close_the_path() {
+        let closed = PathSettings::closed();
+        assert!(closed.allowed_content_types.is_empty());
+        assert_eq!(closed.signing, Signing::All);
+        assert_eq!(closed.on_demand, OnDemand::Disabled);
+        assert_eq!(closed.max_upload_bytes, Some(0));
     }
 
     #[test]
