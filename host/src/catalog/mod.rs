@@ -360,7 +360,145 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Cat
 
 #[cfg(test)]
 mod tests {
-    use super::Timestamp;
+    use super::*;
+
+    /// Runs `check` on a fresh SQLite catalog, and on a fresh PostgreSQL
+    /// database when `E2E_POSTGRES` names a server (`make test` does).
+    async fn on_every_catalog<F, Fut>(check: F)
+    where
+        F: Fn(Arc<dyn Catalog>) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kiln.db").display());
+        check(open(&url, None).await.unwrap()).await;
+        let Some(server) = std::env::var("E2E_POSTGRES").ok().filter(|s| !s.is_empty()) else {
+            return;
+        };
+        let name = format!("kiln_unit_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let catalog = open(&format!("{server}/{name}"), Some(2)).await.unwrap();
+        check(catalog).await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+
+    fn variant(key: &str) -> Variant {
+        Variant {
+            key: key.to_owned(),
+            content_type: "image/webp".into(),
+            width: 1,
+            height: 1,
+            bytes: 1,
+            sha256: "00".into(),
+            object_key: ObjectKey::parse(None, "a/-/1/v").unwrap(),
+            created_at: Timestamp::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_cannot_complete_or_undo_the_work_of_its_successor() {
+        on_every_catalog(|catalog| async move {
+            let path = AssetPath::parse("a").unwrap();
+            let key = format!("w=1&{}", "x".repeat(4000));
+            let lapsed = Duration::ZERO;
+            let VariantClaim::Claimed(first) = catalog.claim_variant(&path, 1, &key, lapsed).await.unwrap() else {
+                panic!("the first claim takes the lease")
+            };
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let VariantClaim::Claimed(second) = catalog
+                .claim_variant(&path, 1, &key, Duration::from_secs(60))
+                .await
+                .unwrap()
+            else {
+                panic!("a lapsed lease is taken over")
+            };
+            assert_ne!(first, second);
+            assert!(matches!(
+                catalog
+                    .claim_variant(&path, 1, &key, Duration::from_secs(60))
+                    .await
+                    .unwrap(),
+                VariantClaim::Busy
+            ));
+            catalog.abandon_variant(&path, 1, &key, first).await.unwrap();
+            assert!(
+                !catalog.complete_variant(&path, 1, &variant(&key), first).await.unwrap(),
+                "the first holder lost its lease"
+            );
+            assert!(
+                catalog
+                    .complete_variant(&path, 1, &variant(&key), second)
+                    .await
+                    .unwrap()
+            );
+            assert!(matches!(
+                catalog.claim_variant(&path, 1, &key, lapsed).await.unwrap(),
+                VariantClaim::Ready(_)
+            ));
+            assert_eq!(catalog.count_variants(&path, 1).await.unwrap(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_job_is_settled_only_under_the_lock_it_was_taken_with() {
+        on_every_catalog(|catalog| async move {
+            let path = AssetPath::parse("a").unwrap();
+            let now = Timestamp::now();
+            let entry = Entry {
+                path: path.clone(),
+                entry: catalog.allocate_entry(&path).await.unwrap(),
+                metadata: EntryMetadata::default(),
+                original: Original {
+                    content_type: "image/png".into(),
+                    width: 1,
+                    height: 1,
+                    bytes: 1,
+                    sha256: "00".into(),
+                    object_key: ObjectKey::parse(None, "a/-/1/original").unwrap(),
+                    has_alpha: false,
+                    pages: 1,
+                    colour: SourceColour::Srgb,
+                },
+                lqip: None,
+                created_at: now,
+                modified_at: now,
+            };
+            let job = NewJob {
+                kind: "test",
+                payload: "{}".into(),
+            };
+            catalog.insert_entry(&entry, &[job]).await.unwrap();
+            let first = catalog
+                .claim_job(Duration::ZERO)
+                .await
+                .unwrap()
+                .expect("queued with the entry");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let second = catalog
+                .claim_job(Duration::from_secs(60))
+                .await
+                .unwrap()
+                .expect("its lock lapsed");
+            assert_eq!((first.id, second.attempts), (second.id, 2));
+            assert!(catalog.claim_job(Duration::from_secs(60)).await.unwrap().is_none());
+            assert!(
+                !catalog.finish_job(&first).await.unwrap(),
+                "a lapsed lock settles nothing"
+            );
+            assert!(!catalog.retry_job(&first, Duration::ZERO, "late").await.unwrap());
+            assert!(catalog.finish_job(&second).await.unwrap());
+            assert!(catalog.claim_job(Duration::ZERO).await.unwrap().is_none());
+        })
+        .await;
+    }
 
     #[test]
     fn timestamps_are_fixed_width_and_sort() {
