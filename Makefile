@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-libwebp bench-plugins fmt clean
+.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -97,6 +97,13 @@ bench-deps: deps
 ## The vendored libwebp against the unpatched one: the same bytes, and the encode time.
 bench-libwebp: bench-deps
 	$(BENCH_TOOLS)/venv/bin/python bench/libwebp.py --corpus ../shared/corpus
+
+## Hostile-but-valid traffic against BINARIES (default: this tree's release
+## build): peak RSS, time and what is stored, per attack; not part of `make test`.
+BINARIES ?= target/release/kiln
+bench-hostile: plugins
+	cargo build --release --bin kiln
+	cd bench && python3 hostile.py $(addprefix $(CURDIR)/,$(BINARIES))
 
 ## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
 bench-plugins: plugins
