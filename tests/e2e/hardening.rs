@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use sha2::{Digest, Sha256};
@@ -363,8 +364,25 @@ async fn minted_urls_expire_with_what_asked_for_them_and_read_keys_stand_in() {
 }
 
 #[tokio::test]
-async fn label_filters_are_bounded() {
+async fn label_filters_are_bounded_and_remembered_in_bounded_bytes() {
     let kiln = Kiln::start().await;
+    kiln.upload_ok("held", jpeg(16, 16, 1)).await;
+    // 18 000 anonymous reads, each with 16 distinct ~450-byte filters: the
+    // catalog's remembered answers (misses included) must stay bounded.
+    let before = kiln.peak_rss();
+    let padding = "v".repeat(440);
+    let reads = futures_util::stream::iter(0..18_000).map(|i| {
+        let query = (0..16)
+            .map(|j| format!("label:k{j}={i:06}{padding}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = kiln.get(&format!("/assets/held?{query}")).send();
+        async move { request.await.unwrap().status().as_u16() }
+    });
+    let statuses: Vec<u16> = futures_util::StreamExt::buffer_unordered(reads, 8).collect().await;
+    assert!(statuses.iter().all(|s| *s == 404), "no entry carries those labels");
+    let grown = kiln.peak_rss().saturating_sub(before);
+    assert!(grown < 64 * MIB, "peak RSS grew by {} MiB", grown / MIB);
     let filters = |n: usize| {
         (0..n)
             .map(|i| format!("label:k{i}={}", "v".repeat(200)))
