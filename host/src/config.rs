@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 pub use rules::{LqipKind, OnDemand, PathRules, PathSettings, Preprocess, RedirectStrategy, ResolvedRules, Signing};
 
+pub use crate::auth::ApiKeyConfig;
 pub use crate::remote::IngestConfig;
+pub use crate::secret::Secret;
+pub use crate::store::S3Settings;
 use crate::transform::{ParamLimits, Params};
 
 /// Environment variables that configure Kiln start with this prefix;
@@ -43,34 +46,6 @@ impl From<figment::Error> for ConfigError {
             .map(|e| e.to_string().replace("key \"default.", "key \""))
             .collect();
         Self::Invalid(messages.join("; "))
-    }
-}
-
-/// A configured secret (signing key, S3 secret, database URL with its
-/// password): `Debug` never shows it, and [`Config::redacted`] blanks it
-/// before the config is printed. It serializes as itself, since figment
-/// merges the embedded defaults through serialization.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub const REDACTED: &'static str = "<redacted>";
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(Self::REDACTED)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(secret: &str) -> Self {
-        Self(secret.to_owned())
     }
 }
 
@@ -179,7 +154,7 @@ impl Default for ServerConfig {
             public_url: None,
             allowed_hosts: Vec::new(),
             shutdown_grace_seconds: 30,
-            header_timeout_ms: 10_000,
+            header_timeout_ms: 30_000,
             max_connections: 1024,
             io_threads: 0,
         }
@@ -209,35 +184,6 @@ pub enum StorageConfig {
     },
     /// Objects in S3 or an S3-compatible store.
     S3(S3Settings),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct S3Settings {
-    /// The bucket for paths whose rules name none.
-    pub bucket: String,
-    /// E.g. `http://127.0.0.1:9000` for MinIO; without it, AWS itself.
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// Without it, the standard AWS chain (`AWS_REGION`, profile), else `us-east-1`.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// `endpoint/bucket/key` rather than `bucket.endpoint/key` (MinIO, Garage, moto).
-    #[serde(default)]
-    pub path_style: bool,
-    /// With `secret-access-key`; without both, the standard AWS chain
-    /// (`AWS_ACCESS_KEY_ID`…, profile, web identity, instance metadata).
-    #[serde(default)]
-    pub access_key_id: Option<String>,
-    #[serde(default)]
-    pub secret_access_key: Option<Secret>,
-    /// Objects larger than this go up as a multipart upload in parts of this size.
-    #[serde(default = "default_part_bytes")]
-    pub multipart_part_bytes: u64,
-}
-
-fn default_part_bytes() -> u64 {
-    16 * 1024 * 1024
 }
 
 impl Default for StorageConfig {
@@ -358,21 +304,6 @@ impl Profiles {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ApiKeyConfig {
-    pub name: String,
-    /// Hex SHA-256 of the key; the key itself is never configured.
-    pub sha256: String,
-    pub scopes: Vec<crate::auth::Scope>,
-    #[serde(default = "root_prefix")]
-    pub prefix: String,
-}
-
-fn root_prefix() -> String {
-    "/".into()
 }
 
 /// One `[[paths]]` table: a pattern and the settings it applies.
@@ -580,7 +511,7 @@ impl Config {
             *secret = blank();
         }
         if let Some(url) = &mut config.database.url {
-            *url = Secret(without_password(url.expose()));
+            *url = Secret::from(without_password(url.expose()).as_str());
         }
         config
     }

@@ -15,6 +15,7 @@ mod jobs;
 pub mod plugin;
 pub mod probe;
 pub mod remote;
+mod secret;
 mod server;
 pub mod store;
 pub mod transform;

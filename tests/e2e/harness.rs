@@ -173,7 +173,10 @@ impl Builder {
             key,
             dir,
             shared,
+            // Pooled connections are dropped well before the server's idle
+            // timeout closes them, so no request races a closing connection.
             client: Client::builder()
+                .pool_idle_timeout(Duration::from_secs(5))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),

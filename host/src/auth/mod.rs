@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::address::AssetPath;
-use crate::config::ApiKeyConfig;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,6 +60,22 @@ pub enum KeyConfigError {
     BadPrefix(String),
     #[error("scopes is empty: give at least one of read, write, delete, admin")]
     NoScopes,
+}
+
+/// One `[[api-keys]]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub name: String,
+    /// Hex SHA-256 of the key; the key itself is never configured.
+    pub sha256: String,
+    pub scopes: Vec<crate::auth::Scope>,
+    #[serde(default = "root_prefix")]
+    pub prefix: String,
+}
+
+fn root_prefix() -> String {
+    "/".into()
 }
 
 /// One configured key.

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use crate::address::AssetPath;
 
 pub use fs::FsStore;
-pub use s3::{MIN_PART_BYTES, S3Store};
+pub use s3::{MIN_PART_BYTES, S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

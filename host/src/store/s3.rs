@@ -22,10 +22,42 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use bytes::Bytes;
 
 use super::{ObjectKey, ObjectStore, StoreError};
-use crate::config::S3Settings;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
 
 /// S3 refuses multipart parts smaller than this (except the last).
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+
+/// `[storage]` with `kind = "s3"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct S3Settings {
+    /// The bucket for paths whose rules name none.
+    pub bucket: String,
+    /// E.g. `http://127.0.0.1:9000` for MinIO; without it, AWS itself.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Without it, the standard AWS chain (`AWS_REGION`, profile), else `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key` (MinIO, Garage, moto).
+    #[serde(default)]
+    pub path_style: bool,
+    /// With `secret-access-key`; without both, the standard AWS chain
+    /// (`AWS_ACCESS_KEY_ID`…, profile, web identity, instance metadata).
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key: Option<Secret>,
+    /// Objects larger than this go up as a multipart upload in parts of this size.
+    #[serde(default = "default_part_bytes")]
+    pub multipart_part_bytes: u64,
+}
+
+fn default_part_bytes() -> u64 {
+    16 * 1024 * 1024
+}
 
 pub struct S3Store {
     client: aws_sdk_s3::Client,

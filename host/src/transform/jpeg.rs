@@ -133,12 +133,47 @@ pub fn compress(
     })
 }
 
+/// The largest DCT scale-down that leaves both sides at least their target.
+pub(super) fn shrink_factor((width, height): (u32, u32), (w, h): (u32, u32)) -> u32 {
+    match (width / w.max(1)).min(height / h.max(1)) {
+        8.. => 8,
+        4..8 => 4,
+        2..4 => 2,
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rs_vips::voption::{Setter, VOption};
 
     use super::*;
     use crate::transform::raster::testing::{differences, image, no_watch};
+
+    #[test]
+    fn shrink_factor_leaves_both_sides_at_least_their_target() {
+        let photo = (2560, 1600);
+        assert_eq!(
+            shrink_factor(photo, (512, 320)),
+            4,
+            "the benchmark's 2560x1600 → 512x320"
+        );
+        assert_eq!(shrink_factor(photo, (320, 200)), 8);
+        assert_eq!(shrink_factor(photo, (100, 63)), 8, "never more than libjpeg's 1/8");
+        assert_eq!(shrink_factor(photo, (1280, 800)), 2);
+        assert_eq!(shrink_factor(photo, (1281, 800)), 1, "one side short of 1/2");
+        assert_eq!(shrink_factor(photo, (5120, 3200)), 1, "enlarging");
+        assert_eq!(
+            shrink_factor(photo, (100, 1600)),
+            1,
+            "fill: the less shrunk side decides"
+        );
+        assert_eq!(
+            shrink_factor(photo, (0, 0)),
+            8,
+            "a degenerate target does not divide by zero"
+        );
+    }
 
     /// A 400x240 photo-like JPEG (gradients, an edge, noise-free), with an
     /// XMP packet to carry, and the given libvips `jpegsave` options.

@@ -5,6 +5,8 @@
 //! on blocking threads, at most one job per permit; the async runtime never
 //! decodes or encodes. This module knows nothing of HTTP or storage.
 
+mod encoded;
+mod icc;
 mod jpeg;
 mod params;
 mod pipeline;
@@ -22,11 +24,11 @@ use rs_vips::VipsImage;
 use rs_vips::enums::Interpretation;
 use rs_vips::voption::{Setter, VOption};
 
+pub use encoded::{Encoded, PipelineError};
 pub use params::{
     ColourSpace, Filter, Fit, FormatRequest, Gravity, OutputFormat, ParamError, ParamLimits, Params, Rect, Strip,
     is_plugin_name,
 };
-pub use pipeline::{Encoded, PipelineError};
 pub use plan::{FxStep, Plan, Source};
 pub use pool::{PoolError, Queue};
 
@@ -38,7 +40,7 @@ pub enum TransformError {
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error("libvips failed at {0}")]
-    Pipeline(#[from] pipeline::PipelineError),
+    Pipeline(#[from] PipelineError),
     /// The original is larger than `limits.max-input-pixels`.
     #[error("the image is {width}x{height}, more than the {limit} pixels allowed")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
@@ -186,7 +188,7 @@ impl Transformer {
             .pool
             .run(0, move |_| call(&plugins))
             .await?
-            .map_err(pipeline::PipelineError::Plugin)?)
+            .map_err(PipelineError::Plugin)?)
     }
 
     /// Checks the pixel and frame limits against what a header says.
@@ -301,10 +303,10 @@ fn inspect_blocking(
     lqip: LqipKinds,
     preview: bool,
     watch: raster::Watch,
-) -> Result<Inspection, pipeline::PipelineError> {
-    let header = VipsImage::new_from_buffer(bytes, "").map_err(pipeline::vips("inspect"))?;
+) -> Result<Inspection, PipelineError> {
+    let header = VipsImage::new_from_buffer(bytes, "").map_err(encoded::vips("inspect"))?;
     let pages = header.get_int("n-pages").unwrap_or(1).max(1) as u32;
-    let colour = match header.get_interpretation().map_err(pipeline::vips("inspect"))? {
+    let colour = match header.get_interpretation().map_err(encoded::vips("inspect"))? {
         Interpretation::Srgb | Interpretation::Rgb => SourceColour::Srgb,
         Interpretation::BW => SourceColour::Gray,
         Interpretation::Cmyk => SourceColour::Cmyk,
@@ -334,18 +336,18 @@ fn inspect_blocking(
             .set("height", 64)
             .set("option_string", "fail_on=truncated"),
     )
-    .map_err(pipeline::vips("decode"))?
+    .map_err(encoded::vips("decode"))?
     .colourspace(Interpretation::Srgb)
-    .map_err(pipeline::vips("decode"))?;
+    .map_err(encoded::vips("decode"))?;
     let thumb = if thumb.hasalpha() {
         thumb
     } else {
-        thumb.bandjoin_const(&[255.0]).map_err(pipeline::vips("decode"))?
+        thumb.bandjoin_const(&[255.0]).map_err(encoded::vips("decode"))?
     };
     let (w, h) = (thumb.get_width() as u32, thumb.get_height() as u32);
-    let rgba = raster::pixels(&thumb, watch).map_err(pipeline::vips("decode"))?;
+    let rgba = raster::pixels(&thumb, watch).map_err(encoded::vips("decode"))?;
     if rgba.len() != (w * h * 4) as usize {
-        return Err(pipeline::PipelineError::Vips {
+        return Err(PipelineError::Vips {
             step: "decode",
             message: "the thumbnail has an unexpected layout".into(),
         });
@@ -370,11 +372,11 @@ fn inspect_blocking(
                 .set("option_string", "fail_on=truncated"),
         )
         .and_then(|image| pipeline::to_rgba8(&image))
-        .map_err(pipeline::vips("preview"))?;
+        .map_err(encoded::vips("preview"))?;
         Some(PluginImage {
             width: small.get_width() as u32,
             height: small.get_height() as u32,
-            pixels: raster::pixels(&small, watch).map_err(pipeline::vips("preview"))?,
+            pixels: raster::pixels(&small, watch).map_err(encoded::vips("preview"))?,
         })
     } else {
         None

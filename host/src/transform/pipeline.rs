@@ -18,31 +18,16 @@ use rs_vips::VipsImage;
 use rs_vips::enums::{Angle, BandFormat, Direction, Interpretation, OperationRelational};
 use rs_vips::voption::{Setter, VOption};
 
+use super::encoded::{Encoded, PipelineError, vips};
+use super::icc::is_srgb_profile;
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
 use super::raster::{self, Watch, field_names, pixels};
 use super::{jpeg, planar, webp};
-use crate::plugin::{PluginError, PluginImage, Plugins, Transformed};
+use crate::plugin::{PluginImage, Plugins, Transformed};
 use crate::probe::ImageFormat;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// libvips refused or failed; the message is libvips' own.
-    #[error("{step}: {message}")]
-    Vips { step: &'static str, message: String },
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
-}
-
 type Result<T> = std::result::Result<T, PipelineError>;
-
-/// Names the step a libvips error came from, with libvips' own message.
-pub(super) fn vips(step: &'static str) -> impl Fn(rs_vips::error::Error) -> PipelineError {
-    move |error| PipelineError::Vips {
-        step,
-        message: error.to_string().replace("vips error: ", ""),
-    }
-}
 
 /// The images being worked on: one, or one per frame of an animation.
 type Frames = Vec<VipsImage>;
@@ -73,18 +58,27 @@ const STEPS: &[(&str, Step)] = &[
     ("export colour", export_colour),
 ];
 
-/// The encoded result of a plan.
-pub struct Encoded {
-    pub bytes: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-}
-
 /// Runs `plan` on the original `bytes`. `watch` receives every image just
 /// before its pixels are computed, so a watchdog can kill the evaluation.
 pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch: Watch) -> Result<Encoded> {
-    if let Some(encoded) = planar::shrink(bytes, plan, source, plugins, watch) {
-        return encoded;
+    if let Some(shrunk) = planar::shrink(bytes, plan, source) {
+        if plan.fx.is_empty() {
+            return shrunk.encode(watch);
+        }
+        // With plugins, the planes become their RGBA frame. A frame handed
+        // back unchanged is encoded from the planes, as without plugins;
+        // an opaque one straight from its RGBA; one with transparency goes
+        // through the steps after the plugins.
+        if let Some(frame) = shrunk.rgba() {
+            let result = run_plugins(plan, plugins, frame)?;
+            if !result.changed {
+                return shrunk.encode(watch);
+            }
+            if let Some(encoded) = shrunk.encode_frame(&result.image, watch) {
+                return encoded;
+            }
+            return run_after_plugins(result.image, plan, source, plugins, watch);
+        }
     }
     let frames = load(bytes, plan, source)?;
     let context = Context {
@@ -96,9 +90,9 @@ pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch:
     finish(&context, frames, STEPS)
 }
 
-/// The rest of the pipeline for a frame `planar.rs` made and ran through the
-/// plugins: 8-bit sRGB RGBA, every step up to and with the plugins done.
-pub(super) fn run_after_plugins(
+/// The rest of the pipeline for a frame made from `planar.rs`'s planes and
+/// run through the plugins: 8-bit sRGB RGBA, every step up to and with the plugins done.
+fn run_after_plugins(
     frame: PluginImage,
     plan: &Plan,
     source: &Source,
@@ -205,23 +199,13 @@ fn load_jpeg_shrunk(bytes: &[u8], plan: &Plan, source: &Source, loader_options: 
         return Ok(None);
     }
     let (w, h) = pre_orientation_size(plan, source);
-    let shrink = jpeg_shrink((header.get_width() as u32, header.get_height() as u32), (w, h));
+    let shrink = jpeg::shrink_factor((header.get_width() as u32, header.get_height() as u32), (w, h));
     if let Some(image) = jpeg::decode_scaled(bytes, shrink, &header) {
         return Ok(Some(image));
     }
     let image = VipsImage::new_from_buffer(bytes, &format!("{loader_options},access=sequential,shrink={shrink}"))
         .map_err(vips("load"))?;
     Ok(Some(image))
-}
-
-/// The largest DCT scale-down that leaves both sides at least their target.
-pub(super) fn jpeg_shrink((width, height): (u32, u32), (w, h): (u32, u32)) -> u32 {
-    match (width / w.max(1)).min(height / h.max(1)) {
-        8.. => 8,
-        4..8 => 4,
-        2..4 => 2,
-        _ => 1,
-    }
 }
 
 /// The size to resize to before the plan's orientation is applied.
@@ -285,42 +269,6 @@ fn import_colour(cx: &Context, frames: Frames) -> Result<Frames> {
             _ => image.colourspace(Interpretation::Srgb),
         }
     })
-}
-
-/// Whether an ICC profile is an RGB profile describing itself as sRGB
-/// (`sRGB IEC61966-2.1` and its variants), as imgproxy decides too. Reads the
-/// `desc` tag in its v2 (`desc`) or v4 (`mluc`) form.
-pub(super) fn is_srgb_profile(icc: &[u8]) -> bool {
-    let u32_at = |at: usize| -> Option<usize> {
-        let b = icc.get(at..at + 4)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let description = || -> Option<String> {
-        if icc.get(16..20)? != b"RGB " {
-            return None;
-        }
-        let tags = u32_at(128)?.min(256);
-        let (offset, size) = (0..tags).find_map(|i| {
-            let at = 132 + i * 12;
-            (icc.get(at..at + 4)? == b"desc").then(|| Some((u32_at(at + 4)?, u32_at(at + 8)?)))?
-        })?;
-        let tag = icc.get(offset..offset.checked_add(size)?)?;
-        match tag.get(0..4)? {
-            b"desc" => {
-                let length = u32_at(offset + 8)?.min(tag.len().saturating_sub(12));
-                Some(String::from_utf8_lossy(tag.get(12..12 + length)?).into_owned())
-            }
-            b"mluc" => {
-                let record = 16;
-                let (length, start) = (u32_at(offset + record + 4)?, u32_at(offset + record + 8)?);
-                let text = tag.get(start..start.checked_add(length)?)?;
-                let units: Vec<u16> = text.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-                Some(String::from_utf16_lossy(&units))
-            }
-            _ => None,
-        }
-    };
-    description().is_some_and(|d| d.trim_start().starts_with("sRGB"))
 }
 
 fn crop(cx: &Context, frames: Frames) -> Result<Frames> {
@@ -498,7 +446,7 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
 
 /// One frame through the plan's plugin transforms, in order; `changed` when
 /// any of them changed it.
-pub(super) fn run_plugins(plan: &Plan, plugins: &Plugins, mut image: PluginImage) -> Result<Transformed> {
+fn run_plugins(plan: &Plan, plugins: &Plugins, mut image: PluginImage) -> Result<Transformed> {
     let mut changed = false;
     for step in &plan.fx {
         let plugin = plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
@@ -707,22 +655,6 @@ fn encode(plan: &Plan, image: &VipsImage, watch: Watch) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// A v2 profile of colour space `space` whose only tag is `desc`.
-    fn profile(space: &[u8; 4], description: &str) -> Vec<u8> {
-        let mut icc = vec![0u8; 128];
-        icc[16..20].copy_from_slice(space);
-        icc.extend_from_slice(&1u32.to_be_bytes());
-        let text = format!("{description}\0");
-        let size = 12 + text.len();
-        icc.extend_from_slice(b"desc");
-        icc.extend_from_slice(&144u32.to_be_bytes());
-        icc.extend_from_slice(&(size as u32).to_be_bytes());
-        icc.extend_from_slice(b"desc\0\0\0\0");
-        icc.extend_from_slice(&(text.len() as u32).to_be_bytes());
-        icc.extend_from_slice(text.as_bytes());
-        icc
-    }
-
     #[test]
     fn plugin_results_keep_alpha_only_when_it_is_needed() {
         crate::transform::init_vips().unwrap();
@@ -781,31 +713,5 @@ mod tests {
             rgba8(&with_alpha, &no_watch).unwrap().pixels,
             [1, 2, 3, 128, 4, 5, 6, 128]
         );
-    }
-
-    #[test]
-    fn jpeg_shrink_leaves_both_sides_at_least_their_target() {
-        let photo = (2560, 1600);
-        assert_eq!(jpeg_shrink(photo, (512, 320)), 4, "the benchmark's 2560x1600 → 512x320");
-        assert_eq!(jpeg_shrink(photo, (320, 200)), 8);
-        assert_eq!(jpeg_shrink(photo, (100, 63)), 8, "never more than libjpeg's 1/8");
-        assert_eq!(jpeg_shrink(photo, (1280, 800)), 2);
-        assert_eq!(jpeg_shrink(photo, (1281, 800)), 1, "one side short of 1/2");
-        assert_eq!(jpeg_shrink(photo, (5120, 3200)), 1, "enlarging");
-        assert_eq!(jpeg_shrink(photo, (100, 1600)), 1, "fill: the less shrunk side decides");
-        assert_eq!(
-            jpeg_shrink(photo, (0, 0)),
-            8,
-            "a degenerate target does not divide by zero"
-        );
-    }
-
-    #[test]
-    fn srgb_profiles_are_recognised() {
-        assert!(is_srgb_profile(&profile(b"RGB ", "sRGB IEC61966-2.1")));
-        assert!(!is_srgb_profile(&profile(b"RGB ", "Display P3")));
-        assert!(!is_srgb_profile(&profile(b"CMYK", "sRGB IEC61966-2.1")));
-        assert!(!is_srgb_profile(&profile(b"RGB ", "sRGB")[..150]));
-        assert!(!is_srgb_profile(b"short"));
     }
 }

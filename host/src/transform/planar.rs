@@ -36,12 +36,13 @@ use turbojpeg::{Colorspace, Compressor, PixelFormat, Subsamp, YuvImage, YuvPlane
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
 
+use super::encoded::{Encoded, PipelineError};
+use super::icc::is_srgb_profile;
 use super::params::{ColourSpace, OutputFormat, Strip};
-use super::pipeline::{self, Encoded, PipelineError, is_srgb_profile, jpeg_shrink};
 use super::plan::{Plan, Source};
 use super::raster::{self, Watch};
 use super::{jpeg, webp};
-use crate::plugin::{PluginImage, Plugins};
+use crate::plugin::PluginImage;
 use crate::probe::ImageFormat;
 
 type Result<T> = std::result::Result<T, PipelineError>;
@@ -71,40 +72,82 @@ struct Plane {
     height: u32,
 }
 
-/// The result of `plan` on the JPEG `bytes` made on its planes; `None` when
-/// the plan or the original needs anything this path does not do. With
-/// plugins in the plan, the planes become the RGBA frame the plugins take, at
-/// the plan's size, and the pipeline goes on from there.
-pub fn shrink(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch: Watch) -> Option<Result<Encoded>> {
+/// A JPEG decoded and shrunk to the plan's size on its planes, ready to be
+/// encoded, or turned into the RGBA frame plugins take.
+pub struct Shrunk {
+    planes: [Plane; 3],
+    output: Output,
+    size: (u32, u32),
+}
+
+/// The JPEG `bytes` shrunk on their planes for `plan`; `None` when the plan
+/// or the original needs anything this path does not do.
+pub fn shrink(bytes: &[u8], plan: &Plan, source: &Source) -> Option<Shrunk> {
     let (output, size) = simple(plan, source)?;
     if !upright_srgb(bytes) {
         return None;
     }
-    let [y, u, v] = decode_resized(bytes, size, output.subsampling())?;
-    if !plan.fx.is_empty() {
-        let frame = PluginImage {
+    let planes = decode_resized(bytes, size, output.subsampling())?;
+    Some(Shrunk { planes, output, size })
+}
+
+impl Shrunk {
+    /// The planes as the 8-bit sRGB RGBA frame plugins take, at the plan's size.
+    pub fn rgba(&self) -> Option<PluginImage> {
+        let [y, u, v] = &self.planes;
+        Some(PluginImage {
+            width: self.size.0,
+            height: self.size.1,
+            pixels: rgba([y, u, v], self.output.subsampling())?,
+        })
+    }
+
+    /// The planes encoded as the plan asks.
+    pub fn encode(self, watch: Watch) -> Result<Encoded> {
+        let Shrunk { planes, output, size } = self;
+        let bytes = match output {
+            Output::Jpeg { quality, progressive } => {
+                let [y, u, v] = &planes;
+                encode_jpeg([y, u, v], quality, progressive, output.subsampling())
+            }
+            Output::Webp { quality } => encode_webp(planes, quality, watch),
+        }?;
+        Ok(Encoded {
+            bytes,
             width: size.0,
             height: size.1,
-            pixels: rgba([&y, &u, &v], output.subsampling())?,
-        };
-        match pipeline::run_plugins(plan, plugins, frame) {
-            Ok(result) if result.changed => {
-                return Some(after_plugins(result.image, output, plan, source, plugins, watch));
-            }
-            // Left as it was: encoded from the planes, as without plugins.
-            Ok(_) => {}
-            Err(error) => return Some(Err(error)),
-        }
+        })
     }
-    let encoded = match output {
-        Output::Jpeg { quality, progressive } => encode_jpeg([&y, &u, &v], quality, progressive, output.subsampling()),
-        Output::Webp { quality } => encode_webp([y, u, v], quality, watch),
-    };
-    Some(encoded.map(|bytes| Encoded {
-        bytes,
-        width: size.0,
-        height: size.1,
-    }))
+
+    /// An opaque frame the plugins made from these planes, encoded as the
+    /// plan asks, straight from its RGBA (the encoders skip the fourth
+    /// byte); `None` for a frame with transparency, which must go through
+    /// the pipeline's steps after the plugins (flattening, for one).
+    pub fn encode_frame(&self, frame: &PluginImage, watch: Watch) -> Option<Result<Encoded>> {
+        if !frame.is_opaque() {
+            return None;
+        }
+        let (width, height, output) = (frame.width, frame.height, self.output);
+        let bytes = match output {
+            Output::Jpeg { quality, progressive } => jpeg::compress(
+                &frame.pixels,
+                (width as usize, height as usize),
+                PixelFormat::RGBX,
+                output.subsampling(),
+                quality,
+                progressive,
+            )
+            .map_err(|e| encode_failed("JPEG", e)),
+            Output::Webp { quality } => webp::encode_watched(
+                webp::Pixels::Rgbx(&frame.pixels),
+                webp_size(width, height),
+                quality,
+                watch,
+            )
+            .map_err(|e| encode_failed("WebP", e)),
+        };
+        Some(bytes.map(|bytes| Encoded { bytes, width, height }))
+    }
 }
 
 /// The output and the size to shrink to, when the plan asks for nothing else.
@@ -172,7 +215,7 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
         return None;
     }
     let full = (u32::try_from(header.width).ok()?, u32::try_from(header.height).ok()?);
-    let scaled = jpeg::scale(&mut decompressor, &header, jpeg_shrink(full, size))?;
+    let scaled = jpeg::scale(&mut decompressor, &header, jpeg::shrink_factor(full, size))?;
     let layout = YuvImage {
         pixels: (),
         width: scaled.width,
@@ -231,42 +274,6 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
         resize(cb, chroma_size, chroma_area, chroma_to)?,
         resize(cr, chroma_size, chroma_area, chroma_to)?,
     ])
-}
-
-/// The encoding of a `frame` the plugins changed: straight from their RGBA
-/// when they left it opaque (the encoders skip the fourth byte), else
-/// through the pipeline's steps after the plugins (flattening, for one).
-fn after_plugins(
-    frame: PluginImage,
-    output: Output,
-    plan: &Plan,
-    source: &Source,
-    plugins: &Plugins,
-    watch: Watch,
-) -> Result<Encoded> {
-    if !frame.is_opaque() {
-        return pipeline::run_after_plugins(frame, plan, source, plugins, watch);
-    }
-    let PluginImage { width, height, pixels } = frame;
-    let bytes = match output {
-        Output::Jpeg { quality, progressive } => {
-            let size = (width as usize, height as usize);
-            jpeg::compress(
-                &pixels,
-                size,
-                PixelFormat::RGBX,
-                output.subsampling(),
-                quality,
-                progressive,
-            )
-            .map_err(|e| encode_failed("JPEG", e))?
-        }
-        Output::Webp { quality } => {
-            webp::encode_watched(webp::Pixels::Rgbx(&pixels), webp_size(width, height), quality, watch)
-                .map_err(|e| encode_failed("WebP", e))?
-        }
-    };
-    Ok(Encoded { bytes, width, height })
 }
 
 /// Y, Cb and Cr planes, the colour ones subsampled as `subsampling`, as
@@ -489,7 +496,7 @@ mod tests {
     fn shrunk(bytes: &[u8], query: &str) -> Option<Encoded> {
         let source = source_of(bytes);
         let plan = plan(&source, query, Vec::new());
-        shrink(bytes, &plan, &source, &Plugins::default(), &no_watch).map(|encoded| encoded.unwrap())
+        shrink(bytes, &plan, &source).map(|shrunk| shrunk.encode(&no_watch).unwrap())
     }
 
     #[test]
@@ -701,16 +708,13 @@ mod tests {
             let (mean, _) = differences(&frame, &theirs);
             assert!(mean < 2.0, "{subsampling:?}: mean difference {mean}");
         }
-        // The frame goes on to the plugins: here none is loaded, which the
-        // pipeline reports as it would for any frame.
-        let fx = vec![FxStep {
-            name: "noop".into(),
-            hash: String::new(),
-            params: Vec::new(),
-        }];
-        let plan = plan(&source, "w=300&h=300&fit=inside&format=jpeg&q=80", fx);
-        let result = shrink(&bytes, &plan, &source, &Plugins::default(), &no_watch).expect("takes the planar path");
-        assert!(result.is_err_and(|e| e.to_string().contains("not loaded")));
+        // The frame the plugins get is the planes' at the planned size.
+        let plan = plan(&source, "w=300&h=300&fit=inside&format=jpeg&q=80", Vec::new());
+        let frame = shrink(&bytes, &plan, &source)
+            .expect("takes the planar path")
+            .rgba()
+            .unwrap();
+        assert_eq!((frame.width, frame.height), (300, 188));
     }
 
     #[test]
