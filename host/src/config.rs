@@ -87,6 +87,25 @@ pub struct Config {
     /// WebAssembly plugins: `[plugins.watermark] path = "…"`.
     pub plugins: BTreeMap<String, crate::plugin::PluginConfig>,
     pub paths: Vec<PathRuleConfig>,
+    pub log: LogConfig,
+}
+
+/// `[log]`: how the server writes its log (to stderr). Which lines are
+/// written is `KILN_LOG` (a tracing filter, default `info`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line, the request's span (its id) included.
+    Json,
 }
 
 impl Default for Config {
@@ -104,6 +123,7 @@ impl Default for Config {
             profiles: BTreeMap::new(),
             plugins: BTreeMap::new(),
             paths: Vec::new(),
+            log: LogConfig::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kiln::address::AssetPath;
 use kiln::auth::signing::{self, Signer, unix_now};
-use kiln::config::{Config, PathRules};
+use kiln::config::{Config, LogFormat, PathRules};
 
 #[derive(Parser)]
 #[command(name = "kiln", version, about = "Self-hosted image service")]
@@ -63,13 +63,6 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     kiln::keep_image_buffers_out_of_arenas();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -86,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
+    init_logging(config.log.format);
     match command {
         Command::GenerateSecret => Ok(()),
         Command::SignUrl { url, ttl } => {
@@ -146,6 +140,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("# upload limit in bytes: {}", resolved.max_upload_bytes);
             Ok(())
         }
+    }
+}
+
+/// Logs to stderr, filtered by `KILN_LOG`, as text or one JSON object a line.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let logger = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logger.init(),
+        LogFormat::Json => logger.json().with_current_span(true).with_span_list(false).init(),
     }
 }
 

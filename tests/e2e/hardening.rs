@@ -534,3 +534,58 @@ async fn operators_bound_what_unsigned_urls_can_store() {
         "the original is not a variant"
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_that_errors_and_logs_name() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let kiln = Kiln::builder()
+        .config("[log]\nformat = \"json\"\n")
+        .env("KILN_LOG", "info,tower_http=debug")
+        .log_to(log.path())
+        .start()
+        .await;
+    let kept = kiln
+        .get("/assets/missing")
+        .header("x-request-id", "trace_42-A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace_42-A");
+    let body = assert_error(kept, 404, "not_found").await;
+    assert_eq!(body["request_id"], "trace_42-A");
+
+    for unusable in ["has space", "a;b", &"x".repeat(65)] {
+        let replaced = kiln
+            .get("/assets/missing")
+            .header("x-request-id", unusable)
+            .send()
+            .await
+            .unwrap();
+        let id = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert_eq!(
+            assert_error(replaced, 404, "not_found").await["request_id"],
+            id.as_str()
+        );
+    }
+    let ok = kiln.fetch("/health").await;
+    assert!(ok.headers().contains_key("x-request-id"));
+    let too_long = kiln.fetch(&format!("/assets/a?{}", "x".repeat(9000))).await;
+    let id = too_long.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(
+        assert_error(too_long, 414, "uri_too_long").await["request_id"],
+        id.as_str()
+    );
+
+    // The log is JSON, a line each, and the request's lines carry its id.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["span"]["id"] == "trace_42-A"),
+        "no log line of the request names its id:\n{text}"
+    );
+}

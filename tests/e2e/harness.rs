@@ -36,6 +36,8 @@ pub struct Builder {
     stack: Option<Stack>,
     shared: Option<Shared>,
     key: Option<String>,
+    /// Where the server's log goes instead of the test's stderr.
+    log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,12 @@ impl Builder {
         self
     }
 
+    /// Writes the server's log to `file`.
+    pub fn log_to(mut self, file: &Path) -> Self {
+        self.log = Some(file.to_owned());
+        self
+    }
+
     /// The API key the config gives, for [`Kiln::authed`].
     pub fn key(mut self, key: &str) -> Self {
         self.key = Some(key.to_owned());
@@ -146,7 +154,10 @@ impl Builder {
             .envs(self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log {
+                Some(file) => Stdio::from(std::fs::File::create(file).expect("create the log file")),
+                None => Stdio::inherit(),
+            })
             .kill_on_drop(true);
         let mut child = command.spawn().expect("spawn kiln");
         let stdout = child.stdout.take().expect("stdout");

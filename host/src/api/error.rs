@@ -1,5 +1,6 @@
 //! The one error type of the HTTP edge: every failure becomes
-//! `{"error": "<code>", "message": "<what happened and how to fix it>"}` with
+//! `{"error": "<code>", "message": "<what happened and how to fix it>",
+//! "request_id": "<id>"}` with
 //! the right status (SPEC §7). Internal details are logged, never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -109,7 +110,11 @@ impl ApiError {
 }
 
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": code, "message": message });
+    let body = serde_json::json!({
+        "error": code,
+        "message": message,
+        "request_id": super::request_id::current(),
+    });
     (status, axum::Json(body)).into_response()
 }
 

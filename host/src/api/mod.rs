@@ -5,6 +5,7 @@
 mod assets;
 mod delivery;
 mod error;
+mod request_id;
 mod upload;
 
 use std::net::SocketAddr;
@@ -181,7 +182,9 @@ pub fn router(state: AppState) -> Router {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
         .layer(axum::middleware::from_fn(request_limits))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        // Outside the trace layer, whose span names the id this sets.
+        .layer(axum::middleware::from_fn(request_id::layer))
         // Browsers must take every body for what its Content-Type says,
         // never sniff an uploaded image into HTML.
         .layer(SetResponseHeaderLayer::overriding(

@@ -483,7 +483,8 @@ impl Assets {
         // nor leave its entry in the lock map, and the work it started is
         // finished and stored for the next request.
         let (assets, entry, plan) = (self.clone(), entry.clone(), plan.clone());
-        let making = tokio::spawn(async move {
+        // The task logs in the span of the request that started it.
+        let making = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let local = format!("{}\n{}\n{key}", entry.path.as_str(), entry.entry);
             let lock = assets.local_lock(&local);
             let rendition = {
@@ -493,7 +494,7 @@ impl Assets {
             drop(lock);
             assets.release_local_lock(&local);
             rendition
-        });
+        }));
         making
             .await
             .map_err(|e| AssetError::Transform(TransformError::Pool(PoolError::Crashed(e.to_string()))))?
