@@ -67,8 +67,8 @@ pub struct TransformLimits {
     pub timeout: Duration,
     /// Concurrent transformations; 0 means two per core.
     pub workers: usize,
-    /// What running transformations may hold between them, by
-    /// [`working_set`]; 0 means 64 MiB per core.
+    /// What running transformations may hold between them, by their
+    /// estimate ([`Transformer::admissible`]); 0 means 128 MiB per core.
     pub memory_bytes: u64,
     /// Transformations allowed to wait for a worker, and for how long, before 503.
     pub queue: pool::Queue,
@@ -154,7 +154,7 @@ impl Transformer {
             n => n,
         };
         let memory = match limits.memory_bytes {
-            0 => 64 * 1024 * 1024 * cores as u64,
+            0 => 128 * 1024 * 1024 * cores as u64,
             n => n,
         };
         Ok(Self {
@@ -281,16 +281,22 @@ fn original_bytes(width: u32, height: u32, frames: u32) -> u64 {
 
 /// What the steps after decoding may hold for `plan` at their peak: a step's
 /// RGBA input and output of the largest frame the plan makes (the resized
-/// image before a crop, or the padded canvas), plus the encoder's buffers,
-/// for every frame kept. Ten bytes a pixel: an 8192x8192 JPEG at q=100 made
-/// from a small original peaked at ~10.2 bytes a pixel of its result.
+/// image before a crop, or the padded canvas), plus the encoder's own
+/// buffers, for every frame kept. The encoders differ most: per pixel of the
+/// result, libaom (AVIF) held up to ~110 bytes, libjxl ~41, x265 (HEIC) ~18,
+/// the others 13 or less (peak RSS of single requests, 0.16 to 9 MP).
 fn result_bytes(plan: &Plan, source: &Source) -> u64 {
-    const BYTES_PER_PIXEL: u64 = 10;
+    let bytes_per_pixel: u64 = match plan.output.format {
+        OutputFormat::Avif => 112,
+        OutputFormat::Jxl => 44,
+        OutputFormat::Heic => 24,
+        OutputFormat::Jpeg | OutputFormat::Png | OutputFormat::Webp | OutputFormat::Gif => 14,
+    };
     let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
     let largest = area((plan.width, plan.height)).max(plan.resize.map_or(0, area));
     let frames = if plan.output.animated { source.pages.max(1) } else { 1 };
     largest
-        .saturating_mul(BYTES_PER_PIXEL)
+        .saturating_mul(bytes_per_pixel)
         .saturating_mul(u64::from(frames))
 }
 
