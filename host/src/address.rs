@@ -208,7 +208,8 @@ fn parse_selectors(tokens: &[&str]) -> Result<Selectors, AddressError> {
             "" => return invalid("selectors may not contain an empty segment".into()),
             other => {
                 return invalid(format!(
-                    "unknown selector {:?}; expected new, modified, entry/{{n}}, content, link, redirect, download, metadata, info or recursive",
+                    "unknown selector {:?}; expected new, modified, entry/{{n}}, content, link, redirect, \
+                     download, metadata, info or recursive",
                     truncate(other, 64)
                 ));
             }

@@ -449,7 +449,8 @@ impl Config {
         for domain in &self.ingest.allowed_domains {
             if crate::remote::AllowedDomain::parse(domain).is_none() {
                 return Err(ConfigError::Invalid(format!(
-                    "ingest.allowed-domains: {domain:?} is not a host name (or *.host.name), with an optional :port or :*"
+                    "ingest.allowed-domains: {domain:?} is not a host name (or *.host.name), \
+                     with an optional :port or :*"
                 )));
             }
         }

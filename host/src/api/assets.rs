@@ -285,12 +285,17 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
         expires,
     };
     let url = || variant_url(state, headers, minted, &entry, &query.pairs, &plan);
+    let content_type = if plan.identity {
+        entry.original.content_type.as_str()
+    } else {
+        plan.output.format.mime()
+    };
     let mut response = match format {
         ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
             "url": url()?,
             "width": plan.width,
             "height": plan.height,
-            "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
+            "content_type": content_type,
             "alt": entry.metadata.alt,
             "lqip": entry.lqip,
         }))
@@ -327,7 +332,16 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
         }
         ReturnFormat::Content | ReturnFormat::Download => {
             let rendition = state.0.assets.render(&entry, &plan).await?;
-            deliver(state, &entry, rendition, format, &resolved.settings.cache_control, headers, head).await?
+            deliver(
+                state,
+                &entry,
+                rendition,
+                format,
+                &resolved.settings.cache_control,
+                headers,
+                head,
+            )
+            .await?
         }
     };
     if plan.negotiated {

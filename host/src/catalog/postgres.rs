@@ -39,7 +39,8 @@ impl PostgresCatalog {
 async fn delete_where(pool: &PgPool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
     let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
     let select_variants = format!(
-        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v \
+         JOIN entries e ON e.path = v.path AND e.entry = v.entry \
          WHERE v.object_key IS NOT NULL AND {of_entries}"
     );
     let delete_variants = format!(
@@ -246,7 +247,8 @@ impl Catalog for PostgresCatalog {
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {
         let row = sqlx::query(&format!(
-            "SELECT {VARIANT_COLUMNS} FROM variants WHERE path = $1 AND entry = $2 AND key_hash = $3 AND state = 'ready'"
+            "SELECT {VARIANT_COLUMNS} FROM variants \
+             WHERE path = $1 AND entry = $2 AND key_hash = $3 AND state = 'ready'"
         ))
         .bind(path.as_str())
         .bind(entry as i64)

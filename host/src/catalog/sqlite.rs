@@ -93,7 +93,8 @@ fn lock_exclusively(database: &std::path::Path) -> Result<std::fs::File, Catalog
 async fn delete_where(pool: &SqlitePool, condition: &str, binds: &[Bind]) -> Result<Vec<Deleted>, CatalogError> {
     let of_entries = condition.replace("path", "e.path").replace("entry", "e.entry");
     let select_variants = format!(
-        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v JOIN entries e ON e.path = v.path AND e.entry = v.entry \
+        "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v \
+         JOIN entries e ON e.path = v.path AND e.entry = v.entry \
          WHERE v.object_key IS NOT NULL AND {of_entries}"
     );
     let delete_variants = format!(

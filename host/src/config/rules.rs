@@ -296,7 +296,8 @@ impl PathSettings {
             let url = template.starts_with("https://") || template.starts_with("http://");
             if !url || !template.contains("{key}") || template.chars().any(|c| c.is_control() || c == ' ') {
                 return Err(format!(
-                    "redirect.template {template:?} must be an http(s) URL containing {{key}} (and optionally {{bucket}})"
+                    "redirect.template {template:?} must be an http(s) URL containing {{key}} \
+                     (and optionally {{bucket}})"
                 ));
             }
         }

@@ -86,7 +86,8 @@ impl PluginEngine {
             match unsafe { Component::deserialize_file(&self.engine, &cached) } {
                 Ok(component) => return Ok(component),
                 Err(error) => {
-                    tracing::warn!(%error, path = %cached.display(), "recompiling a plugin: the cached copy is unusable")
+                    let path = cached.display();
+                    tracing::warn!(%error, %path, "recompiling a plugin: the cached copy is unusable");
                 }
             }
         }

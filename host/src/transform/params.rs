@@ -324,12 +324,21 @@ impl Params {
                     "contain" => Fit::Contain,
                     "fill" | "stretch" => Fit::Fill,
                     "outside" => Fit::Outside,
-                    _ => return Err(error(key, "must be inside, cover, contain, fill or outside (aliases fit, crop, stretch)")),
+                    _ => {
+                        let choices = "must be inside, cover, contain, fill or outside (aliases fit, crop, stretch)";
+                        return Err(error(key, choices));
+                    }
                 })
             }
-            "g" => self.gravity = Some(parse_gravity(value).ok_or_else(|| {
-                error(key, "must be center, north, south, east, west, northeast, northwest, southeast, southwest (or c n s e w ne nw se sw), entropy or attention")
-            })?),
+            "g" => {
+                self.gravity = Some(parse_gravity(value).ok_or_else(|| {
+                    error(
+                        key,
+                        "must be center, north, south, east, west, northeast, northwest, southeast, southwest \
+                     (or c n s e w ne nw se sw), entropy or attention",
+                    )
+                })?)
+            }
             "fp" => {
                 let [x, y] = floats::<2>(key, value)?;
                 for v in [x, y] {
@@ -377,7 +386,10 @@ impl Params {
                 }
                 self.pad = Some(sides);
             }
-            "bg" => self.background = Some(parse_colour(value).ok_or_else(|| error(key, "must be RRGGBB or RRGGBBAA in hex"))?),
+            "bg" => {
+                let colour = parse_colour(value).ok_or_else(|| error(key, "must be RRGGBB or RRGGBBAA in hex"))?;
+                self.background = Some(colour);
+            }
             "filter" => {
                 self.filter = Some(match value {
                     "grayscale" | "greyscale" => Filter::Grayscale,
@@ -415,15 +427,21 @@ impl Params {
             }
             "dpr" => self.dpr = Some(float_in(key, value, 1.0, 4.0)?),
             "profile" => {
-                if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) {
+                if !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                {
                     return Err(error(key, "is not a profile name"));
                 }
                 self.profile = Some(value.to_owned());
             }
-                        "fx" => {
+            "fx" => {
                 let names: Vec<String> = value.split(',').map(str::to_owned).collect();
                 if let Some(bad) = names.iter().find(|n| !is_plugin_name(n)) {
-                    return Err(error(key, format!("{:?} is not a plugin name", crate::address::truncate(bad, 64))));
+                    return Err(error(
+                        key,
+                        format!("{:?} is not a plugin name", crate::address::truncate(bad, 64)),
+                    ));
                 }
                 if names.len() > MAX_FX {
                     return Err(error(key, format!("at most {MAX_FX} plugins may be chained")));
@@ -435,7 +453,8 @@ impl Params {
                     if value.len() > 2048 {
                         return Err(error(key, "is longer than 2048 characters"));
                     }
-                    self.plugin_params.entry(plugin.to_owned()).or_default().insert(setting.to_owned(), value.to_owned());
+                    let settings = self.plugin_params.entry(plugin.to_owned()).or_default();
+                    settings.insert(setting.to_owned(), value.to_owned());
                 }
                 _ => return Err(error(key, "unknown parameter")),
             },
