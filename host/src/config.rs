@@ -258,7 +258,7 @@ pub struct LimitsConfig {
     pub transform_workers: usize,
     /// MiB that running transformations may hold between them, by their
     /// estimate (four bytes a pixel of the original's decoded frames, ten a
-    /// pixel of the result's, more for AVIF, JPEG XL and HEIC); 0 means 128
+    /// pixel of the result's, more for AVIF, JPEG XL and HEIC); 0 means 64
     /// per core. A result that alone
     /// needs more is refused with 422.
     pub transform_memory_mb: u64,

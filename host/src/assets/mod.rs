@@ -22,7 +22,9 @@ use crate::config::{LqipKind, PathSettings};
 use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
-use crate::transform::{FxStep, LqipKinds, ParamError, Params, Plan, PoolError, Source, TransformError, Transformer};
+use crate::transform::{
+    FxStep, LqipKinds, OutputFormat, ParamError, Params, Plan, PoolError, Source, TransformError, Transformer,
+};
 
 mod hot;
 use hot::HotCache;
@@ -418,13 +420,21 @@ impl Assets {
                 message: format!("plugin {stray:?} is not in this request's chain; name it in fx"),
             });
         }
-        Plan::new(
-            params,
-            &source_of(entry),
-            accept,
-            self.transformer.limits().max_dimension,
-            fx,
-        )
+        let (source, max) = (source_of(entry), self.transformer.limits().max_dimension);
+        let plan = Plan::new(params, &source, accept, max, fx.clone())?;
+        // `format=auto` asks for the best format the server can make: AVIF's
+        // encoder holds several times what the others do, so a result too
+        // large to make as AVIF is negotiated again without it (WebP, as a
+        // browser that takes AVIF takes WebP too).
+        if plan.negotiated && plan.output.format == OutputFormat::Avif && !self.transformer.can_make(&plan, &source) {
+            let without_avif: Vec<&str> = accept
+                .unwrap_or_default()
+                .split(',')
+                .filter(|item| !item.trim_start().to_ascii_lowercase().starts_with("image/avif"))
+                .collect();
+            return Plan::new(params, &source, Some(&without_avif.join(",")), max, fx);
+        }
+        Ok(plan)
     }
 
     async fn inspect(

@@ -68,7 +68,7 @@ pub struct TransformLimits {
     /// Concurrent transformations; 0 means two per core.
     pub workers: usize,
     /// What running transformations may hold between them, by their
-    /// estimate ([`Transformer::admissible`]); 0 means 128 MiB per core.
+    /// estimate ([`Transformer::admissible`]); 0 means 64 MiB per core.
     pub memory_bytes: u64,
     /// Transformations allowed to wait for a worker, and for how long, before 503.
     pub queue: pool::Queue,
@@ -154,7 +154,7 @@ impl Transformer {
             n => n,
         };
         let memory = match limits.memory_bytes {
-            0 => 128 * 1024 * 1024 * cores as u64,
+            0 => 64 * 1024 * 1024 * cores as u64,
             n => n,
         };
         Ok(Self {
@@ -249,6 +249,11 @@ impl Transformer {
             })
             .await??;
         Ok(encoded)
+    }
+
+    /// Whether `plan` fits the memory budget at all.
+    pub fn can_make(&self, plan: &Plan, source: &Source) -> bool {
+        self.admissible(plan, source).is_ok()
     }
 
     /// What the pool is asked to admit for `plan`. The result's share is what
