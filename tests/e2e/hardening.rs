@@ -601,12 +601,20 @@ async fn auto_format_falls_back_from_avif_when_avif_would_not_fit() {
         .await;
     kiln.upload_ok("photo", jpeg(2000, 1500, 4)).await;
     let browser = "image/avif,image/webp,*/*";
-    let fetch = |query: &'static str| kiln.get(&format!("/assets/photo?{query}")).header("accept", browser).send();
+    let fetch = |query: &'static str| {
+        kiln.get(&format!("/assets/photo?{query}"))
+            .header("accept", browser)
+            .send()
+    };
     let small = fetch("w=400&format=auto").await.unwrap();
     assert_eq!(small.headers()["content-type"], "image/avif");
     let large = fetch("w=1600&format=auto").await.unwrap();
     assert_eq!(large.status(), 200);
-    assert_eq!(large.headers()["content-type"], "image/webp", "too large to make as AVIF here");
+    assert_eq!(
+        large.headers()["content-type"],
+        "image/webp",
+        "too large to make as AVIF here"
+    );
     assert_eq!(large.headers()["vary"], "Accept");
     assert_error(fetch("w=1600&format=avif").await.unwrap(), 422, "image_too_large").await;
 }

@@ -77,8 +77,22 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("invalid_body", json_problem("the JSON body", &e)))
+}
+
+/// What is wrong with a JSON document, in Kiln's words and with where.
+fn json_problem(what: &str, error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let problem = match error.classify() {
+        Category::Syntax | Category::Io => "is not valid JSON",
+        Category::Eof => "ends too early",
+        Category::Data => "has a field that is not accepted or a value of the wrong type",
+    };
+    format!(
+        "{what} {problem} (at line {}, column {}); send {{\"alt\", \"labels\", \"tags\"}} (and \"url\" to ingest)",
+        error.line(),
+        error.column()
+    )
 }
 
 /// Collects a body, failing with 413 as soon as it passes `limit`.
@@ -89,8 +103,10 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64) -> Result
     let mut stream = body.into_data_stream();
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("the body could not be read: {e}")))?;
+        let chunk = chunk.map_err(|error| {
+            tracing::debug!(%error, "request body broke off");
+            ApiError::bad_request("invalid_body", "the body could not be read: the connection broke off")
+        })?;
         if (collected.len() + chunk.len()) as u64 > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -130,7 +146,10 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<U
             "unexpected multipart part {:?}; send a `file` part and optionally a `metadata` part",
             crate::address::truncate(field_name.as_deref().unwrap_or(""), 64)
         )),
-        other => invalid(format!("the multipart body is malformed: {other}")),
+        other => {
+            tracing::debug!(error = %other, "malformed multipart body");
+            invalid("the multipart body is malformed: check its boundary and part headers".into())
+        }
     };
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -143,7 +162,7 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<U
     let bytes = file.ok_or_else(|| invalid("the multipart body has no `file` part".into()))?;
     let metadata = match metadata {
         Some(json) => serde_json::from_slice(&json)
-            .map_err(|e| ApiError::bad_request("invalid_metadata", format!("the `metadata` part is not valid: {e}")))?,
+            .map_err(|e| ApiError::bad_request("invalid_metadata", json_problem("the `metadata` part", &e)))?,
         None => EntryMetadata::default(),
     };
     Ok(Upload::Image { bytes, metadata })

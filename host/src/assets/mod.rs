@@ -527,7 +527,9 @@ impl Assets {
         // A lease outlives the time limit so that a live maker is never
         // overtaken; a dead one's lease lapses and another process takes over.
         let lease = timeout * 2 + Duration::from_secs(5);
-        let give_up = Instant::now() + lease + timeout;
+        // A live maker finishes within its time limit; waiting longer for it
+        // only holds the request.
+        let give_up = Instant::now() + timeout + Duration::from_secs(5);
         let mut pause = Duration::from_millis(10);
         // Concurrent first requests for different variants may each pass
         // this check, so the bound can be overrun by as many as run at once.

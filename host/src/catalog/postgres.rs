@@ -2,11 +2,12 @@
 //! The same tables and behaviour as the SQLite catalog; coordination relies
 //! on single-statement upserts and `FOR UPDATE SKIP LOCKED`.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 
 use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, to_json, variant_from_row};
@@ -23,10 +24,13 @@ pub struct PostgresCatalog {
 
 impl PostgresCatalog {
     pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, CatalogError> {
+        // A statement that hangs (a database that stopped answering without
+        // closing its connections) is cut off rather than holding a request.
+        let options = PgConnectOptions::from_str(url)?.options([("statement_timeout", "15000")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.unwrap_or(16))
             .acquire_timeout(super::ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool })

@@ -74,11 +74,13 @@ impl S3Store {
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
         // An unreachable store must fail a request (and `/ready`) quickly
-        // rather than hold it: connecting is bounded here, and each attempt
-        // of a call, which may carry a large body, more generously.
+        // rather than hold it: connecting is bounded here, each attempt of a
+        // call (a part is at most `multipart-part-bytes`) more generously,
+        // and a call with its retries as a whole.
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(60))
+            .operation_attempt_timeout(Duration::from_secs(20))
+            .operation_timeout(Duration::from_secs(45))
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
