@@ -618,3 +618,97 @@ async fn auto_format_falls_back_from_avif_when_avif_would_not_fit() {
     assert_eq!(large.headers()["vary"], "Accept");
     assert_error(fetch("w=1600&format=avif").await.unwrap(), 422, "image_too_large").await;
 }
+
+/// A TCP proxy on loopback to `target` that can be cut: every connection
+/// through it is closed and new ones are refused.
+struct Cuttable {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cuttable {
+    async fn to(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut stop = watch.clone();
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = stop.wait_for(|cut| *cut) => return,
+                };
+                let Ok((mut client, _)) = accepted else { return };
+                let mut stop = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = stop.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_catalog_is_503_unavailable_quickly() {
+    let Some(server) = std::env::var("E2E_POSTGRES").ok().filter(|s| !s.is_empty()) else {
+        return; // `make test` always names one
+    };
+    let name = format!("kiln_test_down{:08x}", rand::random::<u32>());
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = reqwest::Url::parse(&server).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Cuttable::to(tokio::net::lookup_host(target).await.unwrap().next().unwrap()).await;
+    let mut through = url.clone();
+    through.set_port(Some(proxy.port)).unwrap();
+    let kiln = Kiln::builder()
+        .stack(crate::harness::Stack::SqliteFs)
+        .config(&format!("[database]\nurl = \"{through}/{name}\"\n"))
+        .start()
+        .await;
+    kiln.upload_ok("a", png(8, 8, 1)).await;
+    assert_eq!(kiln.status("/ready").await, 200);
+
+    proxy.cut();
+    let started = Instant::now();
+    let ready = kiln.fetch("/ready").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "/ready took {:?}",
+        started.elapsed()
+    );
+    assert_error(ready, 503, "not_ready").await;
+    for attempt in ["/assets/a", "/assets/a/-/metadata", "/assets/b?w=4"] {
+        let started = Instant::now();
+        let response = kiln.fetch(attempt).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{attempt} took {:?}",
+            started.elapsed()
+        );
+        assert!(response.headers().contains_key("retry-after"), "{attempt}");
+        let body = assert_error(response, 503, "unavailable").await;
+        assert!(!body.to_string().contains(&name), "{body}");
+    }
+    let upload = kiln.upload("c", png(8, 8, 2)).await;
+    assert_error(upload, 503, "unavailable").await;
+    drop(kiln);
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 
-use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, to_json, variant_from_row};
+use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, job_from_row, to_json, variant_from_row};
 use super::{
     Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
     VariantClaim,
@@ -380,14 +380,7 @@ impl Catalog for PostgresCatalog {
         .bind(token.0)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(Job {
-            id: row.try_get("id")?,
-            kind: row.try_get("kind")?,
-            payload: row.try_get("payload")?,
-            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-            lock: token,
-        }))
+        row.as_ref().map(|row| job_from_row(row, token)).transpose()
     }
 
     async fn finish_job(&self, job: &Job) -> Result<bool, CatalogError> {

@@ -3,7 +3,7 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use super::{CatalogError, Entry, EntryMetadata, Original, Selection, Timestamp, Variant};
+use super::{CatalogError, Entry, EntryMetadata, Job, LeaseToken, Original, Selection, Timestamp, Variant};
 use crate::address::{AssetPath, Ordering};
 use crate::probe::SourceColour;
 use crate::store::ObjectKey;
@@ -113,6 +113,23 @@ where
         sha256: row.try_get("sha256")?,
         object_key: ObjectKey::parse(bucket.as_deref(), &object_key).ok_or_else(|| corrupt("object_key"))?,
         created_at: Timestamp(row.try_get("created_at")?),
+    })
+}
+
+/// A job just claimed under `lock`, from the row its claim returned.
+pub fn job_from_row<R>(row: &R, lock: LeaseToken) -> Result<Job, CatalogError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        payload: row.try_get("payload")?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        lock,
     })
 }
 
