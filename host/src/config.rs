@@ -88,6 +88,18 @@ pub struct Config {
     pub plugins: BTreeMap<String, crate::plugin::PluginConfig>,
     pub paths: Vec<PathRuleConfig>,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where `GET /metrics` is served besides the main listener.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// An address of its own, e.g. `127.0.0.1:9100`, where `/metrics` needs
+    /// no key (keep it off the public network); on the main listener it
+    /// always needs a key with the `admin` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[log]`: how the server writes its log (to stderr). Which lines are
@@ -124,6 +136,7 @@ impl Default for Config {
             plugins: BTreeMap::new(),
             paths: Vec::new(),
             log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 mod jobs;
+pub mod metrics;
 pub mod plugin;
 pub mod probe;
 pub mod remote;
@@ -41,7 +42,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Compiling plugins takes a while the first time; the cache makes later starts quick.
     let (plugin_configs, cache) = (config.plugins.clone(), config.data_dir.join("plugin-cache"));
     let plugins = tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache)).await??;
-    let transformer = Arc::new(transform::Transformer::new(config.limits.transform(), plugins)?);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let transformer = Arc::new(transform::Transformer::new(
+        config.limits.transform(),
+        plugins,
+        metrics.clone(),
+    )?);
     let (keys, new_key) = auth::KeyRing::load(&config.api_keys, &config.data_dir)?;
     let catalog = catalog::open(&config.database_url(), config.database.max_connections)
         .await
@@ -75,15 +81,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let signer = config.signer()?;
     let fetcher = remote::Fetcher::new(&config.ingest)?;
-    let app = api::router(api::AppState::new(
+    let metrics_listener = match config.metrics.listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening for /metrics on {address}"))?,
+        ),
+        None => None,
+    };
+    let state = api::AppState::new(
         config,
         rules,
         profiles,
         assets,
         api::Access { keys, signer, fetcher },
         address,
-    ));
+    );
+    let app = api::router(state.clone());
 
+    if let Some(listener) = metrics_listener {
+        println!("kiln metrics on http://{}/metrics", listener.local_addr()?);
+        let metrics_only = api::metrics_router(state);
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics_only).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

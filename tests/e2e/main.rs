@@ -11,6 +11,7 @@ mod hardening;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod metrics;
 mod pipeline;
 mod plugins;
 mod scale;

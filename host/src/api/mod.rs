@@ -24,6 +24,7 @@ use crate::assets::Assets;
 use crate::auth::KeyRing;
 use crate::auth::signing::Signer;
 use crate::config::{Config, PathRules, Profiles};
+use crate::metrics::{HttpLabels, RouteLabels};
 use crate::remote::Fetcher;
 
 pub use error::ApiError;
@@ -169,9 +170,71 @@ async fn request_limits(request: axum::extract::Request, next: axum::middleware:
     next.run(request).await
 }
 
+/// Counts every answer by route template, method and status, its time, and
+/// the body bytes it announces.
+async fn count_requests(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let metrics = state.0.assets.transformer().metrics();
+    let sent = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    metrics.bytes_served.inc_by(sent.unwrap_or(0));
+    let status = response.status().as_u16();
+    let labels = RouteLabels { route, method };
+    metrics
+        .http_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let RouteLabels { route, method } = labels;
+    metrics
+        .http_requests
+        .get_or_create(&HttpLabels { route, method, status })
+        .inc();
+    response
+}
+
+/// `GET /metrics` on the main listener: a key with the `admin` scope.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.0.keys.authenticate(authorization)?.authorize_admin()?;
+    Ok(metrics_text(&state))
+}
+
+fn metrics_text(state: &AppState) -> Response {
+    let transformer = state.0.assets.transformer();
+    transformer.record_load();
+    let text = transformer.metrics().render();
+    let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
+}
+
+/// What `metrics.listen` serves: `/metrics` alone, without a key.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move { metrics_text(&state) }),
+        )
+        .fallback(no_route)
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health).fallback(only_get))
+        .route("/metrics", get(metrics).fallback(only_get))
         .route("/ready", get(ready).fallback(only_get))
         .route("/profiles", get(profiles).fallback(only_get))
         .route("/assets", any(assets::without_path))
@@ -182,6 +245,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
         .layer(axum::middleware::from_fn(request_limits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         // Outside the trace layer, whose span names the id this sets.
         .layer(axum::middleware::from_fn(request_id::layer))

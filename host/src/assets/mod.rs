@@ -19,6 +19,7 @@ use crate::catalog::{
     VariantClaim,
 };
 use crate::config::{LqipKind, PathSettings};
+use crate::metrics::LookupLabels;
 use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
@@ -480,14 +481,18 @@ impl Assets {
             return Ok(Rendition::Original);
         }
         let key = plan.key(entry.original.has_alpha);
+        let lookups = &self.transformer.metrics().variant_lookups;
         if let Some(variant) = self.hot.variant(entry, &key) {
+            lookups.get_or_create(&LookupLabels { source: "memory" }).inc();
             return Ok(Rendition::Cached(variant));
         }
         if let Some(variant) = self.catalog.find_variant(&entry.path, entry.entry, &key).await? {
+            lookups.get_or_create(&LookupLabels { source: "catalog" }).inc();
             let variant = Arc::new(variant);
             self.hot.keep_variant(entry, &variant);
             return Ok(Rendition::Cached(variant));
         }
+        lookups.get_or_create(&LookupLabels { source: "made" }).inc();
         // The variant is made by a task of its own, not by this request: a
         // client that disconnects must neither strand the variant's lease
         // nor leave its entry in the lock map, and the work it started is

@@ -113,6 +113,18 @@ impl ApiKey {
     }
 
     /// Checks that this key may use `scope` on `path` (and everything below it).
+    /// For what belongs to no asset path (`/metrics`, `/api`): the `admin` scope.
+    pub fn authorize_admin(&self) -> Result<(), AuthError> {
+        if self.scopes.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingScope {
+                key: self.name.clone(),
+                scope: Scope::Admin,
+            })
+        }
+    }
+
     pub fn authorize(&self, scope: Scope, path: &AssetPath) -> Result<(), AuthError> {
         if !self.scopes.contains(&scope) {
             return Err(AuthError::MissingScope {

@@ -17,7 +17,7 @@ mod raster;
 mod webp;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rs_vips::VipsImage;
@@ -32,6 +32,7 @@ pub use params::{
 pub use plan::{FxStep, Plan, Source};
 pub use pool::{PoolError, Queue};
 
+use crate::metrics::{FormatLabels, Metrics, TransformLabels};
 use crate::plugin::{PluginError, PluginImage, Plugins};
 use crate::probe::{ImageFormat, ImageInfo, Lqip, SourceColour};
 
@@ -94,6 +95,7 @@ pub struct Transformer {
     pool: pool::Pool,
     limits: TransformLimits,
     plugins: Arc<Plugins>,
+    metrics: Arc<Metrics>,
 }
 
 fn init_vips() -> Result<(), TransformError> {
@@ -142,7 +144,7 @@ fn block_operation(class: &str, blocked: bool) -> Result<(), String> {
 }
 
 impl Transformer {
-    pub fn new(limits: TransformLimits, plugins: Plugins) -> Result<Self, TransformError> {
+    pub fn new(limits: TransformLimits, plugins: Plugins, metrics: Arc<Metrics>) -> Result<Self, TransformError> {
         init_vips()?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // One job per core left the cores ~6% (JPEG) to ~12% (WebP) idle:
@@ -161,7 +163,47 @@ impl Transformer {
             pool: pool::Pool::new(workers, memory, limits.queue, limits.timeout),
             limits,
             plugins: Arc::new(plugins),
+            metrics,
         })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Sets the pool's gauges, for a scrape.
+    pub fn record_load(&self) {
+        let (busy, waiting) = self.pool.load();
+        self.metrics.pool_busy.set(busy as i64);
+        self.metrics.pool_waiting.set(waiting as i64);
+    }
+
+    /// Counts one transformation by its format and outcome.
+    fn record<T>(&self, format: &'static str, started: Instant, result: &Result<T, TransformError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(TransformError::Pool(PoolError::Overloaded | PoolError::WaitedTooLong(_))) => {
+                self.metrics.pool_rejections.inc();
+                "overloaded"
+            }
+            Err(TransformError::Pool(PoolError::TimedOut(_))) => "timeout",
+            Err(
+                TransformError::ResultTooLarge { .. }
+                | TransformError::TooManyPixels { .. }
+                | TransformError::TooManyEmbeddedPixels { .. }
+                | TransformError::TooManyFrames { .. }
+                | TransformError::Pool(PoolError::TooLarge { .. }),
+            ) => "too_large",
+            Err(_) => "failed",
+        };
+        self.metrics
+            .transforms
+            .get_or_create(&TransformLabels { format, outcome })
+            .inc();
+        self.metrics
+            .transform_duration
+            .get_or_create(&FormatLabels { format })
+            .observe(started.elapsed().as_secs_f64());
     }
 
     pub fn param_limits(&self) -> ParamLimits {
@@ -239,6 +281,13 @@ impl Transformer {
 
     /// Carries out `plan` on an original.
     pub async fn render(&self, bytes: Bytes, plan: Plan, source: Source) -> Result<Encoded, TransformError> {
+        let (format, started) = (plan.output.format.name(), Instant::now());
+        let result = self.render_counted(bytes, plan, source).await;
+        self.record(format, started, &result);
+        result
+    }
+
+    async fn render_counted(&self, bytes: Bytes, plan: Plan, source: Source) -> Result<Encoded, TransformError> {
         self.check_limits(source.width, source.height, source.pages)?;
         let memory = self.admissible(&plan, &source)?;
         let plugins = self.plugins.clone();

@@ -32,6 +32,7 @@ pub enum PoolError {
 
 pub struct Pool {
     workers: Arc<Semaphore>,
+    worker_count: usize,
     /// One permit per MiB of the memory budget.
     memory: Arc<Semaphore>,
     memory_mib: u32,
@@ -99,6 +100,7 @@ impl Pool {
         let memory_mib = whole_mib(memory_bytes, u32::MAX >> 4).max(1);
         Self {
             workers: Arc::new(Semaphore::new(workers.max(1))),
+            worker_count: workers.max(1),
             memory: Arc::new(Semaphore::new(memory_mib as usize)),
             memory_mib,
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -106,6 +108,12 @@ impl Pool {
             max_wait: queue.wait,
             timeout,
         }
+    }
+
+    /// Workers at work, and jobs waiting for one.
+    pub fn load(&self) -> (usize, usize) {
+        let busy = self.worker_count.saturating_sub(self.workers.available_permits());
+        (busy, self.waiting.load(Ordering::SeqCst))
     }
 
     /// The memory budget in bytes.

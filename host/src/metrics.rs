@@ -1,0 +1,199 @@
+//! What the server counts for `GET /metrics` (SPEC §8), in the OpenMetrics
+//! text format Prometheus scrapes.
+//!
+//! One [`Metrics`] per server, so that tests starting many servers each see
+//! their own. Every label has a bounded set of values: route templates,
+//! methods, status codes, output formats, outcomes, cache layers. Never an
+//! asset path or a parameter.
+//!
+//! **Invariant:** this module imports nothing else of Kiln; the modules that
+//! count take an `Arc<Metrics>`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// The route template (`/assets/{*rest}`), or `unmatched`.
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransformLabels {
+    /// The output format (`jpeg`, `webp`, …), or `inspect` for the decode at upload.
+    pub format: &'static str,
+    /// `ok`, `too_large`, `overloaded`, `timeout`, `failed`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FormatLabels {
+    pub format: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LookupLabels {
+    /// Where a variant was found: `memory`, `catalog`, or `made` (a miss).
+    pub source: &'static str,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 ms to ~33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub bytes_served: Counter,
+    pub transforms: Family<TransformLabels, Counter>,
+    pub transform_duration: Family<FormatLabels, Histogram, fn() -> Histogram>,
+    pub variant_lookups: Family<LookupLabels, Counter>,
+    pub pool_busy: Gauge,
+    pub pool_waiting: Gauge,
+    pub pool_rejections: Counter,
+    resident_bytes: Gauge,
+    cpu_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kiln");
+        let metrics = Self {
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(duration_histogram),
+            bytes_served: Counter::default(),
+            transforms: Family::default(),
+            transform_duration: Family::new_with_constructor(duration_histogram),
+            variant_lookups: Family::default(),
+            pool_busy: Gauge::default(),
+            pool_waiting: Gauge::default(),
+            pool_rejections: Counter::default(),
+            resident_bytes: Gauge::default(),
+            cpu_seconds: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("http_requests", "HTTP requests answered", metrics.http_requests.clone());
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time to answer an HTTP request",
+            Unit::Seconds,
+            metrics.http_duration.clone(),
+        );
+        registry.register_with_unit("served", "Body bytes sent", Unit::Bytes, metrics.bytes_served.clone());
+        registry.register(
+            "transforms",
+            "Transformations by output format and outcome",
+            metrics.transforms.clone(),
+        );
+        registry.register_with_unit(
+            "transform_duration",
+            "Time a transformation took, waiting for a worker included",
+            Unit::Seconds,
+            metrics.transform_duration.clone(),
+        );
+        registry.register(
+            "variant_lookups",
+            "Variants asked for, by where they were found (made: a miss)",
+            metrics.variant_lookups.clone(),
+        );
+        registry.register(
+            "pool_busy_workers",
+            "Transformation workers at work",
+            metrics.pool_busy.clone(),
+        );
+        registry.register(
+            "pool_waiting",
+            "Transformations waiting for a worker",
+            metrics.pool_waiting.clone(),
+        );
+        registry.register(
+            "pool_rejections",
+            "Transformations refused with 503: queue full or waited too long",
+            metrics.pool_rejections.clone(),
+        );
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident set size of the process",
+            Unit::Bytes,
+            metrics.resident_bytes.clone(),
+        );
+        registry.register_with_unit(
+            "process_cpu",
+            "CPU time the process has used",
+            Unit::Seconds,
+            metrics.cpu_seconds.clone(),
+        );
+        Self { registry, ..metrics }
+    }
+
+    /// The OpenMetrics text of everything counted, the process's memory and
+    /// CPU read now.
+    pub fn render(&self) -> String {
+        if let Some((resident, cpu)) = process_usage() {
+            self.resident_bytes.set(resident);
+            self.cpu_seconds.set(cpu);
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Resident bytes and CPU seconds of this process, from `/proc/self`.
+fn process_usage() -> Option<(i64, f64)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let (page_size, ticks_per_second) =
+        unsafe { (libc::sysconf(libc::_SC_PAGESIZE), libc::sysconf(libc::_SC_CLK_TCK)) };
+    Some((pages * page_size, ticks / ticks_per_second as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_what_was_counted() {
+        let metrics = Metrics::new();
+        let labels = HttpLabels {
+            route: "/health".into(),
+            method: "GET".into(),
+            status: 200,
+        };
+        metrics.http_requests.get_or_create(&labels).inc_by(3);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"kiln_http_requests_total{route="/health",method="GET",status="200"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains("kiln_process_resident_memory_bytes "), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,97 @@
+//! `GET /metrics` (SPEC §8): counts that follow a known sequence of
+//! requests, behind the `admin` scope on the main listener and open on
+//! `metrics.listen`.
+
+use sha2::{Digest, Sha256};
+
+use crate::harness::{Kiln, assert_error};
+use crate::images::jpeg;
+
+fn key_config(name: &str, key: &str, scopes: &str) -> String {
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\n")
+}
+
+/// The value of the sample `name{labels}` in an OpenMetrics text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn counts_follow_the_requests_and_need_an_admin_key() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let config = [
+        key_config("ops", "key-ops", r#"["admin"]"#),
+        key_config("writer", "key-writer", r#"["write"]"#),
+        format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).key("key-writer").start().await;
+    kiln.upload_ok("a", jpeg(120, 80, 1)).await;
+    for _ in 0..2 {
+        assert_eq!(kiln.status("/assets/a?w=50").await, 200);
+    }
+    assert_eq!(kiln.status("/assets/missing").await, 404);
+    assert_eq!(kiln.status("/assets/a?w=999999").await, 400);
+
+    assert_error(kiln.fetch("/metrics").await, 401, "unauthorized").await;
+    let refused = kiln.get("/metrics").bearer_auth("key-writer").send().await.unwrap();
+    assert_error(refused, 403, "forbidden").await;
+    let scraped = kiln.get("/metrics").bearer_auth("key-ops").send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = scraped.text().await.unwrap();
+    let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    let route = r#"route="/assets/{*rest}""#;
+    assert_eq!(
+        count(&format!(
+            r#"kiln_http_requests_total{{{route},method="POST",status="201"}}"#
+        )),
+        1.0
+    );
+    assert_eq!(
+        count(&format!(
+            r#"kiln_http_requests_total{{{route},method="GET",status="200"}}"#
+        )),
+        2.0
+    );
+    assert_eq!(
+        count(&format!(
+            r#"kiln_http_requests_total{{{route},method="GET",status="404"}}"#
+        )),
+        1.0
+    );
+    assert_eq!(
+        count(&format!(
+            r#"kiln_http_requests_total{{{route},method="GET",status="400"}}"#
+        )),
+        1.0
+    );
+    assert_eq!(
+        count(r#"kiln_http_requests_total{route="/metrics",method="GET",status="401"}"#),
+        1.0
+    );
+    assert_eq!(count(r#"kiln_transforms_total{format="jpeg",outcome="ok"}"#), 1.0);
+    assert_eq!(count(r#"kiln_variant_lookups_total{source="made"}"#), 1.0);
+    assert_eq!(count(r#"kiln_variant_lookups_total{source="memory"}"#), 1.0);
+    assert!(count("kiln_served_bytes_total") > 0.0);
+    assert!(count("kiln_process_resident_memory_bytes") > 1e6);
+    assert_eq!(count("kiln_pool_busy_workers"), 0.0);
+    assert!(!text.contains("/assets/a"), "no asset path in any label");
+
+    // On its own listener, no key is needed; the main listener's routes are not there.
+    let open = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap();
+    assert_eq!(open.status(), 200);
+    assert!(open.text().await.unwrap().contains("kiln_http_requests_total"));
+    let elsewhere = reqwest::get(format!("http://127.0.0.1:{port}/assets/a")).await.unwrap();
+    assert_eq!(elsewhere.status(), 404);
+}
