@@ -21,15 +21,16 @@ use prometheus_client::registry::{Registry, Unit};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     /// The route template (`/assets/{*rest}`), or `unmatched`.
-    pub route: String,
-    pub method: String,
+    pub route: &'static str,
+    /// A standard method, or `other`.
+    pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
-    pub method: String,
+    pub route: &'static str,
+    pub method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -183,8 +184,8 @@ mod tests {
     fn renders_what_was_counted() {
         let metrics = Metrics::new();
         let labels = HttpLabels {
-            route: "/health".into(),
-            method: "GET".into(),
+            route: "/health",
+            method: "GET",
             status: 200,
         };
         metrics.http_requests.get_or_create(&labels).inc_by(3);
