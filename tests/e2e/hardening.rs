@@ -70,10 +70,11 @@ async fn one_busy_worker(wait_ms: u64, hold_ms: u64) -> Kiln {
 
 #[tokio::test]
 async fn waiting_for_a_worker_ends_in_503_with_retry_after() {
-    let kiln = one_busy_worker(300, 3000).await;
+    let kiln = one_busy_worker(300, 6000).await;
     let holder = kiln.get("/assets/a?fx=spin&w=40").send();
     let holder = tokio::spawn(holder);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Long enough for the holder to reach the worker on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let started = Instant::now();
     let response = kiln.fetch("/assets/a?w=41").await;
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
