@@ -45,7 +45,11 @@ fn main() -> anyhow::Result<()> {
         },
     );
     let started = Instant::now();
-    let plugins = Plugins::load(&configs, cache.path())?;
+    let plugins = Plugins::load(
+        &configs,
+        cache.path(),
+        std::sync::Arc::new(kiln::metrics::Metrics::new()),
+    )?;
     println!("load and compile: {:.1} ms", ms(started.elapsed()));
     let plugin = plugins.get("noop").ok_or_else(|| anyhow::anyhow!("not loaded"))?;
 

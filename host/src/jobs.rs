@@ -16,6 +16,7 @@ use crate::address::{AssetPath, Ordering};
 use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant};
 use crate::catalog::{Job, Selection};
 use crate::config::{PathRules, Profiles};
+use crate::metrics::JobLabels;
 
 /// How often an idle runner looks for due jobs.
 const POLL: Duration = Duration::from_millis(250);
@@ -52,18 +53,20 @@ async fn take_one(
     let Some(job) = catalog.claim_job(lock).await? else {
         return Ok(false);
     };
-    let settled = match perform(assets, profiles, rules, &job).await {
-        Ok(()) => catalog.finish_job(&job).await?,
+    let (outcome, settled) = match perform(assets, profiles, rules, &job).await {
+        Ok(()) => ("done", catalog.finish_job(&job).await?),
         Err(error) if job.attempts >= MAX_ATTEMPTS => {
             tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
-            catalog.fail_job(&job, &error).await?
+            ("failed", catalog.fail_job(&job, &error).await?)
         }
         Err(error) => {
             let backoff = Duration::from_secs(1 << job.attempts.min(10));
             tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = ?backoff, "job failed; will retry");
-            catalog.retry_job(&job, backoff, &error).await?
+            ("retried", catalog.retry_job(&job, backoff, &error).await?)
         }
     };
+    let jobs = &assets.transformer().metrics().jobs;
+    jobs.get_or_create(&JobLabels { outcome }).inc();
     if !settled {
         tracing::warn!(job = job.id, kind = %job.kind, "job lock was taken over; its new holder settles it");
     }

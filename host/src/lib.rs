@@ -41,8 +41,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?);
     // Compiling plugins takes a while the first time; the cache makes later starts quick.
     let (plugin_configs, cache) = (config.plugins.clone(), config.data_dir.join("plugin-cache"));
-    let plugins = tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache)).await??;
     let metrics = Arc::new(metrics::Metrics::new());
+    let counted = metrics.clone();
+    let plugins =
+        tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache, counted)).await??;
     let transformer = Arc::new(transform::Transformer::new(
         config.limits.transform(),
         plugins,
@@ -52,7 +54,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let catalog = catalog::open(&config.database_url(), config.database.max_connections)
         .await
         .context("opening the catalog")?;
-    let store = open_store(&config).await?;
+    let store: Arc<dyn store::ObjectStore> =
+        Arc::new(store::MeteredStore::new(open_store(&config).await?, metrics.clone()));
     let assets = assets::Assets::new(
         catalog,
         store,

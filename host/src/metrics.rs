@@ -52,6 +52,38 @@ pub struct LookupLabels {
     pub source: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    /// A configured plugin's name.
+    pub plugin: String,
+    /// `ok`, `error`, `timeout`, `out_of_memory`, `trap`, `bad_output`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginNameLabels {
+    pub plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    /// `put`, `get`, `delete`, `ping`, `presign`.
+    pub operation: &'static str,
+    /// `ok`, `not_found`, `unavailable`, `error`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// `done`, `retried`, `failed` (for good).
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     // 1 ms to ~33 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -68,6 +100,11 @@ pub struct Metrics {
     pub pool_busy: Gauge,
     pub pool_waiting: Gauge,
     pub pool_rejections: Counter,
+    pub plugin_calls: Family<PluginLabels, Counter>,
+    pub plugin_duration: Family<PluginNameLabels, Histogram, fn() -> Histogram>,
+    pub store_operations: Family<StoreLabels, Counter>,
+    pub store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    pub jobs: Family<JobLabels, Counter>,
     resident_bytes: Gauge,
     cpu_seconds: Gauge<f64, AtomicU64>,
 }
@@ -91,6 +128,11 @@ impl Metrics {
             pool_busy: Gauge::default(),
             pool_waiting: Gauge::default(),
             pool_rejections: Counter::default(),
+            plugin_calls: Family::default(),
+            plugin_duration: Family::new_with_constructor(duration_histogram),
+            store_operations: Family::default(),
+            store_duration: Family::new_with_constructor(duration_histogram),
+            jobs: Family::default(),
             resident_bytes: Gauge::default(),
             cpu_seconds: Gauge::default(),
             registry: Registry::default(),
@@ -134,6 +176,29 @@ impl Metrics {
             "Transformations refused with 503: queue full or waited too long",
             metrics.pool_rejections.clone(),
         );
+        registry.register(
+            "plugin_calls",
+            "Plugin calls by plugin and outcome",
+            metrics.plugin_calls.clone(),
+        );
+        registry.register_with_unit(
+            "plugin_call_duration",
+            "Time a plugin call took",
+            Unit::Seconds,
+            metrics.plugin_duration.clone(),
+        );
+        registry.register(
+            "store_operations",
+            "Object store operations by operation and outcome",
+            metrics.store_operations.clone(),
+        );
+        registry.register_with_unit(
+            "store_operation_duration",
+            "Time an object store operation took",
+            Unit::Seconds,
+            metrics.store_duration.clone(),
+        );
+        registry.register("jobs", "Jobs run from the queue, by outcome", metrics.jobs.clone());
         registry.register_with_unit(
             "process_resident_memory",
             "Resident set size of the process",

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Kiln, assert_error};
+use crate::harness::{Kiln, assert_error, wasm};
 use crate::images::jpeg;
 
 fn key_config(name: &str, key: &str, scopes: &str) -> String {
@@ -28,6 +28,10 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
         key_config("ops", "key-ops", r#"["admin"]"#),
         key_config("writer", "key-writer", r#"["write"]"#),
         format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        format!("[plugins.noop]\npath = \"{}\"\n", wasm("noop")),
+        "[profiles.thumb]\nw = 32\n".into(),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"noop\"]\n".into(),
+        "[[paths]]\npattern = \"/eager/**\"\neager-variants = [\"thumb\"]\n".into(),
     ]
     .concat();
     let kiln = Kiln::builder().config(&config).key("key-writer").start().await;
@@ -37,6 +41,16 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
     }
     assert_eq!(kiln.status("/assets/missing").await, 404);
     assert_eq!(kiln.status("/assets/a?w=999999").await, 400);
+    assert_eq!(kiln.status("/assets/a?fx=noop&w=40").await, 200);
+    kiln.upload_ok("eager/b", jpeg(64, 48, 2)).await;
+    // The eager job runs in the background: wait for its variant.
+    for _ in 0..100 {
+        let metadata = kiln.json("/assets/eager/b/-/metadata").await;
+        if metadata["variants"].as_array().is_some_and(|v| !v.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     assert_error(kiln.fetch("/metrics").await, 401, "unauthorized").await;
     let refused = kiln.get("/metrics").bearer_auth("key-writer").send().await.unwrap();
@@ -56,13 +70,12 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
         count(&format!(
             r#"kiln_http_requests_total{{{route},method="POST",status="201"}}"#
         )),
-        1.0
+        2.0
     );
-    assert_eq!(
+    assert!(
         count(&format!(
             r#"kiln_http_requests_total{{{route},method="GET",status="200"}}"#
-        )),
-        2.0
+        )) >= 3.0
     );
     assert_eq!(
         count(&format!(
@@ -80,8 +93,11 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
         count(r#"kiln_http_requests_total{route="/metrics",method="GET",status="401"}"#),
         1.0
     );
-    assert_eq!(count(r#"kiln_transforms_total{format="jpeg",outcome="ok"}"#), 1.0);
-    assert_eq!(count(r#"kiln_variant_lookups_total{source="made"}"#), 1.0);
+    assert_eq!(count(r#"kiln_transforms_total{format="jpeg",outcome="ok"}"#), 3.0);
+    assert_eq!(count(r#"kiln_variant_lookups_total{source="made"}"#), 3.0);
+    assert_eq!(count(r#"kiln_plugin_calls_total{plugin="noop",outcome="ok"}"#), 1.0);
+    assert_eq!(count(r#"kiln_jobs_total{outcome="done"}"#), 1.0);
+    assert!(count(r#"kiln_store_operations_total{operation="put",outcome="ok"}"#) >= 5.0);
     assert_eq!(count(r#"kiln_variant_lookups_total{source="memory"}"#), 1.0);
     assert!(count("kiln_served_bytes_total") > 0.0);
     assert!(count("kiln_process_resident_memory_bytes") > 1e6);

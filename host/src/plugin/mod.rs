@@ -21,6 +21,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::metrics::{Metrics, PluginLabels, PluginNameLabels};
+
 pub use call::{PluginImage, Transformed, UploadFacts};
 
 /// `[plugins.NAME]` in the config.
@@ -106,6 +108,7 @@ pub struct Plugin {
     config: Vec<(String, String)>,
     pre: linker::Pres,
     engine: Arc<engine::PluginEngine>,
+    metrics: Arc<Metrics>,
 }
 
 /// Every configured plugin, loaded and ready.
@@ -116,7 +119,11 @@ pub struct Plugins {
 
 impl Plugins {
     /// Loads and compiles (or takes from `cache_dir`) every configured plugin.
-    pub fn load(configs: &BTreeMap<String, PluginConfig>, cache_dir: &Path) -> Result<Self, PluginError> {
+    pub fn load(
+        configs: &BTreeMap<String, PluginConfig>,
+        cache_dir: &Path,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, PluginError> {
         if configs.is_empty() {
             return Ok(Self::default());
         }
@@ -155,6 +162,7 @@ impl Plugins {
                     config: settings(&config.config),
                     pre,
                     engine: engine.clone(),
+                    metrics: metrics.clone(),
                 }),
             );
             tracing::info!(plugin = %name, path = %config.path.display(), "plugin loaded");
@@ -191,14 +199,38 @@ impl Plugin {
 
     /// Runs the plugin as a transform.
     pub fn transform(&self, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
-        call::transform(self, image, params)
+        self.counted(|| call::transform(self, image, params))
     }
 
     pub fn validate(&self, upload: &[u8], facts: &UploadFacts, preview: PluginImage) -> Result<Verdict, PluginError> {
-        call::validate(self, upload, facts, preview)
+        self.counted(|| call::validate(self, upload, facts, preview))
     }
 
     pub fn preprocess(&self, upload: &[u8], facts: &UploadFacts) -> Result<Vec<u8>, PluginError> {
-        call::preprocess(self, upload, facts)
+        self.counted(|| call::preprocess(self, upload, facts))
+    }
+
+    /// Runs `call`, counting it by its outcome and timing it.
+    fn counted<T>(&self, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, PluginError> {
+        let started = std::time::Instant::now();
+        let result = call();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(PluginError::Timeout { .. }) => "timeout",
+            Err(PluginError::OutOfMemory { .. }) => "out_of_memory",
+            Err(PluginError::Trap { .. }) => "trap",
+            Err(PluginError::BadOutput { .. }) => "bad_output",
+            Err(PluginError::Failed { .. } | PluginError::Load { .. } | PluginError::WrongKind { .. }) => "error",
+        };
+        let plugin = self.name.clone();
+        self.metrics
+            .plugin_duration
+            .get_or_create(&PluginNameLabels { plugin: plugin.clone() })
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .plugin_calls
+            .get_or_create(&PluginLabels { plugin, outcome })
+            .inc();
+        result
     }
 }

@@ -11,6 +11,7 @@
 //! lose older objects. Variants live in their original's bucket.
 
 mod fs;
+mod metered;
 mod s3;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use crate::address::AssetPath;
 
 pub use fs::FsStore;
+pub use metered::MeteredStore;
 pub use s3::{MIN_PART_BYTES, S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
