@@ -135,6 +135,8 @@ pub struct Selectors {
     pub format: Option<ReturnFormat>,
     /// `recursive`: only meaningful for DELETE.
     pub recursive: bool,
+    /// `variants`: after `entry/{n}`, for POST (make variants now).
+    pub variants: bool,
 }
 
 impl Selectors {
@@ -205,11 +207,17 @@ fn parse_selectors(tokens: &[&str]) -> Result<Selectors, AddressError> {
                 }
                 continue;
             }
+            "variants" => {
+                if std::mem::replace(&mut selectors.variants, true) {
+                    return invalid("`variants` is given twice".into());
+                }
+                continue;
+            }
             "" => return invalid("selectors may not contain an empty segment".into()),
             other => {
                 return invalid(format!(
                     "unknown selector {:?}; expected new, modified, entry/{{n}}, content, link, redirect, \
-                     download, metadata, info or recursive",
+                     download, metadata, info, variants or recursive",
                     truncate(other, 64)
                 ));
             }

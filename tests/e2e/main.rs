@@ -5,6 +5,7 @@ mod harness;
 mod images;
 
 mod auth;
+mod batch;
 mod delivery;
 mod errors;
 mod hardening;

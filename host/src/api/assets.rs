@@ -22,7 +22,7 @@ use crate::assets::{DeleteTarget, Rendition, StoreLink};
 use crate::auth::Scope;
 use crate::auth::signing::{SignatureError, unix_now};
 use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
-use crate::config::{OnDemand, RedirectStrategy, Signing};
+use crate::config::{OnDemand, PathSettings, RedirectStrategy, Signing};
 use crate::probe::ImageFormat;
 use crate::transform::{Params, Plan};
 
@@ -53,6 +53,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
             };
             fetch(&state, address, request).await
         }
+        Method::POST if address.selectors.variants => make_variants(&state, address, query, &headers, body).await,
         Method::POST => create(&state, &address.path, query, &headers, body).await,
         Method::PUT => update(&state, address, query, &headers, body).await,
         _ => delete(&state, address, query, &headers).await,
@@ -62,7 +63,15 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
 /// Which methods a URL of this shape accepts.
 fn allowed_methods(selectors: &Selectors) -> Result<&'static str, ApiError> {
     let entry_only = matches!(selectors.ordering, Some(Ordering::Entry(_))) && selectors.format.is_none();
-    Ok(if selectors.recursive {
+    Ok(if selectors.variants {
+        if !entry_only || selectors.recursive {
+            return Err(ApiError::bad_request(
+                "invalid_selector",
+                "`variants` follows an entry alone: POST /assets/{path}/-/entry/{n}/variants",
+            ));
+        }
+        "POST"
+    } else if selectors.recursive {
         if selectors.ordering.is_some() || selectors.format.is_some() {
             return Err(ApiError::bad_request(
                 "invalid_selector",
@@ -92,17 +101,23 @@ fn authorize_upload(state: &AppState, headers: &HeaderMap, path: &AssetPath, que
     let signed = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "s");
     if !signed {
         authorize(state, headers, Scope::Write, path)?;
-        return reject_params(query);
+        return match form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k != "eager") {
+            Some((key, _)) => Err(ApiError::invalid_param(
+                &key,
+                "an upload takes no query parameter but eager",
+            )),
+            None => Ok(()),
+        };
     }
     if !state.0.signer.is_configured() {
         return Err(SignatureError::Invalid.into());
     }
     if let Some((key, _)) =
-        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| !matches!(k.as_ref(), "prefix" | "exp" | "s"))
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| !matches!(k.as_ref(), "prefix" | "exp" | "s" | "eager"))
     {
         return Err(ApiError::invalid_param(
             &key,
-            "a signed upload URL takes only prefix, exp and s",
+            "a signed upload URL takes only prefix, exp and s (and eager)",
         ));
     }
     Ok(state.0.signer.verify_upload(path, query, unix_now())?)
@@ -235,6 +250,22 @@ async fn check_on_demand(
     }
 }
 
+/// The path's `max-output-pixels`, for anything but the original itself.
+fn check_output_pixels(settings: &PathSettings, plan: &Plan) -> Result<(), ApiError> {
+    match settings.max_output_pixels {
+        Some(limit) if !plan.identity && u64::from(plan.width) * u64::from(plan.height) > limit => {
+            Err(ApiError::invalid_param(
+                "w",
+                format!(
+                    "the result would be {}x{}, more than the {limit} pixels this path allows",
+                    plan.width, plan.height
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What a GET or HEAD brings besides its address.
 struct FetchRequest<'a> {
     /// The path as sent, still percent-encoded: what a signature covers.
@@ -266,18 +297,7 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
-    if let Some(limit) = resolved.settings.max_output_pixels
-        && !plan.identity
-        && u64::from(plan.width) * u64::from(plan.height) > limit
-    {
-        return Err(ApiError::invalid_param(
-            "w",
-            format!(
-                "the result would be {}x{}, more than the {limit} pixels this path allows",
-                plan.width, plan.height
-            ),
-        ));
-    }
+    check_output_pixels(&resolved.settings, &plan)?;
     check_on_demand(state, resolved.settings.on_demand, &query, &entry, &plan).await?;
     // Only links and entry redirects name the URL; content is sent without building it.
     let minted = MintedUrl {
@@ -541,12 +561,126 @@ async fn create(
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
-    let entry = state.0.assets.ingest(path, bytes, metadata, &resolved.settings).await?;
+    let eager = eager_profiles(state, query)?;
+    let entry = state
+        .0
+        .assets
+        .ingest(path, bytes, metadata, &resolved.settings, &eager)
+        .await?;
     let location = format!("/assets/{}/-/entry/{}", entry.path.as_str(), entry.entry);
     let mut response = (StatusCode::CREATED, axum::Json(metadata_json(&entry, &[]))).into_response();
     let location = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
+}
+
+/// Profiles an upload's `?eager=a,b` queues for its entry, besides the path's
+/// own `eager-variants`.
+fn eager_profiles(state: &AppState, query: &str) -> Result<Vec<String>, ApiError> {
+    const MOST: usize = 16;
+    let mut names: Vec<String> = Vec::new();
+    for (_, value) in form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "eager") {
+        for name in value.split(',').filter(|n| !n.is_empty()) {
+            if !state.0.profiles.contains(name) {
+                return Err(ApiError::invalid_param(
+                    "eager",
+                    format!(
+                        "there is no profile {:?}; see GET /profiles",
+                        crate::address::truncate(name, 64)
+                    ),
+                ));
+            }
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    if names.len() > MOST {
+        return Err(ApiError::invalid_param("eager", format!("at most {MOST} profiles")));
+    }
+    Ok(names)
+}
+
+/// `POST /assets/{path}/-/entry/{n}/variants` with `{"variants": [query, …]}`:
+/// every variant planned first (so one bad query makes nothing), then made
+/// one after another; answers their links in order.
+async fn make_variants(
+    state: &AppState,
+    address: Address,
+    query: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    /// Variants one request may ask for.
+    const MOST: usize = 32;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        variants: Vec<String>,
+    }
+    authorize(state, headers, Scope::Write, &address.path)?;
+    reject_params(query)?;
+    let Some(Ordering::Entry(number)) = address.selectors.ordering else {
+        return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
+    };
+    let reading = upload::read_json(headers, body, state.0.config.limits.max_json_bytes);
+    let batch: Batch = within_body_timeout(state, reading).await?;
+    if batch.variants.is_empty() || batch.variants.len() > MOST {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("`variants` lists 1 to {MOST} transformations, e.g. [\"w=300&format=webp\", \"profile=thumb\"]"),
+        ));
+    }
+    let selection = Selection {
+        ordering: Ordering::Entry(number),
+        labels: Vec::new(),
+    };
+    let entry = state
+        .0
+        .assets
+        .find(&address.path, &selection)
+        .await?
+        .ok_or_else(|| not_found(&address.path, &selection))?;
+    let resolved = state.0.rules.resolve(&address.path);
+    let mut planned = Vec::with_capacity(batch.variants.len());
+    for (i, variant) in batch.variants.iter().enumerate() {
+        let in_list = |error: ApiError| match error {
+            ApiError::BadRequest { code, message } => ApiError::BadRequest {
+                code,
+                message: format!("variants[{i}]: {message}"),
+            },
+            other => other,
+        };
+        let query = parse_fetch_query(state, variant).map_err(in_list)?;
+        if !query.labels.is_empty() {
+            return Err(in_list(ApiError::invalid_param(
+                "label:",
+                "a variant names no label filter",
+            )));
+        }
+        let plan = state
+            .0
+            .assets
+            .plan(&entry, &query.params, &resolved.settings, None)
+            .map_err(|e| in_list(e.into()))?;
+        check_output_pixels(&resolved.settings, &plan).map_err(in_list)?;
+        planned.push((query.pairs, plan));
+    }
+    let minted = MintedUrl {
+        signing: resolved.settings.signing,
+        expires: None,
+    };
+    let mut links = Vec::with_capacity(planned.len());
+    for (pairs, plan) in &planned {
+        state.0.assets.render(&entry, plan).await?;
+        links.push(json!({
+            "url": variant_url(state, headers, minted, &entry, pairs, plan)?,
+            "width": plan.width,
+            "height": plan.height,
+            "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
+        }));
+    }
+    Ok(axum::Json(json!({ "variants": links })).into_response())
 }
 
 async fn update(

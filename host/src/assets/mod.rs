@@ -193,13 +193,15 @@ impl Assets {
     }
 
     /// Checks an upload and, if it is acceptable, preprocesses it and stores
-    /// it as the next entry at `path`; then queues its eager variants.
+    /// it as the next entry at `path`, with its eager variants queued: the
+    /// path's and the upload's own `eager` profiles.
     pub async fn ingest(
         &self,
         path: &AssetPath,
         bytes: Bytes,
         metadata: EntryMetadata,
         settings: &PathSettings,
+        eager: &[String],
     ) -> Result<Entry, AssetError> {
         // A type the path refuses is refused as such, before its contents are
         // looked at any closer.
@@ -278,9 +280,10 @@ impl Assets {
         // The eager variants are queued in the entry's own transaction: a
         // crash can leave neither an entry without its jobs nor jobs for an
         // entry that was never stored.
-        let jobs: Vec<NewJob> = settings
-            .eager_variants
-            .iter()
+        let mut profiles: Vec<&String> = settings.eager_variants.iter().collect();
+        profiles.extend(eager.iter().filter(|p| !settings.eager_variants.contains(p)));
+        let jobs: Vec<NewJob> = profiles
+            .into_iter()
             .map(|profile| {
                 let job = EagerVariant {
                     path: path.as_str().to_owned(),
