@@ -111,3 +111,52 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
     let elsewhere = reqwest::get(format!("http://127.0.0.1:{port}/assets/a")).await.unwrap();
     assert_eq!(elsewhere.status(), 404);
 }
+
+#[tokio::test]
+async fn a_variant_made_for_a_request_says_where_the_time_went() {
+    let config = format!(
+        "[plugins.noop]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\nallowed-fx = [\"noop\"]\n",
+        wasm("noop")
+    );
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", jpeg(400, 300, 3)).await;
+    for (query, stages) in [
+        (
+            "w=100&fx=noop",
+            &[
+                "catalog",
+                "original",
+                "queue",
+                "decode",
+                "plugin-noop",
+                "encode",
+                "store",
+            ][..],
+        ),
+        (
+            "w=120&format=png&r=90",
+            &["catalog", "original", "queue", "decode", "encode", "store"],
+        ),
+    ] {
+        let made = kiln.fetch(&format!("/assets/a?{query}")).await;
+        assert_eq!(made.headers()["kiln-cache"], "miss");
+        let timing = made.headers()["server-timing"].to_str().unwrap().to_owned();
+        let named: Vec<&str> = timing
+            .split(", ")
+            .map(|entry| entry.split(';').next().unwrap())
+            .collect();
+        assert_eq!(named, stages, "{timing}");
+        assert!(
+            timing.split(", ").all(|entry| entry
+                .split_once(";dur=")
+                .is_some_and(|(_, ms)| ms.parse::<f64>().is_ok())),
+            "{timing}"
+        );
+        let cached = kiln.fetch(&format!("/assets/a?{query}")).await;
+        assert_eq!(cached.headers()["kiln-cache"], "hit");
+        assert!(
+            !cached.headers().contains_key("server-timing"),
+            "only a variant made now has one"
+        );
+    }
+}

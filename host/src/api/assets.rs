@@ -24,7 +24,7 @@ use crate::auth::signing::{SignatureError, unix_now};
 use crate::catalog::{Entry, EntryMetadata, Selection, Variant};
 use crate::config::{OnDemand, PathSettings, RedirectStrategy, Signing};
 use crate::probe::ImageFormat;
-use crate::transform::{Params, Plan};
+use crate::transform::{Params, Plan, Timings};
 
 pub async fn without_path() -> ApiError {
     ApiError::bad_request("invalid_path", "the asset path is empty; use /assets/{path}")
@@ -284,12 +284,14 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
         labels: std::mem::take(&mut query.labels),
     };
+    let looking_up = std::time::Instant::now();
     let entry = state
         .0
         .assets
         .find(&address.path, &selection)
         .await?
         .ok_or_else(|| not_found(&address.path, &selection))?;
+    let looked_up = looking_up.elapsed();
     let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
     if format == ReturnFormat::Metadata {
         let variants = state.0.assets.variants(&entry).await?;
@@ -351,7 +353,10 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
             response
         }
         ReturnFormat::Content | ReturnFormat::Download => {
-            let rendition = state.0.assets.render(&entry, &plan).await?;
+            let mut rendition = state.0.assets.render(&entry, &plan).await?;
+            if let Rendition::Fresh(_, _, timings) = &mut rendition {
+                timings.0.insert(0, ("catalog".into(), looked_up));
+            }
             deliver(
                 state,
                 &entry,
@@ -404,7 +409,7 @@ async fn deliver(
             None,
             "hit",
         ),
-        Rendition::Fresh(v, bytes) => (
+        Rendition::Fresh(v, bytes, _) => (
             &v.content_type,
             &v.sha256,
             v.created_at,
@@ -443,7 +448,23 @@ async fn deliver(
     response
         .headers_mut()
         .insert("kiln-cache", HeaderValue::from_static(cache));
+    if let Rendition::Fresh(_, _, timings) = &rendition
+        && let Ok(value) = HeaderValue::from_str(&server_timing(timings))
+    {
+        response.headers_mut().insert("server-timing", value);
+    }
     Ok(response)
+}
+
+/// `Server-Timing` for a variant made for this request: each stage in
+/// milliseconds, so a browser's dev tools show where the time went.
+fn server_timing(timings: &Timings) -> String {
+    let stages: Vec<String> = timings
+        .0
+        .iter()
+        .map(|(stage, took)| format!("{stage};dur={:.1}", took.as_secs_f64() * 1000.0))
+        .collect();
+    stages.join(", ")
 }
 
 /// How a minted URL is signed: as the path's `signing` asks, and expiring

@@ -24,7 +24,7 @@ use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
 use crate::probe::{self, ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
 use crate::transform::{
-    FxStep, LqipKinds, OutputFormat, ParamError, Params, Plan, PoolError, Source, TransformError, Transformer,
+    FxStep, LqipKinds, OutputFormat, ParamError, Params, Plan, PoolError, Source, Timings, TransformError, Transformer,
 };
 
 mod hot;
@@ -78,8 +78,8 @@ pub enum Rendition {
     Original,
     /// A variant made earlier.
     Cached(Arc<Variant>),
-    /// A variant made for this request.
-    Fresh(Arc<Variant>, Bytes),
+    /// A variant made for this request, with where the time went.
+    Fresh(Arc<Variant>, Bytes, Timings),
 }
 
 /// A URL into the object store itself, for `redirect`.
@@ -578,11 +578,16 @@ impl Assets {
         key: &str,
         token: LeaseToken,
     ) -> Result<Rendition, AssetError> {
+        let started = Instant::now();
         let original = self.read(&entry.original.object_key, &entry.original.sha256).await?;
+        let read = started.elapsed();
         let encoded = self
             .transformer
             .render(original, plan.clone(), source_of(entry))
             .await?;
+        let mut timings = encoded.timings;
+        timings.0.insert(0, ("original".into(), read));
+        let storing = Instant::now();
         let bytes = Bytes::from(encoded.bytes);
         let object_key = ObjectKey::variant(
             &entry.original.object_key,
@@ -614,18 +619,19 @@ impl Assets {
                 return Err(error.into());
             }
         };
+        timings.add("store", storing.elapsed());
         let variant = Arc::new(variant);
         if !recorded {
             // The lease lapsed and another maker took it over; it writes the
             // same bytes to the same key, so the object stays, and these
             // bytes are still the right answer to this request.
             tracing::warn!(path = %entry.path, entry = entry.entry, variant = key, "variant lease was taken over");
-            return Ok(Rendition::Fresh(variant, bytes));
+            return Ok(Rendition::Fresh(variant, bytes, timings));
         }
         tracing::info!(path = %entry.path, entry = entry.entry, variant = key, bytes = variant.bytes, "variant made");
         self.hot.keep_variant(entry, &variant);
         self.hot.keep_object(&variant.object_key, &variant.sha256, &bytes);
-        Ok(Rendition::Fresh(variant, bytes))
+        Ok(Rendition::Fresh(variant, bytes, timings))
     }
 
     /// A URL that reads `plan`'s bytes straight from the object store,
@@ -634,7 +640,7 @@ impl Assets {
         let rendition = self.render(entry, plan).await?;
         let key = match &rendition {
             Rendition::Original => &entry.original.object_key,
-            Rendition::Cached(variant) | Rendition::Fresh(variant, _) => &variant.object_key,
+            Rendition::Cached(variant) | Rendition::Fresh(variant, ..) => &variant.object_key,
         };
         Ok(match link {
             StoreLink::Presigned(ttl) => self.store.presigned_get(key, ttl).await?,

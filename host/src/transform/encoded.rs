@@ -3,11 +3,35 @@
 
 use crate::plugin::PluginError;
 
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
 /// The encoded result of a plan.
 pub struct Encoded {
     pub bytes: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// Where the time went, stage by stage (`Server-Timing`).
+    pub timings: Timings,
+}
+
+/// Stages of making a variant and how long each took, in order; a plugin's
+/// stage is `plugin-{name}`.
+#[derive(Debug, Clone, Default)]
+pub struct Timings(pub Vec<(String, Duration)>);
+
+impl Timings {
+    pub fn add(&mut self, stage: impl Into<String>, took: Duration) {
+        self.0.push((stage.into(), took));
+    }
+}
+
+/// Runs `work`, adding its time to `timings` as `stage`.
+pub(super) fn timed<T>(timings: &RefCell<Timings>, stage: &str, work: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = work();
+    timings.borrow_mut().add(stage, started.elapsed());
+    result
 }
 
 #[derive(Debug, thiserror::Error)]

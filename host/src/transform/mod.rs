@@ -24,7 +24,7 @@ use rs_vips::VipsImage;
 use rs_vips::enums::Interpretation;
 use rs_vips::voption::{Setter, VOption};
 
-pub use encoded::{Encoded, PipelineError};
+pub use encoded::{Encoded, PipelineError, Timings};
 pub use params::{
     ColourSpace, Filter, Fit, FormatRequest, Gravity, OutputFormat, ParamError, ParamLimits, Params, Rect, Strip,
     is_plugin_name,
@@ -291,12 +291,17 @@ impl Transformer {
         self.check_limits(source.width, source.height, source.pages)?;
         let memory = self.admissible(&plan, &source)?;
         let plugins = self.plugins.clone();
-        let encoded = self
+        let submitted = Instant::now();
+        let (encoded, queued) = self
             .pool
             .run(memory, move |watchdog| {
-                pipeline::run(&bytes, &plan, &source, &plugins, &|image| watchdog.watch(image))
+                let queued = submitted.elapsed();
+                let encoded = pipeline::run(&bytes, &plan, &source, &plugins, &|image| watchdog.watch(image));
+                (encoded, queued)
             })
-            .await??;
+            .await?;
+        let mut encoded = encoded?;
+        encoded.timings.0.insert(0, ("queue".into(), queued));
         Ok(encoded)
     }
 

@@ -18,7 +18,9 @@ use rs_vips::VipsImage;
 use rs_vips::enums::{Angle, BandFormat, Direction, Interpretation, OperationRelational};
 use rs_vips::voption::{Setter, VOption};
 
-use super::encoded::{Encoded, PipelineError, vips};
+use std::cell::RefCell;
+
+use super::encoded::{Encoded, PipelineError, Timings, timed, vips};
 use super::icc::is_srgb_profile;
 use super::params::{ColourSpace, Filter, OutputFormat, Strip};
 use super::plan::{Extract, Plan, Source};
@@ -38,6 +40,7 @@ struct Context<'a> {
     source: &'a Source,
     plugins: &'a Plugins,
     watch: Watch<'a>,
+    timings: &'a RefCell<Timings>,
 }
 
 type Step = fn(&Context, Frames) -> Result<Frames>;
@@ -60,58 +63,67 @@ const STEPS: &[(&str, Step)] = &[
 
 /// Runs `plan` on the original `bytes`. `watch` receives every image just
 /// before its pixels are computed, so a watchdog can kill the evaluation.
+/// The result carries where the time went: `decode`, each `plugin-{name}`,
+/// and `encode` (with it, every lazy libvips step the encoder pulls through).
 pub fn run(bytes: &[u8], plan: &Plan, source: &Source, plugins: &Plugins, watch: Watch) -> Result<Encoded> {
-    if let Some(shrunk) = planar::shrink(bytes, plan, source) {
-        if plan.fx.is_empty() {
-            return shrunk.encode(watch);
-        }
-        // With plugins, the planes become their RGBA frame. A frame handed
-        // back unchanged is encoded from the planes, as without plugins;
-        // an opaque one straight from its RGBA; one with transparency goes
-        // through the steps after the plugins.
-        if let Some(frame) = shrunk.rgba() {
-            let result = run_plugins(plan, plugins, frame)?;
-            if !result.changed {
-                return shrunk.encode(watch);
-            }
-            if let Some(encoded) = shrunk.encode_frame(&result.image, watch) {
-                return encoded;
-            }
-            return run_after_plugins(result.image, plan, source, plugins, watch);
-        }
-    }
-    let frames = load(bytes, plan, source)?;
-    let context = Context {
-        plan,
-        source,
-        plugins,
-        watch,
-    };
-    finish(&context, frames, STEPS)
+    let timings = RefCell::new(Timings::default());
+    let mut encoded = run_timed(bytes, plan, source, plugins, watch, &timings)?;
+    encoded.timings = timings.into_inner();
+    Ok(encoded)
 }
 
-/// The rest of the pipeline for a frame made from `planar.rs`'s planes and
-/// run through the plugins: 8-bit sRGB RGBA, every step up to and with the plugins done.
-fn run_after_plugins(
-    frame: PluginImage,
+fn run_timed(
+    bytes: &[u8],
     plan: &Plan,
     source: &Source,
     plugins: &Plugins,
     watch: Watch,
+    timings: &RefCell<Timings>,
 ) -> Result<Encoded> {
     let context = Context {
         plan,
         source,
         plugins,
         watch,
+        timings,
     };
+    // A planar attempt that declines counts in the decode that follows it.
+    let decoding = std::time::Instant::now();
+    if let Some(shrunk) = planar::shrink(bytes, plan, source) {
+        timings.borrow_mut().add("decode", decoding.elapsed());
+        if plan.fx.is_empty() {
+            return timed(timings, "encode", || shrunk.encode(watch));
+        }
+        // With plugins, the planes become their RGBA frame. A frame handed
+        // back unchanged is encoded from the planes, as without plugins;
+        // an opaque one straight from its RGBA; one with transparency goes
+        // through the steps after the plugins.
+        if let Some(frame) = shrunk.rgba() {
+            let result = run_plugins(&context, frame)?;
+            if !result.changed {
+                return timed(timings, "encode", || shrunk.encode(watch));
+            }
+            if let Some(encoded) = timed(timings, "encode", || shrunk.encode_frame(&result.image, watch)) {
+                return encoded;
+            }
+            return run_after_plugins(&context, result.image);
+        }
+    }
+    let frames = load(bytes, plan, source)?;
+    timings.borrow_mut().add("decode", decoding.elapsed());
+    finish(&context, frames, STEPS)
+}
+
+/// The rest of the pipeline for a frame made from `planar.rs`'s planes and
+/// run through the plugins: 8-bit sRGB RGBA, every step up to and with the plugins done.
+fn run_after_plugins(context: &Context, frame: PluginImage) -> Result<Encoded> {
     // No metadata to carry: the plans `planar.rs` takes strip all of it.
     let frame = from_rgba8(frame, false, &VipsImage::new()).map_err(vips("plugins"))?;
     let after_plugins = STEPS
         .iter()
         .position(|(name, _)| *name == "plugins")
         .map_or(0, |i| i + 1);
-    finish(&context, vec![frame], &STEPS[after_plugins..])
+    finish(context, vec![frame], &STEPS[after_plugins..])
 }
 
 /// Runs `steps` on `frames` and encodes the result.
@@ -122,8 +134,13 @@ fn finish(cx: &Context, mut frames: Frames, steps: &[(&str, Step)]) -> Result<En
     let image = join(frames, cx.plan)?;
     (cx.watch)(&image);
     let (width, height) = (image.get_width() as u32, frame_height(&image));
-    let bytes = encode(cx.plan, &image, cx.watch)?;
-    Ok(Encoded { bytes, width, height })
+    let bytes = timed(cx.timings, "encode", || encode(cx.plan, &image, cx.watch))?;
+    Ok(Encoded {
+        bytes,
+        width,
+        height,
+        timings: Timings::default(),
+    })
 }
 
 fn frame_height(image: &VipsImage) -> u32 {
@@ -438,7 +455,7 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
         let current = rgba8(&image, cx.watch).map_err(vips("plugins"))?;
         // Even an unchanged result is taken back from its RGBA: `image` may
         // read its source sequentially, and `rgba8` has read it already.
-        let result = run_plugins(cx.plan, cx.plugins, current)?;
+        let result = run_plugins(cx, current)?;
         out.push(from_rgba8(result.image, had_alpha, &image).map_err(vips("plugins"))?);
     }
     Ok(out)
@@ -446,14 +463,15 @@ fn plugins(cx: &Context, frames: Frames) -> Result<Frames> {
 
 /// One frame through the plan's plugin transforms, in order; `changed` when
 /// any of them changed it.
-fn run_plugins(plan: &Plan, plugins: &Plugins, mut image: PluginImage) -> Result<Transformed> {
+fn run_plugins(cx: &Context, mut image: PluginImage) -> Result<Transformed> {
     let mut changed = false;
-    for step in &plan.fx {
-        let plugin = plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
+    for step in &cx.plan.fx {
+        let plugin = cx.plugins.get(&step.name).ok_or_else(|| PipelineError::Vips {
             step: "plugins",
             message: format!("plugin {:?} is not loaded", step.name),
         })?;
-        let result = plugin.transform(image, &step.params)?;
+        let stage = format!("plugin-{}", step.name);
+        let result = timed(cx.timings, &stage, || plugin.transform(image, &step.params))?;
         image = result.image;
         changed |= result.changed;
     }

@@ -36,7 +36,7 @@ use turbojpeg::{Colorspace, Compressor, PixelFormat, Subsamp, YuvImage, YuvPlane
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
 
-use super::encoded::{Encoded, PipelineError};
+use super::encoded::{Encoded, PipelineError, Timings};
 use super::icc::is_srgb_profile;
 use super::params::{ColourSpace, OutputFormat, Strip};
 use super::plan::{Plan, Source};
@@ -116,6 +116,7 @@ impl Shrunk {
             bytes,
             width: size.0,
             height: size.1,
+            timings: Timings::default(),
         })
     }
 
@@ -146,7 +147,12 @@ impl Shrunk {
             )
             .map_err(|e| encode_failed("WebP", e)),
         };
-        Some(bytes.map(|bytes| Encoded { bytes, width, height }))
+        Some(bytes.map(|bytes| Encoded {
+            bytes,
+            width,
+            height,
+            timings: Timings::default(),
+        }))
     }
 }
 
