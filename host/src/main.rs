@@ -84,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GenerateSecret => Ok(()),
         Command::SignUrl { url, ttl } => {
             let signer = configured_signer(&config)?;
-            println!("{}", sign_url(&signer, &url, ttl)?);
+            println!("{}", signer.sign_url(&url, ttl, unix_now())?);
             Ok(())
         }
         Command::SignUpload { prefix, ttl } => {
@@ -162,31 +162,4 @@ fn configured_signer(config: &Config) -> anyhow::Result<Signer> {
         bail!("no [signing] keys in the configuration; make one with `kiln generate-secret`");
     }
     Ok(signer)
-}
-
-/// Signs `url` (absolute, or a path with its query), keeping any scheme and
-/// host in front and replacing an `s` it already had.
-fn sign_url(signer: &Signer, url: &str, ttl: Option<u64>) -> anyhow::Result<String> {
-    let (origin, rest) = match url.find("://") {
-        Some(scheme_end) => {
-            let path_start = url[scheme_end + 3..]
-                .find('/')
-                .map_or(url.len(), |i| scheme_end + 3 + i);
-            url.split_at(path_start)
-        }
-        None => ("", url),
-    };
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if !path.starts_with("/assets/") {
-        bail!("{url:?} is not an asset URL: its path must start with /assets/");
-    }
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k != "s" && (ttl.is_none() || k != "exp"))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if let Some(ttl) = ttl {
-        pairs.push(("exp".into(), (unix_now() + ttl).to_string()));
-    }
-    let signed = signer.signed_url(path, &pairs).context("no signing key")?;
-    Ok(format!("{origin}{signed}"))
 }

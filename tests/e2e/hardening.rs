@@ -713,3 +713,61 @@ async fn an_unreachable_catalog_is_503_unavailable_quickly() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn urls_are_signed_for_admin_keys_without_the_key_leaving_the_server() {
+    let config = format!(
+        "[signing]\nkeys = [\"{SIGNING_KEY}\"]\n[[paths]]\npattern = \"/private/**\"\nsigning = \"all\"\n{}{}",
+        key_config("ops", "key-ops", r#"["admin", "write"]"#),
+        key_config("writer", "key-writer", r#"["write"]"#),
+    );
+    let kiln = Kiln::builder().config(&config).key("key-ops").start().await;
+    kiln.upload_ok("private/doc", jpeg(80, 60, 1)).await;
+    let sign = |key: &'static str, body: serde_json::Value| {
+        kiln.client
+            .post(kiln.url("/api/sign"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let signed = sign(
+        "key-ops",
+        serde_json::json!({"url": "/assets/private/doc?w=40", "ttl": 60}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed.status(), 200);
+    let url = signed.json::<serde_json::Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with("/assets/private/doc?exp=") && url.contains("&s="),
+        "{url}"
+    );
+    assert_eq!(kiln.status(&url).await, 200, "the signature is the server's own");
+    let absolute = sign("key-ops", serde_json::json!({"url": kiln.url("/assets/private/doc")}))
+        .await
+        .unwrap();
+    let absolute = absolute.json::<serde_json::Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        absolute.starts_with(&kiln.base) && !absolute.contains("exp="),
+        "{absolute}"
+    );
+
+    let writer = sign("key-writer", serde_json::json!({"url": "/assets/private/doc"}))
+        .await
+        .unwrap();
+    assert_error(writer, 403, "forbidden").await;
+    for (body, code) in [
+        (serde_json::json!({"url": "/elsewhere"}), "invalid_body"),
+        (serde_json::json!({"url": "/assets/a", "ttl": 0}), "invalid_param"),
+        (serde_json::json!({"url": "/assets/a", "extra": 1}), "invalid_body"),
+    ] {
+        assert_error(sign("key-ops", body).await.unwrap(), 400, code).await;
+    }
+    assert_error(kiln.fetch("/api/sign").await, 405, "method_not_allowed").await;
+}

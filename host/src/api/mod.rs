@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -226,6 +226,38 @@ fn metrics_text(state: &AppState) -> Response {
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
+/// `POST /api/sign` (`admin`): `{"url", "ttl"?}` → `{"url"}` signed with the
+/// first signing key, so front ends never hold one.
+async fn sign(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Result<Response, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SignRequest {
+        url: String,
+        ttl: Option<u64>,
+    }
+    /// A signed URL lives at most a year.
+    const MOST_TTL: u64 = 365 * 24 * 3600;
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.0.keys.authenticate(authorization)?.authorize_admin()?;
+    let request: SignRequest = upload::read_json(&headers, body, state.0.config.limits.max_json_bytes).await?;
+    if request.ttl.is_some_and(|ttl| ttl == 0 || ttl > MOST_TTL) {
+        return Err(ApiError::invalid_param(
+            "ttl",
+            format!("must be 1 to {MOST_TTL} seconds"),
+        ));
+    }
+    let signed = state
+        .0
+        .signer
+        .sign_url(&request.url, request.ttl, crate::auth::signing::unix_now())
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    Ok(axum::Json(serde_json::json!({ "url": signed })).into_response())
+}
+
+async fn only_post() -> ApiError {
+    ApiError::MethodNotAllowed { allow: "POST" }
+}
+
 /// What `metrics.listen` serves: `/metrics` alone, without a key.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -238,11 +270,12 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Every route template, as the request metrics name them.
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 8] = [
     "/health",
     "/metrics",
     "/ready",
     "/profiles",
+    "/api/sign",
     "/assets",
     "/assets/",
     "/assets/{*rest}",
@@ -254,6 +287,7 @@ pub fn router(state: AppState) -> Router {
         metrics_route,
         ready_route,
         profiles_route,
+        sign_route,
         bare,
         bare_slash,
         assets_route,
@@ -261,6 +295,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(health_route, get(health).fallback(only_get))
         .route(metrics_route, get(metrics).fallback(only_get))
+        .route(sign_route, post(sign).fallback(only_post))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
         .route(bare, any(assets::without_path))

@@ -48,6 +48,14 @@ pub enum SigningKeyError {
     Invalid(usize),
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlSigningError {
+    #[error("the URL is not an asset URL: its path must start with /assets/")]
+    NotAnAssetUrl,
+    #[error("no [signing] keys are configured; make one with `kiln generate-secret`")]
+    NoKey,
+}
+
 /// The configured signing keys; the first signs.
 #[derive(Debug, Clone, Default)]
 pub struct Signer {
@@ -108,6 +116,34 @@ impl Signer {
         } else {
             format!("{path}?{query}&s={signature}")
         })
+    }
+
+    /// Signs `url` (absolute, or a path with its query), keeping any scheme
+    /// and host in front, replacing an `s` it had, and with `ttl` setting
+    /// `exp` to `now + ttl`; the CLI's `sign-url` and `POST /api/sign`.
+    pub fn sign_url(&self, url: &str, ttl: Option<u64>, now: u64) -> Result<String, UrlSigningError> {
+        let (origin, rest) = match url.find("://") {
+            Some(scheme_end) => {
+                let path_start = url[scheme_end + 3..]
+                    .find('/')
+                    .map_or(url.len(), |i| scheme_end + 3 + i);
+                url.split_at(path_start)
+            }
+            None => ("", url),
+        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if !path.starts_with("/assets/") {
+            return Err(UrlSigningError::NotAnAssetUrl);
+        }
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != "s" && (ttl.is_none() || k != "exp"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if let Some(ttl) = ttl {
+            pairs.push(("exp".into(), now.saturating_add(ttl).to_string()));
+        }
+        let signed = self.signed_url(path, &pairs).ok_or(UrlSigningError::NoKey)?;
+        Ok(format!("{origin}{signed}"))
     }
 
     /// Checks the signature and expiry of a request for `path` with the raw
