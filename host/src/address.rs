@@ -254,9 +254,36 @@ pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// `name[:port]` (`[v6]:port` for IPv6) as a lower-case name and a port;
+/// `None` for anything that is not a plain host.
+pub fn split_host(host: &str) -> Option<(String, Option<u16>)> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port.parse().ok()?)),
+        _ => (host, None),
+    };
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| (name.to_ascii_lowercase(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_split_into_a_name_and_a_port() {
+        assert_eq!(
+            split_host("Images.Example.com"),
+            Some(("images.example.com".into(), None))
+        );
+        assert_eq!(split_host("localhost:8080"), Some(("localhost".into(), Some(8080))));
+        assert_eq!(split_host("[::1]:80"), Some(("[::1]".into(), Some(80))));
+        for bad in ["", "a b", "a:port", "a:99999", "evil.example/x", "a@b"] {
+            assert_eq!(split_host(bad), None, "{bad}");
+        }
+    }
 
     fn parse(raw: &str) -> Result<Address, AddressError> {
         Address::parse(raw)

@@ -384,6 +384,16 @@ impl Config {
                 )));
             }
         }
+        if let Some(host) = self
+            .server
+            .allowed_hosts
+            .iter()
+            .find(|host| crate::address::split_host(host).is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.allowed-hosts: {host:?} is not a host name with an optional :port"
+            )));
+        }
         for (key, zero) in [
             ("header-timeout-ms", self.server.header_timeout_ms == 0),
             ("max-connections", self.server.max_connections == 0),
@@ -636,6 +646,8 @@ mod tests {
             ("[[paths]]\npattern = \"/**\"\nbucket = \"UPPER\"", "bucket"),
             ("[signing]\nkeys = [\"nothex\"]", "signing.keys[0]"),
             ("[ingest]\nallowed-domains = [\"http://x\"]", "http://x"),
+            ("[server]\nallowed-hosts = [\"a.example:http\"]", "allowed-hosts"),
+            ("[server]\nallowed-hosts = [\"a b\"]", "allowed-hosts"),
             ("[ingest]\nallowed-networks = [\"10.0.0.0/33\"]", "allowed-networks"),
             ("[[paths]]\npattern = \"/**\"\nsigning = \"all\"", "[signing] keys"),
             ("[[paths]]\npattern = \"/**\"\nsigning = \"some\"", "some"),

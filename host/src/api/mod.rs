@@ -110,30 +110,21 @@ impl AllowedHosts {
         } else {
             configured
         };
-        Self(entries.iter().filter_map(|entry| split_host(entry)).collect())
+        Self(
+            entries
+                .iter()
+                .filter_map(|entry| crate::address::split_host(entry))
+                .collect(),
+        )
     }
 
     fn allows(&self, host: &str) -> bool {
-        split_host(host).is_some_and(|(name, port)| {
+        crate::address::split_host(host).is_some_and(|(name, port)| {
             self.0
                 .iter()
                 .any(|(allowed, allowed_port)| *allowed == name && allowed_port.is_none_or(|p| Some(p) == port))
         })
     }
-}
-
-/// `name[:port]` (`[v6]:port` for IPv6) as a lower-case name and a port;
-/// `None` for anything that is not a plain host.
-fn split_host(host: &str) -> Option<(String, Option<u16>)> {
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port.parse().ok()?)),
-        _ => (host, None),
-    };
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    plain.then(|| (name.to_ascii_lowercase(), port))
 }
 
 /// Request headers accepted; more is `431` (hyper's own limit is set above
