@@ -12,6 +12,7 @@ mod hardening;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod management;
 mod metrics;
 mod pipeline;
 mod plugins;

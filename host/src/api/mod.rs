@@ -5,6 +5,7 @@
 mod assets;
 mod delivery;
 mod error;
+mod management;
 mod request_id;
 mod upload;
 
@@ -261,11 +262,12 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Every route template, as the request metrics name them.
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 9] = [
     "/health",
     "/metrics",
     "/ready",
     "/profiles",
+    "/api/assets",
     "/api/sign",
     "/assets",
     "/assets/",
@@ -278,6 +280,7 @@ pub fn router(state: AppState) -> Router {
         metrics_route,
         ready_route,
         profiles_route,
+        list_route,
         sign_route,
         bare,
         bare_slash,
@@ -286,6 +289,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(health_route, get(health).fallback(only_get))
         .route(metrics_route, get(metrics).fallback(only_get))
+        .route(list_route, get(management::list_assets).fallback(only_get))
         .route(sign_route, post(sign).fallback(only_post))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))

@@ -125,6 +125,19 @@ impl ApiKey {
         }
     }
 
+    /// For `/api` over a subtree: the `admin` scope, and a prefix that holds
+    /// `path` (`None`: every path, which only a key for the root may see).
+    pub fn authorize_admin_over(&self, path: Option<&AssetPath>) -> Result<(), AuthError> {
+        match (path, &self.prefix) {
+            (Some(path), _) => self.authorize(Scope::Admin, path),
+            (None, None) => self.authorize_admin(),
+            (None, Some(prefix)) => Err(AuthError::OutsidePrefix {
+                key: self.name.clone(),
+                prefix: prefix.to_string(),
+            }),
+        }
+    }
+
     pub fn authorize(&self, scope: Scope, path: &AssetPath) -> Result<(), AuthError> {
         if !self.scopes.contains(&scope) {
             return Err(AuthError::MissingScope {

@@ -9,6 +9,7 @@
 mod entry_cache;
 mod postgres;
 mod rows;
+pub use rows::ListCursor;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -274,6 +275,15 @@ pub trait Catalog: Send + Sync {
 
     /// Shared, because the SQLite catalog hands out the answers it keeps.
     async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError>;
+
+    /// Entries at and below `prefix` (all without one) in (path, entry)
+    /// order, after `after`, at most `limit`.
+    async fn list_entries(
+        &self,
+        prefix: Option<&AssetPath>,
+        after: Option<&ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, CatalogError>;
 
     /// Replaces an entry's metadata and bumps `modified_at`.
     async fn update_metadata(

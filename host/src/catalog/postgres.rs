@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 
-use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, job_from_row, to_json, variant_from_row};
+use super::rows::{
+    COLUMNS, ListCursor, VARIANT_COLUMNS, entry_from_row, entry_query, job_from_row, list_query, to_json,
+    variant_from_row,
+};
 use super::{
     Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
     VariantClaim,
@@ -201,6 +204,19 @@ impl Catalog for PostgresCatalog {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(|row| entry_from_row(row).map(Arc::new)).transpose()
+    }
+
+    async fn list_entries(
+        &self,
+        prefix: Option<&AssetPath>,
+        after: Option<&ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, CatalogError> {
+        let rows = list_query::<Postgres>(prefix, after, limit)
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(entry_from_row).collect()
     }
 
     async fn update_metadata(

@@ -41,6 +41,44 @@ where
     query
 }
 
+/// Where a listing of entries resumes: after this path and entry number.
+pub type ListCursor = (String, u64);
+
+/// Entries at and below `prefix` (every entry without one), in the order of
+/// (path, entry), after `after`, at most `limit`: keyset paging, so a page
+/// costs its own size and inserts elsewhere do not shift it.
+pub fn list_query<'a, DB>(
+    prefix: Option<&'a AssetPath>,
+    after: Option<&'a ListCursor>,
+    limit: u32,
+) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM entries e WHERE 1 = 1"));
+    if let Some(prefix) = prefix {
+        // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
+        query.push(" AND (e.path = ").push_bind(prefix.as_str());
+        query.push(" OR (e.path >= ").push_bind(format!("{}/", prefix.as_str()));
+        query
+            .push(" AND e.path < ")
+            .push_bind(format!("{}0", prefix.as_str()))
+            .push("))");
+    }
+    if let Some((path, entry)) = after {
+        query.push(" AND (e.path > ").push_bind(path.as_str());
+        query.push(" OR (e.path = ").push_bind(path.as_str());
+        query.push(" AND e.entry > ").push_bind(*entry as i64).push("))");
+    }
+    query
+        .push(" ORDER BY e.path, e.entry LIMIT ")
+        .push_bind(i64::from(limit));
+    query
+}
+
 pub fn entry_from_row<R>(row: &R) -> Result<Entry, CatalogError>
 where
     R: Row,

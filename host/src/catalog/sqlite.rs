@@ -9,7 +9,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::entry_cache::EntryCache;
-use super::rows::{COLUMNS, VARIANT_COLUMNS, entry_from_row, entry_query, job_from_row, to_json, variant_from_row};
+use super::rows::{
+    COLUMNS, ListCursor, VARIANT_COLUMNS, entry_from_row, entry_query, job_from_row, list_query, to_json,
+    variant_from_row,
+};
 use super::{
     Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
     VariantClaim,
@@ -239,6 +242,19 @@ impl Catalog for SqliteCatalog {
         let answer = self.query_entry(path, selection).await?.map(Arc::new);
         self.entries.keep(path, selection, generation, &answer);
         Ok(answer)
+    }
+
+    async fn list_entries(
+        &self,
+        prefix: Option<&AssetPath>,
+        after: Option<&ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, CatalogError> {
+        let rows = list_query::<Sqlite>(prefix, after, limit)
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(entry_from_row).collect()
     }
 
     async fn update_metadata(

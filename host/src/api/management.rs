@@ -1,0 +1,113 @@
+//! The management API under `/api` (SPEC §8), for keys with the `admin`
+//! scope: what operators and the console need beyond the asset URLs.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::AppState;
+use super::assets::metadata_json;
+use super::error::ApiError;
+use crate::address::AssetPath;
+use crate::catalog::ListCursor;
+
+/// Entries a page lists unless `limit` says otherwise, and at most.
+const DEFAULT_LIMIT: u32 = 100;
+const MOST: u32 = 1000;
+
+/// `GET /api/assets?prefix=&cursor=&limit=`: entries at and below `prefix`,
+/// in path and entry order, a page at a time; `next_cursor` resumes after
+/// the page (null on the last), unmoved by entries added elsewhere.
+pub async fn list_assets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let (mut prefix, mut cursor, mut limit) = (None, None, DEFAULT_LIMIT);
+    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "prefix" => match value.trim_matches('/') {
+                "" => prefix = None,
+                path => {
+                    let path = AssetPath::parse(path).map_err(|e| ApiError::invalid_param("prefix", e))?;
+                    prefix = Some(path);
+                }
+            },
+            "cursor" => cursor = Some(decode_cursor(&value)?),
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MOST).contains(n))
+                    .ok_or_else(|| ApiError::invalid_param("limit", format!("must be 1 to {MOST}")))?;
+            }
+            other => return Err(ApiError::invalid_param(other, "takes prefix, cursor and limit")),
+        }
+    }
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state
+        .0
+        .keys
+        .authenticate(authorization)?
+        .authorize_admin_over(prefix.as_ref())?;
+    let entries = state
+        .0
+        .assets
+        .catalog()
+        .list_entries(prefix.as_ref(), cursor.as_ref(), limit)
+        .await
+        .map_err(crate::assets::AssetError::from)?;
+    let next = (entries.len() == limit as usize)
+        .then(|| {
+            entries
+                .last()
+                .map(|e| encode_cursor(&(e.path.as_str().to_owned(), e.entry)))
+        })
+        .flatten();
+    let listed: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|entry| {
+            let mut json = metadata_json(entry, &[]);
+            if let Some(object) = json.as_object_mut() {
+                object.remove("variants");
+            }
+            json
+        })
+        .collect();
+    Ok(axum::Json(json!({ "entries": listed, "next_cursor": next })).into_response())
+}
+
+fn encode_cursor((path, entry): &ListCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{path}\n{entry}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<ListCursor, ApiError> {
+    let invalid = || ApiError::invalid_param("cursor", "is not a cursor this server handed out");
+    let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(text).map_err(|_| invalid())?;
+    let (path, entry) = text.split_once('\n').ok_or_else(invalid)?;
+    let path = AssetPath::parse(path).map_err(|_| invalid())?;
+    Ok((path.as_str().to_owned(), entry.parse().map_err(|_| invalid())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        let cursor = ("users/1/avatar".to_owned(), 7);
+        assert_eq!(decode_cursor(&encode_cursor(&cursor)).unwrap(), cursor);
+        for forged in [
+            "",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("../x\n1"),
+            &URL_SAFE_NO_PAD.encode("a\nminus"),
+        ] {
+            assert!(decode_cursor(forged).is_err(), "{forged}");
+        }
+    }
+}
