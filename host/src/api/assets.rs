@@ -595,6 +595,25 @@ async fn create(
     Ok(response)
 }
 
+/// What a write to one entry (`PUT …/-/entry/{n}`, `POST …/-/entry/{n}/variants`)
+/// starts with: a `write` key for the path, no query, the entry's number,
+/// and its JSON body read within the limits.
+async fn entry_write<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    address: &Address,
+    query: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(u64, T), ApiError> {
+    authorize(state, headers, Scope::Write, &address.path)?;
+    reject_params(query)?;
+    let Some(Ordering::Entry(number)) = address.selectors.ordering else {
+        return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
+    };
+    let reading = upload::read_json(headers, body, state.0.config.limits.max_json_bytes);
+    Ok((number, within_body_timeout(state, reading).await?))
+}
+
 /// Profiles an upload's `?eager=a,b` queues for its entry, besides the path's
 /// own `eager-variants`.
 fn eager_profiles(state: &AppState, query: &str) -> Result<Vec<String>, ApiError> {
@@ -639,13 +658,7 @@ async fn make_variants(
     struct Batch {
         variants: Vec<String>,
     }
-    authorize(state, headers, Scope::Write, &address.path)?;
-    reject_params(query)?;
-    let Some(Ordering::Entry(number)) = address.selectors.ordering else {
-        return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
-    };
-    let reading = upload::read_json(headers, body, state.0.config.limits.max_json_bytes);
-    let batch: Batch = within_body_timeout(state, reading).await?;
+    let (number, batch): (u64, Batch) = entry_write(state, &address, query, headers, body).await?;
     if batch.variants.is_empty() || batch.variants.len() > MOST {
         return Err(ApiError::bad_request(
             "invalid_body",
@@ -711,13 +724,7 @@ async fn update(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers, Scope::Write, &address.path)?;
-    reject_params(query)?;
-    let Some(Ordering::Entry(number)) = address.selectors.ordering else {
-        return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
-    };
-    let reading = upload::read_json(headers, body, state.0.config.limits.max_json_bytes);
-    let metadata: EntryMetadata = within_body_timeout(state, reading).await?;
+    let (number, metadata): (u64, EntryMetadata) = entry_write(state, &address, query, headers, body).await?;
     metadata
         .validate()
         .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
