@@ -250,6 +250,16 @@ async fn check_on_demand(
     }
 }
 
+/// The content type of what `plan` serves of `entry`: the original's, or
+/// the variant's output format.
+fn served_content_type<'a>(entry: &'a Entry, plan: &Plan) -> &'a str {
+    if plan.identity {
+        entry.original.content_type.as_str()
+    } else {
+        plan.output.format.mime()
+    }
+}
+
 /// The path's `max-output-pixels`, for anything but the original itself.
 fn check_output_pixels(settings: &PathSettings, plan: &Plan) -> Result<(), ApiError> {
     match settings.max_output_pixels {
@@ -307,11 +317,7 @@ async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>) ->
         expires,
     };
     let url = || variant_url(state, headers, minted, &entry, &query.pairs, &plan);
-    let content_type = if plan.identity {
-        entry.original.content_type.as_str()
-    } else {
-        plan.output.format.mime()
-    };
+    let content_type = served_content_type(&entry, &plan);
     let mut response = match format {
         ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
             "url": url()?,
@@ -711,7 +717,7 @@ async fn make_variants(
             "url": variant_url(state, headers, minted, &entry, pairs, plan)?,
             "width": plan.width,
             "height": plan.height,
-            "content_type": if plan.identity { entry.original.content_type.as_str() } else { plan.output.format.mime() },
+            "content_type": served_content_type(&entry, plan),
         }));
     }
     Ok(axum::Json(json!({ "variants": links })).into_response())

@@ -323,8 +323,7 @@ impl Transformer {
                 budget_mib: budget >> 20,
             });
         }
-        let frames = if plan.output.animated { source.pages } else { 1 };
-        Ok(original_bytes(source.width, source.height, frames)
+        Ok(original_bytes(source.width, source.height, frames_kept(plan, source))
             .saturating_add(result)
             .min(budget))
     }
@@ -338,12 +337,18 @@ fn original_bytes(width: u32, height: u32, frames: u32) -> u64 {
     u64::from(width) * u64::from(height) * 4 * u64::from(frames.max(1))
 }
 
+/// The frames a plan decodes and makes: every one of an animation kept as
+/// one, else one.
+fn frames_kept(plan: &Plan, source: &Source) -> u32 {
+    if plan.output.animated { source.pages.max(1) } else { 1 }
+}
+
 /// What the steps after decoding may hold for `plan` at their peak: a step's
 /// RGBA input and output of the largest frame the plan makes (the resized
 /// image before a crop, or the padded canvas), plus the encoder's own
-/// buffers, for every frame kept. The encoders differ most: per pixel of the
-/// result, libaom (AVIF) held up to ~110 bytes, libjxl ~41, x265 (HEIC) ~18,
-/// the others 13 or less (peak RSS of single requests, 0.16 to 9 MP).
+/// buffers, for every frame kept. The encoders differ most, so each is
+/// counted at the worst peak per result pixel measured for it (bench/NOTES.md,
+/// "Hostile-but-valid traffic").
 fn result_bytes(plan: &Plan, source: &Source) -> u64 {
     let bytes_per_pixel: u64 = match plan.output.format {
         OutputFormat::Avif => 112,
@@ -353,10 +358,9 @@ fn result_bytes(plan: &Plan, source: &Source) -> u64 {
     };
     let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
     let largest = area((plan.width, plan.height)).max(plan.resize.map_or(0, area));
-    let frames = if plan.output.animated { source.pages.max(1) } else { 1 };
     largest
         .saturating_mul(bytes_per_pixel)
-        .saturating_mul(u64::from(frames))
+        .saturating_mul(u64::from(frames_kept(plan, source)))
 }
 
 /// The longer side of the preview validators receive.
