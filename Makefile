@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-APT_PACKAGES := pkg-config libvips-dev build-essential cmake nasm
+APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-libwebp bench-plugins bench-hostile fmt clean
@@ -28,9 +28,11 @@ export E2E_MOTO_VENV := $(CURDIR)/$(MOTO_VENV)
 
 ## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), and the
 ## end-to-end suite twice: on SQLite + files, then on PostgreSQL + S3 (moto).
-## The tests of two processes sharing PostgreSQL and S3 run in both.
+## The tests of two processes sharing PostgreSQL and S3 run in both. Then the
+## patched libwebp encoder against the published source (tests/libwebp/check.py).
 test: deps lint plugins postgres s3-server
 	cargo test --workspace --all-targets
+	python3 tests/libwebp/check.py
 	E2E_STACK=postgres-s3 cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 

@@ -1,15 +1,17 @@
 //! The catalog: every entry's number, metadata and where its bytes are.
 //!
-//! [`Catalog`] is the whole interface; SQLite is the embedded default and
-//! PostgreSQL is a second implementation of the same trait. Implementations
-//! own their SQL and migrations and agree on behaviour, which the end-to-end
-//! suite checks. Coordination between processes (entry numbers, later single
-//! flight and jobs) goes through the catalog, never through process memory.
+//! [`Catalog`] is the whole interface, implemented once in `sql.rs` over
+//! either backend: SQLite, the embedded default, or PostgreSQL. What differs
+//! between them (placeholders, the clock, `SKIP LOCKED`, how a variant's key
+//! is indexed) is a small `Dialect`; each backend owns its migrations.
+//! Coordination between processes (entry numbers, single flight, jobs) goes
+//! through the catalog, never through process memory.
 
 mod entry_cache;
 mod postgres;
 mod rows;
 pub use rows::ListCursor;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -22,9 +24,6 @@ use serde::{Deserialize, Serialize};
 use crate::address::{AssetPath, Ordering};
 use crate::probe::{Lqip, SourceColour};
 use crate::store::ObjectKey;
-
-pub use postgres::PostgresCatalog;
-pub use sqlite::SqliteCatalog;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -360,9 +359,9 @@ pub trait Catalog: Send + Sync {
 /// Opens the catalog a database URL names and brings its schema up to date.
 pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteCatalog::open(url, max_connections).await?))
+        Ok(Arc::new(sqlite::open(url, max_connections).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresCatalog::open(url, max_connections).await?))
+        Ok(Arc::new(postgres::open(url, max_connections).await?))
     } else {
         Err(CatalogError::UnsupportedUrl(url.to_owned()))
     }

@@ -2,14 +2,11 @@
 //! case: an upright 8-bit RGB or grey JPEG decoded at a DCT scale, and an
 //! 8-bit sRGB or grey result written with no metadata.
 //!
-//! The `turbojpeg` crate builds libjpeg-turbo 3.1 from source and links it
-//! statically; its symbols stay inside `kiln` (not exported), so libvips keeps
-//! Debian's libjpeg-turbo 2.1 for everything else. That copy carries two
-//! patches to its Huffman decoding, same output and faster
-//! (host/vendor/turbojpeg-sys/README.kiln.md). Measured on the six corpus
-//! photos (bench/NOTES.md), single thread: decoding at 1/4 through libvips
-//! 8.14's `jpegload` took 7.7–14.5 ms, through TurboJPEG 5.7–11.6 ms; the
-//! progressive q80 encode of 512x320 2.8–4.3 ms against 2.0–2.7 ms. Both
+//! The `turbojpeg` crate builds libjpeg-turbo 3.1 from its published source
+//! and links it statically; its symbols stay inside `kiln` (not exported), so
+//! libvips keeps Debian's libjpeg-turbo 2.1 for everything else. It is here
+//! because it decodes at a scale and encodes faster than libvips 8.14's
+//! `jpegload`/`jpegsave` (bench/NOTES.md has the figures). Both
 //! libraries run the same libjpeg code paths (islow DCT, fancy upsampling,
 //! standard quantisation tables, `jpeg_simple_progression`), so the pixels
 //! and the files are libvips' own, give or take a rounding.
@@ -189,14 +186,14 @@ mod tests {
         image.jpegsave_buffer_with_opts(options).unwrap()
     }
 
-    /// Kiln links a patched libjpeg-turbo (host/vendor/turbojpeg-sys): its
-    /// Huffman decoding is faster and must decode every coefficient as the
-    /// unpatched 3.1.0 does. Each fixture (tests/fixtures/jpeg-decode) is
-    /// decoded at 1/8, 1/4, 1/2 and 1, to RGB and to YUV planes, and the
-    /// SHA-256 of all of it is the one the unpatched library gives
-    /// (turbojpeg-sys 1.2.0 from crates.io, in a C program doing the same).
+    /// The libjpeg-turbo Kiln links decodes baseline, progressive, restart
+    /// and truncated JPEGs as libjpeg-turbo 3.1.0 does, so that an update
+    /// of the crate that changes decoded pixels (and so every cached
+    /// variant's bytes) is noticed. Each fixture (tests/fixtures/jpeg-decode)
+    /// is decoded at 1/8, 1/4, 1/2 and 1, to RGB and to YUV planes, and the
+    /// SHA-256 of all of it is the one turbojpeg-sys 1.2.0 gives.
     #[test]
-    fn patched_libjpeg_turbo_decodes_as_the_unpatched_one() {
+    fn libjpeg_turbo_decodes_as_3_1_0_does() {
         use sha2::{Digest, Sha256};
         let cases = [
             (

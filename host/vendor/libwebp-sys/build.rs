@@ -71,20 +71,40 @@ fn do_build() {
         );
     }
 
+    // Kiln: with the `kiln-encoder` feature, the files in `kiln/` stand in
+    // for their namesakes in `vendor/` (README.kiln.md): their directory is
+    // searched first for headers, and their sources are compiled instead.
+    // Without it, this builds the published source as the published crate
+    // does.
+    let overlay = manifest_dir.join("kiln");
+    let patched = env::var_os("CARGO_FEATURE_KILN_ENCODER").is_some();
+    let include_dirs = if patched {
+        vec![overlay.clone(), vendor.clone()]
+    } else {
+        vec![vendor.clone()]
+    };
     let mut cc = cc::Build::new();
-    setup_build(&mut cc, &vendor);
-
-    // Kiln: the intra-4x4 mode search's AVX2 code (README.kiln.md) is
-    // compiled for AVX2 on its own, into the same library; libwebp calls it
-    // only on CPUs that have AVX2.
-    let avx2_source = PathBuf::from("vendor/src/dsp/enc_avx2.c");
+    setup_build(&mut cc, &include_dirs);
     let x86_64 = env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
-    if x86_64 {
+    let source = |relative: &std::path::Path| {
+        let replacement = overlay.join(relative);
+        if patched && replacement.exists() {
+            replacement
+        } else {
+            vendor.join(relative)
+        }
+    };
+    if patched {
+        println!("cargo:rerun-if-changed=kiln");
+    }
+    // The intra-4x4 mode search's AVX2 code is compiled for AVX2 on its own,
+    // into the same library; libwebp calls it only on CPUs that have AVX2.
+    if patched && x86_64 {
         let mut avx2 = cc::Build::new();
-        setup_build(&mut avx2, &vendor);
+        setup_build(&mut avx2, &include_dirs);
         avx2.define("WEBP_HAVE_AVX2", Some("1"))
             .flag("-mavx2")
-            .file(manifest_dir.join(&avx2_source));
+            .file(overlay.join("src/dsp/enc_avx2.c"));
         cc.define("WEBP_HAVE_AVX2", Some("1"))
             .objects(avx2.compile_intermediates());
     }
@@ -93,10 +113,8 @@ fn do_build() {
         .expect("glob vender/src failed")
         .flatten()
     {
-        if x86_64 && f == avx2_source {
-            continue;
-        }
-        cc.file(manifest_dir.join(f));
+        let relative = f.strip_prefix("vendor").expect("globbed under vendor");
+        cc.file(source(relative));
     }
 
     for f in glob::glob("vendor/sharpyuv/**/*.c").expect("glob vendor/src failed") {
@@ -107,8 +125,8 @@ fn do_build() {
 }
 
 #[cfg(not(feature = "system-dylib"))]
-fn setup_build(build: &mut cc::Build, include_dir: &PathBuf) {
-    build.include(include_dir);
+fn setup_build(build: &mut cc::Build, include_dirs: &[PathBuf]) {
+    build.includes(include_dirs);
     build.define("NDEBUG", Some("1"));
     build.define("_THREAD_SAFE", Some("1"));
     if cfg!(feature = "std") {

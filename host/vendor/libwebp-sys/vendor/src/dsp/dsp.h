@@ -116,23 +116,6 @@ typedef int (*VP8Quantize2Blocks)(
 extern VP8QuantizeBlock VP8EncQuantizeBlock;
 extern VP8Quantize2Blocks VP8EncQuantize2Blocks;
 
-// The ten candidates of the intra-4x4 mode search (one per prediction in
-// 'refs'): each transforms 'src' minus its prediction, quantizes it with
-// 'mtx' into 'levels[m]' (as VP8EncQuantizeBlock), and writes the
-// reconstructed block to 'recs[m]' (four rows of four bytes, not BPS apart),
-// its VP8SSE4x4 to 'sse[m]' and, if 'w' is not NULL, its VP8TDisto4x4 to
-// 'disto[m]'; 'nz[m]' says whether any level is non-zero.
-#define VP8_NUM_I4_MODES 10   // NUM_BMODES
-typedef void (*VP8ReconstructI4ModesFunc)(
-    const uint8_t* WEBP_RESTRICT src,
-    const uint8_t* const refs[VP8_NUM_I4_MODES],
-    const struct VP8Matrix* WEBP_RESTRICT const mtx,
-    const uint16_t* WEBP_RESTRICT const w,
-    int16_t levels[VP8_NUM_I4_MODES][16],
-    uint8_t recs[VP8_NUM_I4_MODES][16], int sse[VP8_NUM_I4_MODES],
-    int disto[VP8_NUM_I4_MODES], int nz[VP8_NUM_I4_MODES]);
-extern VP8ReconstructI4ModesFunc VP8ReconstructI4Modes;
-
 // specific to 2nd transform:
 typedef int (*VP8QuantizeBlockWHT)(
     int16_t in[16], int16_t out[16],

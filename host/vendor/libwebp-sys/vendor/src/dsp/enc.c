@@ -768,34 +768,10 @@ VP8Quantize2Blocks VP8EncQuantize2Blocks;
 VP8QuantizeBlockWHT VP8EncQuantizeBlockWHT;
 VP8BlockCopy VP8Copy4x4;
 VP8BlockCopy VP8Copy16x8;
-VP8ReconstructI4ModesFunc VP8ReconstructI4Modes;
-
-static void ReconstructI4Modes_C(const uint8_t* WEBP_RESTRICT src,
-                                 const uint8_t* const refs[VP8_NUM_I4_MODES],
-                                 const VP8Matrix* WEBP_RESTRICT const mtx,
-                                 const uint16_t* WEBP_RESTRICT const w,
-                                 int16_t levels[VP8_NUM_I4_MODES][16],
-                                 uint8_t recs[VP8_NUM_I4_MODES][16],
-                                 int sse[VP8_NUM_I4_MODES],
-                                 int disto[VP8_NUM_I4_MODES],
-                                 int nz[VP8_NUM_I4_MODES]) {
-  int mode, y;
-  for (mode = 0; mode < VP8_NUM_I4_MODES; ++mode) {
-    int16_t tmp[16];
-    uint8_t dst[4 * BPS];
-    VP8FTransform(src, refs[mode], tmp);
-    nz[mode] = VP8EncQuantizeBlock(tmp, levels[mode], mtx);
-    VP8ITransform(refs[mode], tmp, dst, 0);
-    sse[mode] = VP8SSE4x4(src, dst);
-    if (w != NULL) disto[mode] = VP8TDisto4x4(src, dst, w);
-    for (y = 0; y < 4; ++y) memcpy(recs[mode] + 4 * y, dst + y * BPS, 4);
-  }
-}
 
 extern VP8CPUInfo VP8GetCPUInfo;
 extern void VP8EncDspInitSSE2(void);
 extern void VP8EncDspInitSSE41(void);
-extern void VP8EncDspInitAVX2(void);
 extern void VP8EncDspInitNEON(void);
 extern void VP8EncDspInitMIPS32(void);
 extern void VP8EncDspInitMIPSdspR2(void);
@@ -837,7 +813,6 @@ WEBP_DSP_INIT_FUNC(VP8EncDspInit) {
   VP8Mean16x4 = Mean16x4_C;
   VP8Copy4x4 = Copy4x4_C;
   VP8Copy16x8 = Copy16x8_C;
-  VP8ReconstructI4Modes = ReconstructI4Modes_C;
 
   // If defined, use CPUInfo() to overwrite some pointers with faster versions.
   if (VP8GetCPUInfo != NULL) {
@@ -847,11 +822,6 @@ WEBP_DSP_INIT_FUNC(VP8EncDspInit) {
 #if defined(WEBP_HAVE_SSE41)
       if (VP8GetCPUInfo(kSSE4_1)) {
         VP8EncDspInitSSE41();
-      }
-#endif
-#if defined(WEBP_HAVE_AVX2)
-      if (VP8GetCPUInfo(kAVX2)) {
-        VP8EncDspInitAVX2();
       }
 #endif
     }

@@ -30,11 +30,10 @@
 //------------------------------------------------------------------------------
 // Transforms (Paragraph 14.4)
 
-// Does one inverse transform of the coefficients 'in01' and 'in23' (the two
-// halves of 'in' below) and adds it to 'ref': returns the 4x4 result, a row
-// per 32 bits.
-static WEBP_INLINE __m128i ITransformOneRegs_SSE2(
-    const uint8_t* WEBP_RESTRICT ref, const __m128i in01, const __m128i in23) {
+// Does one inverse transform.
+static void ITransform_One_SSE2(const uint8_t* WEBP_RESTRICT ref,
+                                const int16_t* WEBP_RESTRICT in,
+                                uint8_t* WEBP_RESTRICT dst) {
   // This implementation makes use of 16-bit fixed point versions of two
   // multiply constants:
   //    K1 = sqrt(2) * cos (pi/8) ~= 85627 / 2^16
@@ -59,6 +58,9 @@ static WEBP_INLINE __m128i ITransformOneRegs_SSE2(
   const __m128i zero_four = _mm_set_epi16(0, 0, 0, 0, 4, 4, 4, 4);
   __m128i T01, T23;
 
+  // Load and concatenate the transform coefficients.
+  const __m128i in01 = _mm_loadu_si128((const __m128i*)&in[0]);
+  const __m128i in23 = _mm_loadu_si128((const __m128i*)&in[8]);
   // a00 a10 a20 a30   a01 a11 a21 a31
   // a02 a12 a22 a32   a03 a13 a23 a33
 
@@ -147,10 +149,11 @@ static WEBP_INLINE __m128i ITransformOneRegs_SSE2(
     // a02 a12 a22 a32   a03 a13 a23 a33
   }
 
-  // Add inverse transform to 'ref'.
+  // Add inverse transform to 'ref' and store.
   {
     // Load the reference(s).
-    __m128i ref01, ref23;
+    __m128i ref01, ref23, ref0123;
+    int32_t buf[4];
 
     // Load four bytes/pixels per line.
     const __m128i ref0 = _mm_cvtsi32_si128(WebPMemToInt32(&ref[0 * BPS]));
@@ -167,26 +170,16 @@ static WEBP_INLINE __m128i ITransformOneRegs_SSE2(
     ref01 = _mm_add_epi16(ref01, T01);
     ref23 = _mm_add_epi16(ref23, T23);
     // Unsigned saturate to 8b.
-    return _mm_packus_epi16(ref01, ref23);
+    ref0123 = _mm_packus_epi16(ref01, ref23);
+
+    _mm_storeu_si128((__m128i *)buf, ref0123);
+
+    // Store four bytes/pixels per line.
+    WebPInt32ToMem(&dst[0 * BPS], buf[0]);
+    WebPInt32ToMem(&dst[1 * BPS], buf[1]);
+    WebPInt32ToMem(&dst[2 * BPS], buf[2]);
+    WebPInt32ToMem(&dst[3 * BPS], buf[3]);
   }
-}
-
-// Does one inverse transform.
-static void ITransform_One_SSE2(const uint8_t* WEBP_RESTRICT ref,
-                                const int16_t* WEBP_RESTRICT in,
-                                uint8_t* WEBP_RESTRICT dst) {
-  // Load and concatenate the transform coefficients.
-  const __m128i in01 = _mm_loadu_si128((const __m128i*)&in[0]);
-  const __m128i in23 = _mm_loadu_si128((const __m128i*)&in[8]);
-  int32_t buf[4];
-
-  _mm_storeu_si128((__m128i *)buf, ITransformOneRegs_SSE2(ref, in01, in23));
-
-  // Store four bytes/pixels per line.
-  WebPInt32ToMem(&dst[0 * BPS], buf[0]);
-  WebPInt32ToMem(&dst[1 * BPS], buf[1]);
-  WebPInt32ToMem(&dst[2 * BPS], buf[2]);
-  WebPInt32ToMem(&dst[3 * BPS], buf[3]);
 }
 
 // Does two inverse transforms.
@@ -387,12 +380,9 @@ static void FTransformPass1_SSE2(const __m128i* const in01,
   *out32 = _mm_shuffle_epi32(v23, _MM_SHUFFLE(1, 0, 3, 2));  // 3 2 3 2 3 2..
 }
 
-// Second pass: the coefficients in the order FTransform stores them, the
-// first eight in 'out0', the last eight in 'out8'.
-static WEBP_INLINE void FTransformPass2Regs_SSE2(const __m128i* const v01,
-                                                 const __m128i* const v32,
-                                                 __m128i* const out0,
-                                                 __m128i* const out8) {
+static void FTransformPass2_SSE2(const __m128i* const v01,
+                                 const __m128i* const v32,
+                                 int16_t* WEBP_RESTRICT out) {
   const __m128i zero = _mm_setzero_si128();
   const __m128i seven = _mm_set1_epi16(7);
   const __m128i k5352_2217 = _mm_set_epi16(5352,  2217, 5352,  2217,
@@ -437,31 +427,21 @@ static WEBP_INLINE void FTransformPass2Regs_SSE2(const __m128i* const v01,
   const __m128i d0 = _mm_srai_epi16(c0, 4);
   const __m128i d2 = _mm_srai_epi16(c2, 4);
 
-  *out0 = _mm_unpacklo_epi64(d0, g1);
-  *out8 = _mm_unpacklo_epi64(d2, f3);
+  const __m128i d0_g1 = _mm_unpacklo_epi64(d0, g1);
+  const __m128i d2_f3 = _mm_unpacklo_epi64(d2, f3);
+  _mm_storeu_si128((__m128i*)&out[0], d0_g1);
+  _mm_storeu_si128((__m128i*)&out[8], d2_f3);
 }
 
-static void FTransformPass2_SSE2(const __m128i* const v01,
-                                 const __m128i* const v32,
-                                 int16_t* WEBP_RESTRICT out) {
-  __m128i out0, out8;
-  FTransformPass2Regs_SSE2(v01, v32, &out0, &out8);
-  _mm_storeu_si128((__m128i*)&out[0], out0);
-  _mm_storeu_si128((__m128i*)&out[8], out8);
-}
-
-// Only the first four bytes of each row are read (32-bit loads, which the
-// CPU can forward from the 32-bit stores that wrote a prediction).
-static WEBP_INLINE void FTransformRegs_SSE2(const uint8_t* WEBP_RESTRICT src,
-                                            const uint8_t* WEBP_RESTRICT ref,
-                                            __m128i* const out0,
-                                            __m128i* const out8) {
+static void FTransform_SSE2(const uint8_t* WEBP_RESTRICT src,
+                            const uint8_t* WEBP_RESTRICT ref,
+                            int16_t* WEBP_RESTRICT out) {
   const __m128i zero = _mm_setzero_si128();
   // Load src.
-  const __m128i src0 = _mm_cvtsi32_si128(WebPMemToInt32(&src[0 * BPS]));
-  const __m128i src1 = _mm_cvtsi32_si128(WebPMemToInt32(&src[1 * BPS]));
-  const __m128i src2 = _mm_cvtsi32_si128(WebPMemToInt32(&src[2 * BPS]));
-  const __m128i src3 = _mm_cvtsi32_si128(WebPMemToInt32(&src[3 * BPS]));
+  const __m128i src0 = _mm_loadl_epi64((const __m128i*)&src[0 * BPS]);
+  const __m128i src1 = _mm_loadl_epi64((const __m128i*)&src[1 * BPS]);
+  const __m128i src2 = _mm_loadl_epi64((const __m128i*)&src[2 * BPS]);
+  const __m128i src3 = _mm_loadl_epi64((const __m128i*)&src[3 * BPS]);
   // 00 01 02 03 *
   // 10 11 12 13 *
   // 20 21 22 23 *
@@ -473,10 +453,10 @@ static WEBP_INLINE void FTransformRegs_SSE2(const uint8_t* WEBP_RESTRICT src,
   // 20 21 30 31 22 22 32 33 * * ...
 
   // Load ref.
-  const __m128i ref0 = _mm_cvtsi32_si128(WebPMemToInt32(&ref[0 * BPS]));
-  const __m128i ref1 = _mm_cvtsi32_si128(WebPMemToInt32(&ref[1 * BPS]));
-  const __m128i ref2 = _mm_cvtsi32_si128(WebPMemToInt32(&ref[2 * BPS]));
-  const __m128i ref3 = _mm_cvtsi32_si128(WebPMemToInt32(&ref[3 * BPS]));
+  const __m128i ref0 = _mm_loadl_epi64((const __m128i*)&ref[0 * BPS]);
+  const __m128i ref1 = _mm_loadl_epi64((const __m128i*)&ref[1 * BPS]);
+  const __m128i ref2 = _mm_loadl_epi64((const __m128i*)&ref[2 * BPS]);
+  const __m128i ref3 = _mm_loadl_epi64((const __m128i*)&ref[3 * BPS]);
   const __m128i ref_0 = _mm_unpacklo_epi16(ref0, ref1);
   const __m128i ref_1 = _mm_unpacklo_epi16(ref2, ref3);
 
@@ -495,16 +475,7 @@ static WEBP_INLINE void FTransformRegs_SSE2(const uint8_t* WEBP_RESTRICT src,
   FTransformPass1_SSE2(&row01, &row23, &v01, &v32);
 
   // Second pass
-  FTransformPass2Regs_SSE2(&v01, &v32, out0, out8);
-}
-
-static void FTransform_SSE2(const uint8_t* WEBP_RESTRICT src,
-                            const uint8_t* WEBP_RESTRICT ref,
-                            int16_t* WEBP_RESTRICT out) {
-  __m128i out0, out8;
-  FTransformRegs_SSE2(src, ref, &out0, &out8);
-  _mm_storeu_si128((__m128i*)&out[0], out0);
-  _mm_storeu_si128((__m128i*)&out[8], out8);
+  FTransformPass2_SSE2(&v01, &v32, out);
 }
 
 static void FTransform2_SSE2(const uint8_t* WEBP_RESTRICT src,
@@ -1303,15 +1274,40 @@ static void Mean16x4_SSE2(const uint8_t* WEBP_RESTRICT ref, uint32_t dc[4]) {
 // reconstructed samples.
 
 // Hadamard transform
-// Returns the weighted sum of the absolute value of the transformed
-// coefficients of A (lanes 0-3 of the rows 'tmp_0'..'tmp_3', 16 bits each)
-// minus that of B (lanes 4-7).
+// Returns the weighted sum of the absolute value of transformed coefficients.
 // w[] contains a row-major 4 by 4 symmetric matrix.
-static WEBP_INLINE int TTransformRows_SSE2(__m128i tmp_0, __m128i tmp_1,
-                                           __m128i tmp_2, __m128i tmp_3,
-                                           const uint16_t* WEBP_RESTRICT const w) {
+static int TTransform_SSE2(const uint8_t* WEBP_RESTRICT inA,
+                           const uint8_t* WEBP_RESTRICT inB,
+                           const uint16_t* WEBP_RESTRICT const w) {
   int32_t sum[4];
+  __m128i tmp_0, tmp_1, tmp_2, tmp_3;
   const __m128i zero = _mm_setzero_si128();
+
+  // Load and combine inputs.
+  {
+    const __m128i inA_0 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 0]);
+    const __m128i inA_1 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 1]);
+    const __m128i inA_2 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 2]);
+    const __m128i inA_3 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 3]);
+    const __m128i inB_0 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 0]);
+    const __m128i inB_1 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 1]);
+    const __m128i inB_2 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 2]);
+    const __m128i inB_3 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 3]);
+
+    // Combine inA and inB (we'll do two transforms in parallel).
+    const __m128i inAB_0 = _mm_unpacklo_epi32(inA_0, inB_0);
+    const __m128i inAB_1 = _mm_unpacklo_epi32(inA_1, inB_1);
+    const __m128i inAB_2 = _mm_unpacklo_epi32(inA_2, inB_2);
+    const __m128i inAB_3 = _mm_unpacklo_epi32(inA_3, inB_3);
+    tmp_0 = _mm_unpacklo_epi8(inAB_0, zero);
+    tmp_1 = _mm_unpacklo_epi8(inAB_1, zero);
+    tmp_2 = _mm_unpacklo_epi8(inAB_2, zero);
+    tmp_3 = _mm_unpacklo_epi8(inAB_3, zero);
+    // a00 a01 a02 a03   b00 b01 b02 b03
+    // a10 a11 a12 a13   b10 b11 b12 b13
+    // a20 a21 a22 a23   b20 b21 b22 b23
+    // a30 a31 a32 a33   b30 b31 b32 b33
+  }
 
   // Vertical pass first to avoid a transpose (vertical and horizontal passes
   // are commutative because w/kWeightY is symmetric) and subsequent transpose.
@@ -1382,42 +1378,6 @@ static WEBP_INLINE int TTransformRows_SSE2(__m128i tmp_0, __m128i tmp_1,
   return sum[0] + sum[1] + sum[2] + sum[3];
 }
 
-// TTransformRows_SSE2 of the 4x4 blocks at 'inA' and 'inB'.
-static int TTransform_SSE2(const uint8_t* WEBP_RESTRICT inA,
-                           const uint8_t* WEBP_RESTRICT inB,
-                           const uint16_t* WEBP_RESTRICT const w) {
-  __m128i tmp_0, tmp_1, tmp_2, tmp_3;
-  const __m128i zero = _mm_setzero_si128();
-
-  // Load and combine inputs.
-  {
-    const __m128i inA_0 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 0]);
-    const __m128i inA_1 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 1]);
-    const __m128i inA_2 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 2]);
-    const __m128i inA_3 = _mm_loadl_epi64((const __m128i*)&inA[BPS * 3]);
-    const __m128i inB_0 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 0]);
-    const __m128i inB_1 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 1]);
-    const __m128i inB_2 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 2]);
-    const __m128i inB_3 = _mm_loadl_epi64((const __m128i*)&inB[BPS * 3]);
-
-    // Combine inA and inB (we'll do two transforms in parallel).
-    const __m128i inAB_0 = _mm_unpacklo_epi32(inA_0, inB_0);
-    const __m128i inAB_1 = _mm_unpacklo_epi32(inA_1, inB_1);
-    const __m128i inAB_2 = _mm_unpacklo_epi32(inA_2, inB_2);
-    const __m128i inAB_3 = _mm_unpacklo_epi32(inA_3, inB_3);
-    tmp_0 = _mm_unpacklo_epi8(inAB_0, zero);
-    tmp_1 = _mm_unpacklo_epi8(inAB_1, zero);
-    tmp_2 = _mm_unpacklo_epi8(inAB_2, zero);
-    tmp_3 = _mm_unpacklo_epi8(inAB_3, zero);
-    // a00 a01 a02 a03   b00 b01 b02 b03
-    // a10 a11 a12 a13   b10 b11 b12 b13
-    // a20 a21 a22 a23   b20 b21 b22 b23
-    // a30 a31 a32 a33   b30 b31 b32 b33
-  }
-
-  return TTransformRows_SSE2(tmp_0, tmp_1, tmp_2, tmp_3, w);
-}
-
 static int Disto4x4_SSE2(const uint8_t* WEBP_RESTRICT const a,
                          const uint8_t* WEBP_RESTRICT const b,
                          const uint16_t* WEBP_RESTRICT const w) {
@@ -1442,10 +1402,8 @@ static int Disto16x16_SSE2(const uint8_t* WEBP_RESTRICT const a,
 // Quantization
 //
 
-// Quantizes the coefficients 'in' holds (as DoQuantizeBlock_SSE2 below loads
-// them) into 'out' and replaces them with their dequantized values.
-static WEBP_INLINE int DoQuantizeBlockRegs_SSE2(
-    __m128i* const in0_io, __m128i* const in8_io, int16_t out[16],
+static WEBP_INLINE int DoQuantizeBlock_SSE2(
+    int16_t in[16], int16_t out[16],
     const uint16_t* WEBP_RESTRICT const sharpen,
     const VP8Matrix* WEBP_RESTRICT const mtx) {
   const __m128i max_coeff_2047 = _mm_set1_epi16(MAX_LEVEL);
@@ -1454,8 +1412,9 @@ static WEBP_INLINE int DoQuantizeBlockRegs_SSE2(
   __m128i out0, out8;
   __m128i packed_out;
 
-  __m128i in0 = *in0_io;
-  __m128i in8 = *in8_io;
+  // Load all inputs.
+  __m128i in0 = _mm_loadu_si128((__m128i*)&in[0]);
+  __m128i in8 = _mm_loadu_si128((__m128i*)&in[8]);
   const __m128i iq0 = _mm_loadu_si128((const __m128i*)&mtx->iq[0]);
   const __m128i iq8 = _mm_loadu_si128((const __m128i*)&mtx->iq[8]);
   const __m128i q0 = _mm_loadu_si128((const __m128i*)&mtx->q[0]);
@@ -1522,8 +1481,11 @@ static WEBP_INLINE int DoQuantizeBlockRegs_SSE2(
   out8 = _mm_sub_epi16(out8, sign8);
 
   // in = out * Q
-  *in0_io = _mm_mullo_epi16(out0, q0);
-  *in8_io = _mm_mullo_epi16(out8, q8);
+  in0 = _mm_mullo_epi16(out0, q0);
+  in8 = _mm_mullo_epi16(out8, q8);
+
+  _mm_storeu_si128((__m128i*)&in[0], in0);
+  _mm_storeu_si128((__m128i*)&in[8], in8);
 
   // zigzag the output before storing it.
   //
@@ -1553,19 +1515,6 @@ static WEBP_INLINE int DoQuantizeBlockRegs_SSE2(
   return (_mm_movemask_epi8(_mm_cmpeq_epi8(packed_out, zero)) != 0xffff);
 }
 
-static WEBP_INLINE int DoQuantizeBlock_SSE2(
-    int16_t in[16], int16_t out[16],
-    const uint16_t* WEBP_RESTRICT const sharpen,
-    const VP8Matrix* WEBP_RESTRICT const mtx) {
-  // Load all inputs.
-  __m128i in0 = _mm_loadu_si128((__m128i*)&in[0]);
-  __m128i in8 = _mm_loadu_si128((__m128i*)&in[8]);
-  const int nz = DoQuantizeBlockRegs_SSE2(&in0, &in8, out, sharpen, mtx);
-  _mm_storeu_si128((__m128i*)&in[0], in0);
-  _mm_storeu_si128((__m128i*)&in[8], in8);
-  return nz;
-}
-
 static int QuantizeBlock_SSE2(int16_t in[16], int16_t out[16],
                               const VP8Matrix* WEBP_RESTRICT const mtx) {
   return DoQuantizeBlock_SSE2(in, out, &mtx->sharpen[0], mtx);
@@ -1583,74 +1532,6 @@ static int Quantize2Blocks_SSE2(int16_t in[32], int16_t out[32],
   nz  = DoQuantizeBlock_SSE2(in + 0 * 16, out + 0 * 16, sharpen, mtx) << 0;
   nz |= DoQuantizeBlock_SSE2(in + 1 * 16, out + 1 * 16, sharpen, mtx) << 1;
   return nz;
-}
-
-//------------------------------------------------------------------------------
-// The candidates of the intra-4x4 mode search, each kept in registers from
-// the forward transform to the scores: the same results as FTransform_SSE2,
-// QuantizeBlock_SSE2, ITransform_SSE2, SSE4x4_SSE2 and Disto4x4_SSE2 in turn,
-// without reloading each step's output from memory.
-
-static WEBP_INLINE int ReconstructI4_SSE2(
-    const uint8_t* WEBP_RESTRICT src, const uint8_t* WEBP_RESTRICT ref,
-    const VP8Matrix* WEBP_RESTRICT const mtx,
-    const uint16_t* WEBP_RESTRICT const w, int16_t levels[16],
-    uint8_t rec_out[16], int* WEBP_RESTRICT const sse,
-    int* WEBP_RESTRICT const disto) {
-  const __m128i zero = _mm_setzero_si128();
-  __m128i in0, in8, rec, src0123;
-  int nz;
-
-  FTransformRegs_SSE2(src, ref, &in0, &in8);
-  nz = DoQuantizeBlockRegs_SSE2(&in0, &in8, levels, &mtx->sharpen[0], mtx);
-  rec = ITransformOneRegs_SSE2(ref, in0, in8);
-  _mm_storeu_si128((__m128i*)rec_out, rec);
-  {
-    const __m128i src0 = _mm_cvtsi32_si128(WebPMemToInt32(&src[0 * BPS]));
-    const __m128i src1 = _mm_cvtsi32_si128(WebPMemToInt32(&src[1 * BPS]));
-    const __m128i src2 = _mm_cvtsi32_si128(WebPMemToInt32(&src[2 * BPS]));
-    const __m128i src3 = _mm_cvtsi32_si128(WebPMemToInt32(&src[3 * BPS]));
-    src0123 = _mm_unpacklo_epi64(_mm_unpacklo_epi32(src0, src1),
-                                 _mm_unpacklo_epi32(src2, src3));
-  }
-  {
-    const __m128i d0 = _mm_subs_epi16(_mm_unpacklo_epi8(src0123, zero),
-                                      _mm_unpacklo_epi8(rec, zero));
-    const __m128i d1 = _mm_subs_epi16(_mm_unpackhi_epi8(src0123, zero),
-                                      _mm_unpackhi_epi8(rec, zero));
-    const __m128i sum = _mm_add_epi32(_mm_madd_epi16(d0, d0),
-                                      _mm_madd_epi16(d1, d1));
-    const __m128i sum2 =
-        _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-    const __m128i sum4 =
-        _mm_add_epi32(sum2, _mm_shuffle_epi32(sum2, _MM_SHUFFLE(2, 3, 0, 1)));
-    *sse = _mm_cvtsi128_si32(sum4);
-  }
-  if (w != NULL) {
-    // Rows 0-1 and 2-3 of src and of the reconstruction, side by side.
-    const __m128i inAB_01 = _mm_unpacklo_epi32(src0123, rec);
-    const __m128i inAB_23 = _mm_unpackhi_epi32(src0123, rec);
-    const int diff_sum = TTransformRows_SSE2(
-        _mm_unpacklo_epi8(inAB_01, zero), _mm_unpackhi_epi8(inAB_01, zero),
-        _mm_unpacklo_epi8(inAB_23, zero), _mm_unpackhi_epi8(inAB_23, zero), w);
-    *disto = abs(diff_sum) >> 5;
-  }
-  return nz;
-}
-
-static void ReconstructI4Modes_SSE2(
-    const uint8_t* WEBP_RESTRICT src,
-    const uint8_t* const refs[VP8_NUM_I4_MODES],
-    const VP8Matrix* WEBP_RESTRICT const mtx,
-    const uint16_t* WEBP_RESTRICT const w,
-    int16_t levels[VP8_NUM_I4_MODES][16], uint8_t recs[VP8_NUM_I4_MODES][16],
-    int sse[VP8_NUM_I4_MODES], int disto[VP8_NUM_I4_MODES],
-    int nz[VP8_NUM_I4_MODES]) {
-  int mode;
-  for (mode = 0; mode < VP8_NUM_I4_MODES; ++mode) {
-    nz[mode] = ReconstructI4_SSE2(src, refs[mode], mtx, w, levels[mode],
-                                  recs[mode], &sse[mode], &disto[mode]);
-  }
 }
 
 //------------------------------------------------------------------------------
@@ -1677,7 +1558,6 @@ WEBP_TSAN_IGNORE_FUNCTION void VP8EncDspInitSSE2(void) {
   VP8TDisto4x4 = Disto4x4_SSE2;
   VP8TDisto16x16 = Disto16x16_SSE2;
   VP8Mean16x4 = Mean16x4_SSE2;
-  VP8ReconstructI4Modes = ReconstructI4Modes_SSE2;
 }
 
 #else  // !WEBP_USE_SSE2

@@ -1085,10 +1085,6 @@ static int PickBestIntra4(VP8EncIterator* WEBP_RESTRICT const it,
   uint8_t* const best_blocks = it->yuv_out2 + Y_OFF_ENC;
   int total_header_bits = 0;
   VP8ModeScore rd_best;
-  const int trellis = DO_TRELLIS_I4 && it->do_trellis;
-  int16_t modes_levels[NUM_BMODES][16];
-  uint8_t modes_recs[NUM_BMODES][16];
-  int modes_sse[NUM_BMODES], modes_disto[NUM_BMODES], modes_nz[NUM_BMODES];
 
   if (enc->max_i4_header_bits == 0) {
     return 0;
@@ -1110,38 +1106,19 @@ static int PickBestIntra4(VP8EncIterator* WEBP_RESTRICT const it,
 
     InitScore(&rd_i4);
     MakeIntra4Preds(it);
-    if (!trellis) {
-      // Every candidate reconstructed and its distortion measured at once.
-      const uint8_t* refs[NUM_BMODES];
-      for (mode = 0; mode < NUM_BMODES; ++mode) {
-        refs[mode] = it->yuv_p + VP8I4ModeOffsets[mode];
-      }
-      VP8ReconstructI4Modes(src, refs, &dqm->y1, tlambda ? kWeightY : NULL,
-                            modes_levels, modes_recs, modes_sse, modes_disto,
-                            modes_nz);
-    }
     for (mode = 0; mode < NUM_BMODES; ++mode) {
       VP8ModeScore rd_tmp;
-      int16_t trellis_levels[16];
-      const int16_t* tmp_levels;
+      int16_t tmp_levels[16];
 
-      if (trellis) {
-        tmp_levels = trellis_levels;
-        // Reconstruct
-        rd_tmp.nz =
-            ReconstructIntra4(it, trellis_levels, src, tmp_dst, mode) << it->i4;
+      // Reconstruct
+      rd_tmp.nz =
+          ReconstructIntra4(it, tmp_levels, src, tmp_dst, mode) << it->i4;
 
-        // Compute RD-score
-        rd_tmp.D = VP8SSE4x4(src, tmp_dst);
-        rd_tmp.SD =
-            tlambda ? MULT_8B(tlambda, VP8TDisto4x4(src, tmp_dst, kWeightY))
-                    : 0;
-      } else {
-        tmp_levels = modes_levels[mode];
-        rd_tmp.nz = modes_nz[mode] << it->i4;
-        rd_tmp.D = modes_sse[mode];
-        rd_tmp.SD = tlambda ? MULT_8B(tlambda, modes_disto[mode]) : 0;
-      }
+      // Compute RD-score
+      rd_tmp.D = VP8SSE4x4(src, tmp_dst);
+      rd_tmp.SD =
+          tlambda ? MULT_8B(tlambda, VP8TDisto4x4(src, tmp_dst, kWeightY))
+                  : 0;
       rd_tmp.H = mode_costs[mode];
 
       // Add flatness penalty, to avoid flat area to be mispredicted
@@ -1163,15 +1140,9 @@ static int PickBestIntra4(VP8EncIterator* WEBP_RESTRICT const it,
       if (best_mode < 0 || rd_tmp.score < rd_i4.score) {
         CopyScore(&rd_i4, &rd_tmp);
         best_mode = mode;
-        if (trellis) SwapPtr(&tmp_dst, &best_block);
+        SwapPtr(&tmp_dst, &best_block);
         memcpy(rd_best.y_ac_levels[it->i4], tmp_levels,
                sizeof(rd_best.y_ac_levels[it->i4]));
-      }
-    }
-    if (!trellis) {
-      int y;
-      for (y = 0; y < 4; ++y) {
-        memcpy(best_block + y * BPS, modes_recs[best_mode] + 4 * y, 4);
       }
     }
     SetRDScore(dqm->lambda_mode, &rd_i4);

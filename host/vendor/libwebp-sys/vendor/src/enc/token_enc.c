@@ -204,9 +204,6 @@ int VP8RecordCoeffTokens(int ctx, const struct VP8Residual* const res,
 int VP8EmitTokens(VP8TBuffer* const b, VP8BitWriter* const bw,
                   const uint8_t* const probas, int final_pass) {
   const VP8Tokens* p = b->pages;
-  // VP8PutBit() on the writer's state in registers.
-  int32_t range = bw->range, value = bw->value;
-  int nb_bits = bw->nb_bits;
   assert(!b->error);
   while (p != NULL) {
     const VP8Tokens* const next = p->next;
@@ -216,25 +213,15 @@ int VP8EmitTokens(VP8TBuffer* const b, VP8BitWriter* const bw,
     while (n-- > N) {
       const token_t token = tokens[n];
       const int bit = (token >> 15) & 1;
-      const int proba = (token & FIXED_PROBA_BIT)
-                            ? (token & 0xffu)  // constant proba
-                            : probas[token & 0x3fffu];
-      VP8PutBitState(&range, &value, &nb_bits, bit, proba);
-      if (nb_bits > 0) {
-        bw->range = range;
-        bw->value = value;
-        bw->nb_bits = nb_bits;
-        VP8BitWriterFlush(bw);
-        value = bw->value;
-        nb_bits = bw->nb_bits;
+      if (token & FIXED_PROBA_BIT) {
+        VP8PutBit(bw, bit, token & 0xffu);  // constant proba
+      } else {
+        VP8PutBit(bw, bit, probas[token & 0x3fffu]);
       }
     }
     if (final_pass) WebPSafeFree((void*)p);
     p = next;
   }
-  bw->range = range;
-  bw->value = value;
-  bw->nb_bits = nb_bits;
   if (final_pass) b->pages = NULL;
   return 1;
 }

@@ -81,6 +81,18 @@ static void Flush(VP8BitWriter* const bw) {
 //------------------------------------------------------------------------------
 // renormalization
 
+static const uint8_t kNorm[128] = {  // renorm_sizes[i] = 8 - log2(i)
+     7, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  0
+};
+
 // range = ((range + 1) << kVP8Log2Range[range]) - 1
 static const uint8_t kNewRange[128] = {
   127, 127, 191, 127, 159, 191, 223, 127, 143, 159, 175, 191, 207, 223, 239,
@@ -95,12 +107,22 @@ static const uint8_t kNewRange[128] = {
 };
 
 int VP8PutBit(VP8BitWriter* const bw, int bit, int prob) {
-  VP8PutBitState(&bw->range, &bw->value, &bw->nb_bits, bit, prob);
-  if (bw->nb_bits > 0) Flush(bw);
+  const int split = (bw->range * prob) >> 8;
+  if (bit) {
+    bw->value += split + 1;
+    bw->range -= split + 1;
+  } else {
+    bw->range = split;
+  }
+  if (bw->range < 127) {   // emit 'shift' bits out and renormalize
+    const int shift = kNorm[bw->range];
+    bw->range = kNewRange[bw->range];
+    bw->value <<= shift;
+    bw->nb_bits += shift;
+    if (bw->nb_bits > 0) Flush(bw);
+  }
   return bit;
 }
-
-void VP8BitWriterFlush(VP8BitWriter* const bw) { Flush(bw); }
 
 int VP8PutBitUniform(VP8BitWriter* const bw, int bit) {
   const int split = bw->range >> 1;

@@ -16,7 +16,6 @@
 
 #include <stddef.h>
 
-#include "src/utils/utils.h"
 #include "src/webp/types.h"
 
 #ifdef __cplusplus
@@ -47,28 +46,6 @@ uint8_t* VP8BitWriterFinish(VP8BitWriter* const bw);
 void VP8BitWriterWipeOut(VP8BitWriter* const bw);
 
 int VP8PutBit(VP8BitWriter* const bw, int bit, int prob);
-
-// VP8PutBit's arithmetic on a writer's 'range', 'value' and 'nb_bits' held
-// by the caller, for loops that write many bits (in registers); once
-// *nb_bits is positive, they must be stored back in the writer and
-// VP8BitWriterFlush() called before the next bit. It has no branch on 'bit',
-// which is close to random in coded data, nor on renormalisation: the shift
-// is 7 minus the position of the top bit of range + 1 and the new range is
-// range + 1 shifted up by that, minus one (below 127, the values the tables
-// kNorm and kNewRange held; 127 and above stay as they are).
-static WEBP_INLINE void VP8PutBitState(int32_t* const range,
-                                       int32_t* const value,
-                                       int* const nb_bits, int bit, int prob) {
-  const int32_t split = (*range * prob) >> 8;
-  const int32_t mask = -(int32_t)(bit != 0);
-  const int32_t upper = split + 1;
-  const int32_t new_range = (split & ~mask) | ((*range - upper) & mask);
-  const int shift = 7 - BitsLog2Floor((uint32_t)new_range + 1);
-  *range = (int32_t)((((uint32_t)new_range + 1) << shift) - 1);
-  *value = (*value + (upper & mask)) << shift;
-  *nb_bits += shift;
-}
-void VP8BitWriterFlush(VP8BitWriter* const bw);
 int VP8PutBitUniform(VP8BitWriter* const bw, int bit);
 void VP8PutBits(VP8BitWriter* const bw, uint32_t value, int nb_bits);
 void VP8PutSignedBits(VP8BitWriter* const bw, int value, int nb_bits);
