@@ -169,8 +169,8 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The async runtime's thread count. Its threads only move requests
     /// and bytes about, so the cores go to the transform pool: on 2 cores,
-    /// one thread instead of two answered cached variants with ~25% less CPU
-    /// each and cold transforms 2–5% faster (fewer cross-thread wake-ups;
+    /// one thread instead of two answered cached variants with less CPU and
+    /// made cold transforms faster (fewer cross-thread wake-ups;
     /// bench/NOTES.md).
     pub fn io_threads(&self) -> usize {
         match self.io_threads {

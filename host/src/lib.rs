@@ -128,18 +128,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// which image-sized buffers are carved from per-thread arenas that rarely
 /// shrink: with many threads, peak memory grows with every concurrent
 /// request. A fixed threshold keeps the largest decode buffers in their own
-/// mappings, returned to the system when freed (`make bench` (e): peak RSS
-/// 727 MB → ~320 MB for 16 concurrent transforms of a 14.7 MP photo).
-/// Below the threshold, buffers are reused from the heap instead of faulted
-/// in afresh each time: at 16 MiB that includes the 8 MB coefficient array
-/// libjpeg allocates (and zeroes) for a 4 MP progressive JPEG, whose ~2000
-/// page faults per decode were 2.2% of a cold WebP request's CPU at 4 MiB
-/// (285 → 7 faults per request; (e) 299 → ~323 MB; bench/NOTES.md).
-/// Fixing the threshold also pins the trim threshold at its 128 KiB
-/// default, so every request gave the top of its heap back and faulted it in
-/// again: 32 MiB of trim slack and 4 MiB of padding per heap growth cut a
-/// cold JPEG transform by ~2.8 ms of CPU (paired runs, bench/NOTES.md) for
-/// ~+35 MB of peak RSS in (e).
+/// mappings, returned to the system when freed, which more than halves the
+/// peak RSS of concurrent transforms of a large photo. Below the threshold,
+/// buffers are reused from the heap instead of faulted in afresh each time:
+/// at 16 MiB that includes the 8 MB coefficient array libjpeg allocates (and
+/// zeroes) for a 4 MP progressive JPEG, whose page faults were a visible
+/// share of a cold request's CPU. Fixing the threshold also pins the trim
+/// threshold at its 128 KiB default, so every request gave the top of its
+/// heap back and faulted it in again: 32 MiB of trim slack and 4 MiB of
+/// padding per heap growth avoid that for a little more peak RSS. The
+/// figures are in bench/NOTES.md.
 pub fn keep_image_buffers_out_of_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; callers call it

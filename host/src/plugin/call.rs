@@ -21,8 +21,7 @@ pub struct PluginImage {
 impl PluginImage {
     /// Whether every pixel's alpha is 255. The alphas are and-ed over whole
     /// pixels in blocks, which the compiler vectorises; a byte-wise scan with
-    /// an early exit was 0.16 ms of every 512x320 plugin call
-    /// (bench/NOTES.md).
+    /// an early exit cost every plugin call measurably (bench/NOTES.md).
     pub fn is_opaque(&self) -> bool {
         let opaque = |block: &[u8]| {
             let and = block.chunks_exact(4).fold(u32::MAX, |all, pixel| {

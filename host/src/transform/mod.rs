@@ -5,6 +5,7 @@
 //! on blocking threads, at most one job per permit; the async runtime never
 //! decodes or encodes. This module knows nothing of HTTP or storage.
 
+mod encode;
 mod encoded;
 mod icc;
 mod jpeg;
@@ -14,6 +15,7 @@ mod plan;
 mod planar;
 mod pool;
 mod raster;
+mod steps;
 mod webp;
 
 use std::sync::{Arc, OnceLock};
@@ -147,8 +149,8 @@ impl Transformer {
     pub fn new(limits: TransformLimits, plugins: Plugins, metrics: Arc<Metrics>) -> Result<Self, TransformError> {
         init_vips()?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // One job per core left the cores ~6% (JPEG) to ~12% (WebP) idle:
-        // a job waits on libvips' own threads and its caller on the store and
+        // One job per core left the cores partly idle (bench/NOTES.md): a
+        // job waits on libvips' own threads and its caller on the store and
         // catalog. Two per core, as imgproxy's default, keeps them busy, and
         // the memory budget, not the worker count, bounds the peak.
         let workers = match limits.workers {
@@ -440,7 +442,7 @@ fn inspect_blocking(
                 .set("height", PREVIEW_SIZE)
                 .set("option_string", "fail_on=truncated"),
         )
-        .and_then(|image| pipeline::to_rgba8(&image))
+        .and_then(|image| steps::plugins::to_rgba8(&image))
         .map_err(encoded::vips("preview"))?;
         Some(PluginImage {
             width: small.get_width() as u32,

@@ -2,10 +2,9 @@
 //! buffer turned back into a libvips image that carries the metadata of the
 //! frame it came from, and the downscale that runs on such buffers.
 //!
-//! Debian's libvips 8.14 reduces with plain C loops: 640x400 → 512x320 with
-//! Lanczos 3 took ~7.5 ms there against ~0.9 ms in fast_image_resize's
-//! SIMD convolution (bench/NOTES.md), a sixth of a cold request. So
-//! 8-bit downscales leave libvips for that one step: the frame is rendered
+//! Debian's libvips 8.14 reduces with plain C loops, several times slower
+//! than fast_image_resize's SIMD convolution (bench/NOTES.md has the
+//! figures). So 8-bit downscales leave libvips for that one step: the frame is rendered
 //! (its decode runs then), resized here, and handed back.
 
 use fast_image_resize::images::{Image, ImageRef};
@@ -168,10 +167,10 @@ pub fn field_names(image: &VipsImage) -> Vec<String> {
 
 /// Lanczos 3, the kernel of every downscale here: fast_image_resize's own
 /// `FilterType::Lanczos3` weighs each tap as sinc(x)·sinc(x/3) with two
-/// calls to libm's `sin`, which came to ~3% of a cold request's CPU — the
-/// weights are worked out afresh for each plane of each request, ~13 000
-/// of them for 640x400 → 512x320 (bench/NOTES.md). [`lanczos3_weight`] is
-/// the same function from one polynomial sine.
+/// calls to libm's `sin`, and the weights are worked out afresh for each
+/// plane of each request: a visible share of a cold request's CPU
+/// (bench/NOTES.md). [`lanczos3_weight`] is the same function from one
+/// polynomial sine.
 pub fn lanczos3() -> FilterType {
     Filter::new("Lanczos3", lanczos3_weight, 3.0)
         .map(FilterType::Custom)
