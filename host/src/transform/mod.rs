@@ -15,6 +15,7 @@ mod plan;
 mod planar;
 mod pool;
 mod raster;
+mod resample;
 mod steps;
 mod webp;
 
@@ -115,9 +116,9 @@ fn init_vips() -> Result<(), TransformError> {
         // bytes claim to be. SVG bytes only get this far at paths that
         // accept SVG; librsvg, loading from memory, fetches nothing and
         // runs no script.
-        block_operation("VipsForeignLoad", true)?;
+        raster::block_operation("VipsForeignLoad", true)?;
         for loader in ALLOWED_LOADERS {
-            block_operation(loader, false)?;
+            raster::block_operation(loader, false)?;
         }
         Ok(())
     })
@@ -136,14 +137,6 @@ const ALLOWED_LOADERS: [&str; 8] = [
     "VipsForeignLoadTiff",
     "VipsForeignLoadSvg",
 ];
-
-fn block_operation(class: &str, blocked: bool) -> Result<(), String> {
-    let name = std::ffi::CString::new(class).map_err(|e| e.to_string())?;
-    // SAFETY: sets a flag on a libvips operation class by name; the string
-    // outlives the call.
-    unsafe { rs_vips::bindings::vips_operation_block_set(name.as_ptr(), i32::from(blocked)) };
-    Ok(())
-}
 
 impl Transformer {
     pub fn new(limits: TransformLimits, plugins: Plugins, metrics: Arc<Metrics>) -> Result<Self, TransformError> {

@@ -4,7 +4,7 @@
 //! `steps/`, between loading (`steps::load`) and encoding (`encode.rs`).
 //! Work is lazy until the encode, where libvips pulls pixels through the
 //! whole chain at once, except where pixels must be in Kiln's own memory: a
-//! downscale (`raster::downscale`) and the plugins render everything before
+//! downscale (`resample::downscale`) and the plugins render everything before
 //! them there.
 //!
 //! A plan that only shrinks a JPEG into a JPEG or WebP is first offered to

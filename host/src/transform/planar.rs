@@ -5,7 +5,7 @@
 //! U and V), usually with the colour halved each way; so the planes go from
 //! one file to the other without becoming RGB. TurboJPEG decodes them at the
 //! DCT scale, each plane is resized at its own resolution (Lanczos 3, as
-//! [`raster::downscale`](super::raster::downscale)), and TurboJPEG or
+//! [`resample::downscale`](super::resample::downscale)), and TurboJPEG or
 //! libwebp encodes them as they are. That skips the decoder's chroma
 //! upsampling and YCbCr→RGB conversion, the encoder's conversion back and
 //! its chroma downsampling, two of the three full-size bands of the resize,
@@ -40,7 +40,8 @@ use super::encoded::{Encoded, PipelineError, Timings};
 use super::icc::is_srgb_profile;
 use super::params::{ColourSpace, OutputFormat, Strip};
 use super::plan::{Plan, Source};
-use super::raster::{self, Watch};
+use super::raster::Watch;
+use super::resample;
 use super::{jpeg, webp};
 use crate::plugin::PluginImage;
 use crate::probe::ImageFormat;
@@ -260,7 +261,7 @@ fn decode_resized(bytes: &[u8], size: (u32, u32), subsampling: Subsamp) -> Optio
         (f64::from(chroma_to.1 * to_y) * picture.1 / f64::from(size.1) / from_y).min(chroma_size.1 as f64),
     );
     let mut resizer = Resizer::new();
-    let lanczos3 = raster::lanczos3();
+    let lanczos3 = resample::lanczos3();
     let mut resize = |samples: &[u8], stored: (usize, usize), area: (f64, f64), to: (u32, u32)| {
         let stored = (u32::try_from(stored.0).ok()?, u32::try_from(stored.1).ok()?);
         let from = ImageRef::new(stored.0, stored.1, samples, PixelType::U8).ok()?;

@@ -66,12 +66,10 @@ pub fn encode(image: &VipsImage, quality: i32, watch: Watch) -> Option<rs_vips::
 /// Asks libwebp to stop once the watchdog has killed the request.
 extern "C" fn progress(_percent: c_int, picture: *const WebPPicture) -> c_int {
     // SAFETY: `user_data` is the kill switch `encode_pixels` set, which
-    // outlives the `WebPEncode` call that calls this hook. The flag is read
-    // as libvips' own evaluation reads it, without `vips_image_iskilled`,
-    // which would also leave an error message on this thread.
+    // outlives the `WebPEncode` call that calls this hook.
     let killed = unsafe {
         let kill_switch = (*picture).user_data.cast::<VipsImage>();
-        !kill_switch.is_null() && std::ptr::read_volatile(&(*(*kill_switch).as_mut_ptr()).kill) != 0
+        !kill_switch.is_null() && raster::is_killed(&*kill_switch)
     };
     c_int::from(!killed)
 }

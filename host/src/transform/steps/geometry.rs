@@ -7,7 +7,7 @@ use rs_vips::voption::{Setter, VOption};
 use super::{Context, Frames, Result, map};
 use crate::transform::plan::Extract;
 use crate::transform::plan::{Plan, Source};
-use crate::transform::raster;
+use crate::transform::resample;
 
 pub fn crop(cx: &Context, frames: Frames) -> Result<Frames> {
     let plan = cx.plan;
@@ -18,7 +18,7 @@ pub fn crop(cx: &Context, frames: Frames) -> Result<Frames> {
 }
 
 /// Resizes images that were not already resized while loading: 8-bit
-/// downscales in Kiln's own memory ([`raster::downscale`]), the rest in libvips.
+/// downscales in Kiln's own memory ([`resample::downscale`]), the rest in libvips.
 pub fn resize(cx: &Context, frames: Frames) -> Result<Frames> {
     let plan = cx.plan;
     let source = cx.source;
@@ -27,7 +27,7 @@ pub fn resize(cx: &Context, frames: Frames) -> Result<Frames> {
         if image.get_width() as u32 == w && image.get_height() as u32 == h {
             return Ok(image.clone());
         }
-        if let Some(resized) = raster::downscale(image, (w, h), cx.watch)? {
+        if let Some(resized) = resample::downscale(image, (w, h), cx.watch)? {
             return Ok(resized);
         }
         image.thumbnail_image_with_opts(w as i32, VOption::new().set("height", h as i32).set("size", "force"))
