@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kiln::plugin::{PluginConfig, PluginImage, Plugins};
+use kiln::internals::{Metrics, PluginConfig, PluginImage, Plugins};
 
 fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
@@ -45,11 +45,7 @@ fn main() -> anyhow::Result<()> {
         },
     );
     let started = Instant::now();
-    let plugins = Plugins::load(
-        &configs,
-        cache.path(),
-        std::sync::Arc::new(kiln::metrics::Metrics::new()),
-    )?;
+    let plugins = Plugins::load(&configs, cache.path(), std::sync::Arc::new(Metrics::new()))?;
     println!("load and compile: {:.1} ms", ms(started.elapsed()));
     let plugin = plugins.get("noop").ok_or_else(|| anyhow::anyhow!("not loaded"))?;
 

@@ -1,25 +1,40 @@
 //! Kiln: a self-hosted image service.
 //!
-//! A request reads top to bottom through the modules: [`api`] parses and
-//! authorises ([`auth`]), resolves the path's rules ([`config`]), and calls
-//! [`assets`], which composes [`probe`], [`catalog`] and [`store`].
+//! A request reads top to bottom through the modules: `api` parses and
+//! authorises (`auth`), resolves the path's rules (`config`), and calls
+//! `assets`, which composes `probe`, `transform`, `catalog` and `store`.
 //! See ARCHITECTURE.md for the map and its invariants.
+//!
+//! The library's surface is what the `kiln` binary needs: [`serve`], the
+//! configuration, asset paths and URL signing. [`internals`] is for the fuzz
+//! targets and benchmarks only.
 
 pub mod address;
-pub mod api;
-pub mod assets;
+mod api;
+mod assets;
 pub mod auth;
-pub mod catalog;
+mod catalog;
 pub mod config;
+mod error_chain;
 mod jobs;
-pub mod metrics;
-pub mod plugin;
-pub mod probe;
-pub mod remote;
+mod metrics;
+mod plugin;
+mod probe;
+mod remote;
 mod secret;
 mod server;
-pub mod store;
-pub mod transform;
+mod store;
+mod transform;
+
+/// What the fuzz targets (`host/fuzz`) and the plugin benchmark drive
+/// directly. Not an API: it changes with the code.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::metrics::Metrics;
+    pub use crate::plugin::{PluginConfig, PluginImage, Plugins};
+    pub use crate::probe::{ImageFormat, SourceColour, probe, sniff};
+    pub use crate::transform::{ParamLimits, Params, Plan, Source};
+}
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,20 +162,6 @@ pub fn keep_image_buffers_out_of_arenas() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
         libc::mallopt(libc::M_TOP_PAD, 4 * 1024 * 1024);
     }
-}
-
-/// An error with every cause under it, `outer: inner: …`. Client libraries
-/// (the AWS SDK, reqwest) put only their outermost layer in `Display`; the
-/// causes say what actually happened.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::ObjectStore>> {

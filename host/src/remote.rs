@@ -383,7 +383,7 @@ fn request_failed(error: reqwest::Error) -> FetchError {
         }
         source = cause.source();
     }
-    let detail = crate::error_chain(&error);
+    let detail = crate::error_chain::of(&error);
     tracing::warn!(%detail, "ingest fetch failed");
     FetchError::Failed(detail)
 }

@@ -3,8 +3,7 @@
 //! panic, a plan's size stays within the limit, and its key is stable.
 #![no_main]
 
-use kiln::probe::{ImageFormat, SourceColour};
-use kiln::transform::{ParamLimits, Params, Plan, Source};
+use kiln::internals::{ImageFormat, ParamLimits, Params, Plan, Source, SourceColour};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

@@ -2,7 +2,7 @@
 //! panic, and an accepted image has sane dimensions of the sniffed format.
 #![no_main]
 
-use kiln::probe::{probe, sniff};
+use kiln::internals::{probe, sniff};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -177,7 +177,7 @@ impl S3Store {
                 .send()
                 .await;
             if let Err(error) = aborted {
-                tracing::warn!(%key, error = %crate::error_chain(&error), "could not abort a failed multipart upload");
+                tracing::warn!(%key, error = %crate::error_chain::of(&error), "could not abort a failed multipart upload");
             }
         }
         sent
@@ -187,7 +187,7 @@ impl S3Store {
 fn failed<E: std::error::Error>(key: &ObjectKey) -> impl FnOnce(E) -> StoreError + '_ {
     move |error| StoreError::S3 {
         key: key.to_string(),
-        message: crate::error_chain(&error),
+        message: crate::error_chain::of(&error),
     }
 }
 
@@ -200,7 +200,7 @@ where
     move |error| match error {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::Unavailable {
             key: key.to_string(),
-            message: crate::error_chain(&error),
+            message: crate::error_chain::of(&error),
         },
         other => failed(key)(other),
     }

@@ -28,10 +28,7 @@ use rs_vips::enums::Interpretation;
 use rs_vips::voption::{Setter, VOption};
 
 pub use encoded::{Encoded, PipelineError, Timings};
-pub use params::{
-    ColourSpace, Filter, Fit, FormatRequest, Gravity, OutputFormat, ParamError, ParamLimits, Params, Rect, Strip,
-    is_plugin_name,
-};
+pub use params::{OutputFormat, ParamError, ParamLimits, Params, is_plugin_name};
 pub use plan::{FxStep, Plan, Source};
 pub use pool::{PoolError, Queue};
 
