@@ -69,7 +69,7 @@ $(MOTO_VENV)/bin/moto_server:
 ## a crash stops the run and leaves its input in host/fuzz/artifacts/. cargo-fuzz's
 ## instrumentation flags are nightly-only, hence RUSTC_BOOTSTRAP on the stable toolchain.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := params address config sniff signature
+FUZZ_TARGETS := params address config sniff signature webp
 fuzz: deps
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	mkdir -p host/fuzz/corpus/sniff && cp tests/fixtures/*.{jpg,png,gif,webp,avif,heic,jxl,tiff} host/fuzz/corpus/sniff/

@@ -32,6 +32,11 @@ WRK_SCRIPT = ROOT / "bench/paths.lua"
 SIZES = range(480, 521)  # fit-in boxes: every request a different variant
 WARM_UP_SECONDS = 4
 QUALITIES = range(72, 89)  # about q80, all below q90 (where JPEG keeps full colour)
+# (f)'s AVIF qualities, about libvips' and sharp's default of 50; both systems
+# encode with libvips' heifsave (AV1), so the same Q is the same setting.
+AVIF_QUALITIES = range(42, 59)
+# What Chrome and Firefox send for an <img>.
+BROWSER_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 
 def free_port():
@@ -361,11 +366,24 @@ def variants():
     return [(size, q) for q in QUALITIES for size in SIZES]
 
 
-def kiln_paths(prefix, photos, fmt):
+def kiln_paths(prefix, photos, fmt, qualities=QUALITIES):
     # ipx and thumbor write progressive JPEGs by default; so does every system here.
     progressive = "&progressive=true" if fmt == "jpeg" else ""
     return [f"/assets/{prefix}/{p.stem}?w={s}&h={s}&fit=inside&q={q}&format={fmt}{progressive}"
-            for s, q in variants() for p in photos]
+            for q in qualities for s in SIZES for p in photos]
+
+
+def mean_bytes(base, paths, headers=None, samples=24):
+    """The mean size of the bodies of an even spread of `paths`, and their
+    content types (to show what `format=auto` chose)."""
+    picked = paths[:: max(len(paths) // samples, 1)][:samples]
+    sizes, types = [], set()
+    for path in picked:
+        request = urllib.request.Request(base + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            sizes.append(len(answer.read()))
+            types.add(answer.headers.get("Content-Type", ""))
+    return statistics.mean(sizes), sorted(types)
 
 
 def cached_paths(prefix, photos):
@@ -475,6 +493,23 @@ def run(args):
                 f"cold-{fmt}/libvips floor": lambda r, t: floor(photos, suffix, t),
             }, COLD_ROUNDS, round_seconds))
 
+        print("(f) cold format=auto for a browser (AVIF), against ipx's AVIF", flush=True)
+        kiln_auto = kiln_paths("photos", photos, "auto", AVIF_QUALITIES)
+        ipx_avif = [f"/s_{s}x{s},fit_inside,f_avif,q_{q}/{p.name}" for q in AVIF_QUALITIES for s in SIZES
+                    for p in photos]
+
+        def kiln_auto_round(r, t):
+            part, unique = round_of(kiln_auto, r, COLD_ROUNDS)
+            return {**wrk(kiln.url, part, t, headers=[f"Accept: {BROWSER_ACCEPT}"], server=kiln), "unique": unique}
+
+        results.update(alternating({
+            "auto-avif/kiln": kiln_auto_round,
+            "auto-avif/ipx": lambda r, t: wrk(ipx.url, ipx_avif, t, server=ipx),
+        }, COLD_ROUNDS, round_seconds))
+        for key, base, paths, headers in [("auto-avif/kiln", kiln.url, kiln_auto, {"Accept": BROWSER_ACCEPT}),
+                                          ("auto-avif/ipx", ipx.url, ipx_avif, None)]:
+            results[key]["mean_bytes"], results[key]["content_types"] = mean_bytes(base, paths, headers)
+
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
         # the three are compared under the same conditions.
@@ -575,7 +610,7 @@ def report(results, path, args, produced=None):
             name += f" ({r['left_out']} of {len(r['rounds']) + r['left_out']} rounds on one process, left out; see below)"
         elif r.get("reruns"):
             name += f" ({r['reruns']} rounds rerun; see below)"
-        if key.split("/")[0] in ("cold-jpeg", "cold-webp", "plugins") and r["requests"] > r["unique"]:
+        if key.split("/")[0] in ("cold-jpeg", "cold-webp", "plugins", "auto-avif") and r["requests"] > r["unique"]:
             name += f" (**only {r['unique']} variants for {r['requests']} requests: some were cached**)"
         return (f"| {name} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | "
                 f"{r['requests']} | {errors} | {cpu} |")
@@ -610,9 +645,19 @@ def report(results, path, args, produced=None):
                            "cached"),
                           ("(c) Uploads of the same photos (Kiln only: the peers take no uploads)", "uploads"),
                           ("(d) Cold transforms to JPEG with a plugin in the chain", "plugins"),
-                          ("(e) 16 concurrent cold transforms of the 14.7 MP photo", "rss")]:
+                          ("(e) 16 concurrent cold transforms of the 14.7 MP photo", "rss"),
+                          ("(f) Cold `format=auto` for a browser's Accept (Kiln makes AVIF) against ipx's AVIF, "
+                           "fit 512x512, Q 42-58", "auto-avif")]:
         keys = [k for k in results if k.startswith(prefix + "/")]
+        if not keys:
+            continue
         sections.append(f"### {title}\n\n{header}\n" + "\n".join(row(k) for k in keys))
+        if prefix == "auto-avif":
+            sizes = "; ".join(f"{k.split('/')[1]} {results[k]['mean_bytes'] / 1024:.1f} KiB "
+                              f"({', '.join(results[k]['content_types'])})" for k in keys)
+            sections[-1] += (f"\n\nMean result size over 24 of the variants, same sizes and Q on both: {sizes}. "
+                             "Both encode with libvips' heifsave (libaom); Kiln at effort 2, ipx (sharp) at "
+                             "its default effort 4, which spends more time for somewhat smaller files.")
         if prefix == "plugins":
             sections[-1] += "\n\n" + plugin_cost_table()
     def fastest_peer(fmt):

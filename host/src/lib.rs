@@ -33,7 +33,7 @@ pub mod internals {
     pub use crate::metrics::Metrics;
     pub use crate::plugin::{PluginConfig, PluginImage, Plugins};
     pub use crate::probe::{ImageFormat, SourceColour, probe, sniff};
-    pub use crate::transform::{ParamLimits, Params, Plan, Source};
+    pub use crate::transform::{ParamLimits, Params, Plan, Source, encode_webp};
 }
 
 use std::sync::Arc;

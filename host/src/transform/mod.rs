@@ -31,6 +31,7 @@ pub use encoded::{Encoded, PipelineError, Timings};
 pub use params::{OutputFormat, ParamError, ParamLimits, Params, is_plugin_name};
 pub use plan::{FxStep, Plan, Source};
 pub use pool::{PoolError, Queue};
+pub use webp::encode_samples as encode_webp;
 
 use crate::metrics::{FormatLabels, Metrics, TransformLabels};
 use crate::plugin::{PluginError, PluginImage, Plugins};

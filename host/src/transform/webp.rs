@@ -65,8 +65,8 @@ pub fn encode(image: &VipsImage, quality: i32, watch: Watch) -> Option<rs_vips::
 
 /// Asks libwebp to stop once the watchdog has killed the request.
 extern "C" fn progress(_percent: c_int, picture: *const WebPPicture) -> c_int {
-    // SAFETY: `user_data` is the kill switch `encode_pixels` set, which
-    // outlives the `WebPEncode` call that calls this hook.
+    // SAFETY: `user_data` is null or the kill switch `encode_pixels` set,
+    // which outlives the `WebPEncode` call that calls this hook.
     let killed = unsafe {
         let kill_switch = (*picture).user_data.cast::<VipsImage>();
         !kill_switch.is_null() && raster::is_killed(&*kill_switch)
@@ -103,19 +103,31 @@ impl Pixels<'_> {
     }
 }
 
+/// Interleaved 8-bit sRGB samples (`alpha`: four a pixel, else three) as a
+/// lossy WebP at `quality`, without a watchdog: for the fuzz target, which
+/// drives libwebp's encoder with sizes and contents of its choosing.
+pub fn encode_samples(samples: &[u8], size: (i32, i32), alpha: bool, quality: i32) -> Result<Vec<u8>, String> {
+    let pixels = if alpha {
+        Pixels::Rgba(samples)
+    } else {
+        Pixels::Rgb(samples)
+    };
+    encode_pixels(pixels, size, quality, None)
+}
+
 /// `pixels` encoded under the watchdog: from here it stops the encoder
 /// through a kill flag of its own, which the progress hook reads.
 pub(super) fn encode_watched(pixels: Pixels, size: (i32, i32), quality: i32, watch: Watch) -> Result<Vec<u8>, String> {
     let kill_switch = VipsImage::new();
     watch(&kill_switch);
-    encode_pixels(pixels, size, quality, &kill_switch)
+    encode_pixels(pixels, size, quality, Some(&kill_switch))
 }
 
 fn encode_pixels(
     pixels: Pixels,
     (width, height): (i32, i32),
     quality: i32,
-    kill_switch: &VipsImage,
+    kill_switch: Option<&VipsImage>,
 ) -> Result<Vec<u8>, String> {
     if width <= 0 || height <= 0 || width.checked_mul(4).is_none() || !pixels.fit((width, height)) {
         return Err("the buffer does not match the image's size".into());
@@ -169,7 +181,9 @@ fn encode_pixels(
         picture.writer = Some(WebPMemoryWrite);
         picture.custom_ptr = (&raw mut writer).cast::<c_void>();
         picture.progress_hook = Some(progress);
-        picture.user_data = std::ptr::from_ref(kill_switch).cast_mut().cast::<c_void>();
+        picture.user_data = kill_switch.map_or(std::ptr::null_mut(), |switch| {
+            std::ptr::from_ref(switch).cast_mut().cast::<c_void>()
+        });
         let encoded = WebPEncode(&config, &mut picture) != 0;
         let error = picture.error_code;
         WebPPictureFree(&mut picture);
@@ -297,7 +311,7 @@ mod tests {
         let kill_switch = VipsImage::new();
         let mut hash = Sha256::new();
         let mut encode_into_hash = |pixels: Pixels, size: (i32, i32), quality: i32| {
-            let webp = encode_pixels(pixels, size, quality, &kill_switch).unwrap();
+            let webp = encode_pixels(pixels, size, quality, Some(&kill_switch)).unwrap();
             hash.update((webp.len() as u64).to_le_bytes());
             hash.update(&webp);
         };
