@@ -15,19 +15,19 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{AssetPath, Ordering};
 use crate::catalog::{
-    Catalog, CatalogError, Entry, EntryMetadata, LeaseToken, NewJob, Original, Selection, Timestamp, Variant,
-    VariantClaim,
+    Catalog, CatalogError, Entry, EntryMetadata, LeaseToken, Selection, Timestamp, Variant, VariantClaim,
 };
-use crate::config::{LqipKind, PathSettings};
+use crate::config::PathSettings;
 use crate::metrics::LookupLabels;
-use crate::plugin::{Kind, PluginError, UploadFacts, Verdict};
-use crate::probe::{self, ImageFormat, ProbeError};
+use crate::plugin::Kind;
+use crate::probe::{ImageFormat, ProbeError};
 use crate::store::{ObjectKey, ObjectStore, StoreError};
 use crate::transform::{
-    FxStep, LqipKinds, OutputFormat, ParamError, Params, Plan, PoolError, Source, Timings, TransformError, Transformer,
+    FxStep, OutputFormat, ParamError, Params, Plan, PoolError, Source, Timings, TransformError, Transformer,
 };
 
 mod hot;
+mod ingest;
 use hot::HotCache;
 
 #[derive(Debug, thiserror::Error)]
@@ -113,23 +113,6 @@ pub struct Assets {
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
-fn facts(source: &Source, bytes: usize) -> UploadFacts {
-    UploadFacts {
-        content_type: source.format.mime().to_owned(),
-        width: source.width,
-        height: source.height,
-        frames: source.pages,
-        bytes: bytes as u64,
-    }
-}
-
-fn not_loaded(name: &str) -> PluginError {
-    PluginError::Load {
-        name: name.to_owned(),
-        message: "the plugin is not loaded".into(),
-    }
-}
-
 /// Hex SHA-256 of an upload, computed off the async threads: hashing the
 /// largest upload allowed (32 MiB) takes tens of milliseconds.
 async fn sha256_hex(bytes: Bytes) -> String {
@@ -138,17 +121,6 @@ async fn sha256_hex(bytes: Bytes) -> String {
         Ok(hex) => hex,
         // Only when the runtime is shutting down and drops the task.
         Err(_) => hex::encode(Sha256::digest(&bytes)),
-    }
-}
-
-/// Probes an upload off the async threads: the structural walks (PNG CRCs
-/// over a 32 MiB upload, SVG's XML, EXIF) take milliseconds.
-async fn probe_blocking(bytes: &Bytes) -> Result<probe::ImageInfo, ProbeError> {
-    let probed = bytes.clone();
-    match tokio::task::spawn_blocking(move || probe::probe(&probed)).await {
-        Ok(info) => info,
-        // Only when the runtime is shutting down and drops the task.
-        Err(_) => probe::probe(bytes),
     }
 }
 
@@ -190,184 +162,6 @@ impl Assets {
 
     pub fn catalog(&self) -> &dyn Catalog {
         self.catalog.as_ref()
-    }
-
-    /// Checks an upload and, if it is acceptable, preprocesses it and stores
-    /// it as the next entry at `path`, with its eager variants queued: the
-    /// path's and the upload's own `eager` profiles.
-    pub async fn ingest(
-        &self,
-        path: &AssetPath,
-        bytes: Bytes,
-        metadata: EntryMetadata,
-        settings: &PathSettings,
-        eager: &[String],
-    ) -> Result<Entry, AssetError> {
-        // A type the path refuses is refused as such, before its contents are
-        // looked at any closer.
-        if let Some(format) = probe::sniff(&bytes)
-            && !settings.allows(format)
-        {
-            return Err(AssetError::TypeNotAllowed {
-                format,
-                allowed: settings.allowed_content_types.clone(),
-            });
-        }
-        let info = probe_blocking(&bytes).await?;
-        let lqip = LqipKinds {
-            blurhash: settings.lqip.contains(&LqipKind::Blurhash),
-            thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
-        };
-        let validating = !settings.validators.is_empty();
-        let mut inspection = self.inspect(bytes.clone(), info, lqip, validating).await?;
-        if let Some(preview) = inspection.preview.take() {
-            self.validate(&bytes, &inspection.source, preview, settings).await?;
-        }
-        let (bytes, info) = if settings.preprocessors.is_empty() {
-            (bytes, info)
-        } else {
-            let (bytes, info) = self
-                .preprocess_with_plugins(bytes, info, &inspection.source, settings)
-                .await?;
-            inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
-            (bytes, info)
-        };
-        let (bytes, info) = match &settings.preprocess {
-            Some(preprocess) => {
-                let source = &inspection.source;
-                let params = preprocess
-                    .params(source.width, source.height, self.transformer.param_limits())
-                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
-                let max = self.transformer.limits().max_dimension;
-                let plan = Plan::new(&params, &inspection.source, None, max, Vec::new())
-                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
-                if plan.identity {
-                    (bytes, info)
-                } else {
-                    let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
-                    let bytes = Bytes::from(encoded.bytes);
-                    let info = probe_blocking(&bytes).await?;
-                    inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
-                    (bytes, info)
-                }
-            }
-            None => (bytes, info),
-        };
-        let sha256 = sha256_hex(bytes.clone()).await;
-        let number = self.catalog.allocate_entry(path).await?;
-        let object_key = ObjectKey::original(settings.bucket.as_deref(), path, number);
-        let now = Timestamp::now();
-        let source = inspection.source;
-        let entry = Entry {
-            path: path.clone(),
-            entry: number,
-            metadata,
-            original: Original {
-                content_type: info.format.mime().to_owned(),
-                width: source.width,
-                height: source.height,
-                bytes: bytes.len() as u64,
-                sha256,
-                object_key: object_key.clone(),
-                has_alpha: source.has_alpha,
-                pages: source.pages,
-                colour: source.colour,
-            },
-            lqip: inspection.lqip,
-            created_at: now,
-            modified_at: now,
-        };
-        // The eager variants are queued in the entry's own transaction: a
-        // crash can leave neither an entry without its jobs nor jobs for an
-        // entry that was never stored.
-        let mut profiles: Vec<&String> = settings.eager_variants.iter().collect();
-        profiles.extend(eager.iter().filter(|p| !settings.eager_variants.contains(p)));
-        let jobs: Vec<NewJob> = profiles
-            .into_iter()
-            .map(|profile| {
-                let job = EagerVariant {
-                    path: path.as_str().to_owned(),
-                    entry: number,
-                    profile: profile.clone(),
-                };
-                NewJob {
-                    kind: EAGER_VARIANT_JOB,
-                    payload: serde_json::to_string(&job).unwrap_or_default(),
-                }
-            })
-            .collect();
-        self.store.put(&object_key, bytes, &entry.original.content_type).await?;
-        if let Err(error) = self.catalog.insert_entry(&entry, &jobs).await {
-            self.discard(&object_key).await;
-            return Err(error.into());
-        }
-        tracing::info!(path = %path, entry = number, content_type = %entry.original.content_type, "entry stored");
-        Ok(entry)
-    }
-
-    /// Runs the path's validators in order; the first rejection refuses the upload.
-    async fn validate(
-        &self,
-        bytes: &Bytes,
-        source: &Source,
-        preview: crate::plugin::PluginImage,
-        settings: &PathSettings,
-    ) -> Result<(), AssetError> {
-        let facts = facts(source, bytes.len());
-        for name in &settings.validators {
-            let (plugin, upload, facts, preview) = (name.clone(), bytes.clone(), facts.clone(), preview.clone());
-            let verdict = self
-                .transformer
-                .run_plugin(move |plugins| {
-                    let found = plugins.get(&plugin).ok_or_else(|| not_loaded(&plugin))?;
-                    found.validate(&upload, &facts, preview)
-                })
-                .await?;
-            if let Verdict::Reject(reason) = verdict {
-                return Err(AssetError::Rejected {
-                    plugin: name.clone(),
-                    reason,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the path's preprocessor plugins in order; each result must still
-    /// be an image the path accepts.
-    async fn preprocess_with_plugins(
-        &self,
-        mut bytes: Bytes,
-        mut info: probe::ImageInfo,
-        source: &Source,
-        settings: &PathSettings,
-    ) -> Result<(Bytes, probe::ImageInfo), AssetError> {
-        let mut source = *source;
-        for name in &settings.preprocessors {
-            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(&source, bytes.len()));
-            let replaced = self
-                .transformer
-                .run_plugin(move |plugins| {
-                    let found = plugins.get(&plugin).ok_or_else(|| not_loaded(&plugin))?;
-                    found.preprocess(&upload, &facts)
-                })
-                .await?;
-            bytes = Bytes::from(replaced);
-            info = probe_blocking(&bytes).await?;
-            if !settings.allows(info.format) {
-                return Err(AssetError::TypeNotAllowed {
-                    format: info.format,
-                    allowed: settings.allowed_content_types.clone(),
-                });
-            }
-            source = Source {
-                format: info.format,
-                width: info.width,
-                height: info.height,
-                ..source
-            };
-        }
-        Ok((bytes, info))
     }
 
     /// The canonical plan for `params` on `entry` at a path with `settings`:
@@ -439,22 +233,6 @@ impl Assets {
             return Plan::new(params, &source, Some(&without_avif.join(",")), max, fx);
         }
         Ok(plan)
-    }
-
-    async fn inspect(
-        &self,
-        bytes: Bytes,
-        info: probe::ImageInfo,
-        lqip: LqipKinds,
-        preview: bool,
-    ) -> Result<crate::transform::Inspection, AssetError> {
-        self.transformer
-            .inspect(bytes, info, lqip, preview)
-            .await
-            .map_err(|error| match error {
-                TransformError::Pipeline(_) => AssetError::Undecodable(error),
-                other => AssetError::Transform(other),
-            })
     }
 
     pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, AssetError> {
