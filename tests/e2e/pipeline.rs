@@ -166,6 +166,46 @@ async fn placeholders_are_computed_at_upload() {
     assert!(plain["lqip"].is_null(), "an empty list clears the inherited setting");
 }
 
+/// Placeholders describe the bytes that are stored: after a preprocess that
+/// replaces the upload they are the replacement's, and one that leaves it
+/// as it is keeps the upload's own.
+#[tokio::test]
+async fn placeholders_describe_the_stored_bytes_after_preprocessing() {
+    let kiln = Kiln::builder()
+        .config(
+            r#"
+            [[paths]]
+            pattern = "/**"
+            lqip = ["blurhash", "thumbhash"]
+            [[paths]]
+            pattern = "/shrunk/**"
+            preprocess = { max-width = 4, max-height = 4, format = "webp", q = 1 }
+            [[paths]]
+            pattern = "/kept/**"
+            preprocess = { max-width = 1000, max-height = 1000 }
+            "#,
+        )
+        .start()
+        .await;
+    let upload = fixture("path-64.jpg");
+    let plain = kiln.upload_ok("plain", upload.clone()).await;
+    let kept = kiln.upload_ok("kept/a", upload.clone()).await;
+    assert_eq!(kept["original"]["content_type"], "image/jpeg", "{kept}");
+    assert_eq!(
+        kept["lqip"], plain["lqip"],
+        "an unchanged upload keeps its own placeholders"
+    );
+
+    let shrunk = kiln.upload_ok("shrunk/a", upload).await;
+    assert_eq!(shrunk["original"]["content_type"], "image/webp", "{shrunk}");
+    assert_eq!(shrunk["original"]["width"], 4);
+    let stored = kiln.fetch("/assets/shrunk/a").await.bytes().await.unwrap().to_vec();
+    let again = kiln.upload_ok("again", stored).await;
+    assert!(shrunk["lqip"]["blurhash"].is_string(), "{shrunk}");
+    assert_eq!(shrunk["lqip"], again["lqip"], "the placeholders are the stored WebP's");
+    assert_ne!(shrunk["lqip"], plain["lqip"]);
+}
+
 #[tokio::test]
 async fn on_demand_modes() {
     let config = format!(

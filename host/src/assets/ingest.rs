@@ -8,7 +8,7 @@ use crate::address::AssetPath;
 use crate::catalog::{Entry, EntryMetadata, NewJob, Original, Timestamp};
 use crate::config::{LqipKind, PathSettings};
 use crate::plugin::{PluginError, UploadFacts, Verdict};
-use crate::probe::{self, ProbeError};
+use crate::probe::{self, ImageInfo, ProbeError, SourceColour};
 use crate::store::ObjectKey;
 use crate::transform::{LqipKinds, Plan, Source, TransformError};
 
@@ -40,6 +40,19 @@ async fn probe_blocking(bytes: &Bytes) -> Result<probe::ImageInfo, ProbeError> {
     }
 }
 
+/// What the header alone says of an image, for judging before it is
+/// inspected whether a preprocess will replace it.
+fn header_source(info: &ImageInfo) -> Source {
+    Source {
+        format: info.format,
+        width: info.width,
+        height: info.height,
+        has_alpha: false,
+        pages: 1,
+        colour: SourceColour::Srgb,
+    }
+}
+
 impl Assets {
     /// Checks an upload and, if it is acceptable, preprocesses it and stores
     /// it as the next entry at `path`, with its eager variants queued: the
@@ -67,8 +80,17 @@ impl Assets {
             blurhash: settings.lqip.contains(&LqipKind::Blurhash),
             thumbhash: settings.lqip.contains(&LqipKind::Thumbhash),
         };
+        // Each version of the bytes is inspected once, and its LQIP worked
+        // out only when it is the one stored: judged from its header
+        // before the inspection, checked against the inspection after.
+        let stored_as_is = |info: &ImageInfo| -> Result<bool, AssetError> {
+            Ok(settings.preprocessors.is_empty() && self.preprocess_plan(settings, &header_source(info))?.is_none())
+        };
+        let kinds = |stored: bool| if stored { lqip } else { LqipKinds::default() };
         let validating = !settings.validators.is_empty();
-        let mut inspection = self.inspect(bytes.clone(), info, lqip, validating).await?;
+        let mut inspection = self
+            .inspect(bytes.clone(), info, kinds(stored_as_is(&info)?), validating)
+            .await?;
         if let Some(preview) = inspection.preview.take() {
             self.validate(&bytes, &inspection.source, preview, settings).await?;
         }
@@ -78,30 +100,25 @@ impl Assets {
             let (bytes, info) = self
                 .preprocess_with_plugins(bytes, info, &inspection.source, settings)
                 .await?;
-            inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
+            let stored = self.preprocess_plan(settings, &header_source(&info))?.is_none();
+            inspection = self.inspect(bytes.clone(), info, kinds(stored), false).await?;
             (bytes, info)
         };
-        let (bytes, info) = match &settings.preprocess {
-            Some(preprocess) => {
-                let source = &inspection.source;
-                let params = preprocess
-                    .params(source.width, source.height, self.transformer.param_limits())
-                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
-                let max = self.transformer.limits().max_dimension;
-                let plan = Plan::new(&params, &inspection.source, None, max, Vec::new())
-                    .map_err(|e| AssetError::Preprocess(e.to_string()))?;
-                if plan.identity {
-                    (bytes, info)
-                } else {
-                    let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
-                    let bytes = Bytes::from(encoded.bytes);
-                    let info = probe_blocking(&bytes).await?;
-                    inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
-                    (bytes, info)
-                }
+        let (bytes, info) = match self.preprocess_plan(settings, &inspection.source)? {
+            Some(plan) => {
+                let encoded = self.transformer.render(bytes, plan, inspection.source).await?;
+                let bytes = Bytes::from(encoded.bytes);
+                let info = probe_blocking(&bytes).await?;
+                inspection = self.inspect(bytes.clone(), info, lqip, false).await?;
+                (bytes, info)
             }
             None => (bytes, info),
         };
+        if inspection.lqip.is_none() && (lqip.blurhash || lqip.thumbhash) {
+            // The header misjudged the preprocess (it could not see alpha,
+            // frames or colour): the stored bytes still get their LQIP.
+            inspection.lqip = self.inspect(bytes.clone(), info, lqip, false).await?.lqip;
+        }
         let sha256 = sha256_hex(bytes.clone()).await;
         let number = self.catalog.allocate_entry(path).await?;
         let object_key = ObjectKey::original(settings.bucket.as_deref(), path, number);
@@ -152,6 +169,21 @@ impl Assets {
         }
         tracing::info!(path = %path, entry = number, content_type = %entry.original.content_type, "entry stored");
         Ok(entry)
+    }
+
+    /// The path's `preprocess` as a plan for `source`, unless it has none
+    /// or it would leave the upload as it is.
+    fn preprocess_plan(&self, settings: &PathSettings, source: &Source) -> Result<Option<Plan>, AssetError> {
+        let Some(preprocess) = &settings.preprocess else {
+            return Ok(None);
+        };
+        let params = preprocess
+            .params(source.width, source.height, self.transformer.param_limits())
+            .map_err(|e| AssetError::Preprocess(e.to_string()))?;
+        let max = self.transformer.limits().max_dimension;
+        let plan =
+            Plan::new(&params, source, None, max, Vec::new()).map_err(|e| AssetError::Preprocess(e.to_string()))?;
+        Ok((!plan.identity).then_some(plan))
     }
 
     /// Runs the path's validators in order; the first rejection refuses the upload.
