@@ -96,3 +96,44 @@ pub fn export_colour(cx: &Context, frames: Frames) -> Result<Frames> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ImageFormat;
+    use crate::transform::raster::{pixels, testing::image};
+    use crate::transform::steps::testing::{plan, run, source};
+
+    #[test]
+    fn a_format_without_alpha_is_flattened_onto_the_background() {
+        let original = source(ImageFormat::Png, (2, 1), true);
+        let frame = image(2, 1, 4, |x, _| {
+            if x == 0 {
+                vec![0, 0, 255, 0]
+            } else {
+                vec![0, 0, 255, 255]
+            }
+        });
+        let steps: &[crate::transform::steps::Step] = &[import_colour, flatten, export_colour];
+        let kept = run(steps, &plan(&original, "format=png"), &original, frame.clone());
+        assert_eq!(kept.get_bands(), 4, "PNG keeps alpha");
+        let flat = run(
+            steps,
+            &plan(&original, "format=jpeg&bg=ff0000"),
+            &original,
+            frame.clone(),
+        );
+        assert_eq!(
+            pixels(&flat, &|_| {}).unwrap(),
+            [255, 0, 0, 0, 0, 255],
+            "transparent → bg, opaque kept"
+        );
+        let grey = run(
+            steps,
+            &plan(&original, "format=jpeg&bg=ffffff&cs=gray"),
+            &original,
+            frame,
+        );
+        assert_eq!(grey.get_bands(), 1, "grey out");
+    }
+}

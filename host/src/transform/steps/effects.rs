@@ -62,3 +62,41 @@ pub fn filter(cx: &Context, frames: Frames) -> Result<Frames> {
         rejoin_alpha(filtered, alpha)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ImageFormat;
+    use crate::transform::raster::{pixels, testing::image};
+    use crate::transform::steps::testing::{plan, run, source};
+
+    fn after(query: &str) -> Vec<u8> {
+        let original = source(ImageFormat::Png, (8, 8), false);
+        let frame = image(8, 8, 3, |x, y| {
+            if (x + y) % 2 == 0 {
+                vec![200, 40, 10]
+            } else {
+                vec![10, 90, 250]
+            }
+        });
+        let done = run(&[blur, sharpen, filter], &plan(&original, query), &original, frame);
+        pixels(&done, &|_| {}).unwrap()
+    }
+
+    #[test]
+    fn effects_change_only_what_they_are_asked_to() {
+        let plain = after("w=8");
+        assert_eq!(&plain[..3], &[200, 40, 10], "nothing asked, nothing changed");
+        let grey = after("filter=grayscale");
+        assert!(
+            grey.chunks(3).all(|p| p[0] == p[1] && p[1] == p[2]),
+            "grey has equal channels"
+        );
+        let blurred = after("blur=2");
+        let spread = |p: &[u8]| p.chunks(3).map(|c| c[0]).max().unwrap() - p.chunks(3).map(|c| c[0]).min().unwrap();
+        assert!(
+            spread(&blurred) < spread(&plain) / 2,
+            "a blur evens the checkerboard out"
+        );
+    }
+}

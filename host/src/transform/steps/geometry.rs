@@ -121,3 +121,39 @@ pub fn pre_orientation_size(plan: &Plan, source: &Source) -> (u32, u32) {
     });
     if plan.orientation.swaps_axes() { (h, w) } else { (w, h) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ImageFormat;
+    use crate::transform::raster::testing::image;
+    use crate::transform::steps::testing::{plan, run, source};
+
+    const ALL: &[crate::transform::steps::Step] = &[crop, resize, orient, extract, embed];
+
+    fn size(query: &str, (width, height): (u32, u32)) -> (i32, i32) {
+        let original = source(ImageFormat::Png, (width, height), false);
+        let frame = image(width, height, 3, |x, y| vec![x as u8, y as u8, 0]);
+        let done = run(ALL, &plan(&original, query), &original, frame);
+        (done.get_width(), done.get_height())
+    }
+
+    #[test]
+    fn crops_resizes_turns_and_pads_to_the_planned_size() {
+        assert_eq!(size("w=20", (80, 40)), (20, 10), "fit inside");
+        assert_eq!(size("w=20&h=20&fit=cover", (80, 40)), (20, 20), "cover crops");
+        assert_eq!(size("w=20&h=20&fit=contain", (80, 40)), (20, 20), "contain pads");
+        assert_eq!(size("crop=10,0,30,40", (80, 40)), (30, 40), "a source crop");
+        assert_eq!(size("r=90", (80, 40)), (40, 80), "a quarter turn");
+        assert_eq!(size("pad=5", (80, 40)), (90, 50), "padding on every side");
+    }
+
+    #[test]
+    fn a_flip_mirrors_the_pixels() {
+        let original = source(ImageFormat::Png, (4, 1), false);
+        let frame = image(4, 1, 3, |x, _| vec![x as u8 * 60, 0, 0]);
+        let flipped = run(ALL, &plan(&original, "f=h"), &original, frame);
+        let pixels = crate::transform::raster::pixels(&flipped, &|_| {}).unwrap();
+        assert_eq!(pixels.iter().step_by(3).copied().collect::<Vec<_>>(), [180, 120, 60, 0]);
+    }
+}

@@ -85,3 +85,33 @@ fn load_jpeg_shrunk(bytes: &[u8], plan: &Plan, source: &Source, loader_options: 
         .map_err(vips("load"))?;
     Ok(Some(image))
 }
+
+#[cfg(test)]
+mod tests {
+    use rs_vips::voption::{Setter, VOption};
+
+    use super::*;
+    use crate::transform::raster::testing::image;
+    use crate::transform::steps::testing::{plan, source};
+
+    #[test]
+    fn a_jpeg_is_decoded_at_the_dct_scale_that_covers_the_target() {
+        crate::transform::init_vips().unwrap();
+        let jpeg = image(400, 240, 3, |x, y| vec![x as u8, y as u8, 90])
+            .jpegsave_buffer_with_opts(VOption::new().set("Q", 90))
+            .unwrap();
+        let original = source(ImageFormat::Jpeg, (400, 240), false);
+        let loaded = |query: &str| {
+            let frames = load(&jpeg, &plan(&original, query), &original).unwrap();
+            (frames[0].get_width(), frames[0].get_height())
+        };
+        assert_eq!(loaded("w=50"), (50, 30), "1/8 covers 50x30 exactly");
+        assert_eq!(loaded("w=60"), (100, 60), "1/4: 1/8 would be too small");
+        assert_eq!(loaded("w=300"), (400, 240), "no scale covers 300 but the whole");
+        assert_eq!(
+            loaded("crop=0,0,100,100&w=20"),
+            (400, 240),
+            "a source crop loads in full"
+        );
+    }
+}

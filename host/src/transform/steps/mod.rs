@@ -37,3 +37,54 @@ pub type Step = fn(&Context, Frames) -> Result<Frames>;
 pub fn map(frames: Frames, step: &'static str, f: impl Fn(&VipsImage) -> rs_vips::Result<VipsImage>) -> Result<Frames> {
     frames.iter().map(|image| f(image).map_err(vips(step))).collect()
 }
+
+/// Runs steps on frames made in the tests, for the plan a query means.
+#[cfg(test)]
+pub mod testing {
+    use std::cell::RefCell;
+
+    use rs_vips::VipsImage;
+
+    use super::{Context, Frames, Step};
+    use crate::plugin::Plugins;
+    use crate::probe::{ImageFormat, SourceColour};
+    use crate::transform::encoded::Timings;
+    use crate::transform::params::{ParamLimits, Params};
+    use crate::transform::plan::{Plan, Source};
+
+    /// An sRGB source of `width`x`height` in `format`.
+    pub fn source(format: ImageFormat, (width, height): (u32, u32), has_alpha: bool) -> Source {
+        Source {
+            format,
+            width,
+            height,
+            has_alpha,
+            pages: 1,
+            colour: SourceColour::Srgb,
+        }
+    }
+
+    pub fn plan(source: &Source, query: &str) -> Plan {
+        let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
+        let params = Params::parse(pairs, ParamLimits { max_dimension: 8192 }).unwrap();
+        Plan::new(&params, source, None, 8192, Vec::new()).unwrap()
+    }
+
+    /// `steps` in order on `frame`, as the pipeline runs them.
+    pub fn run(steps: &[Step], plan: &Plan, source: &Source, frame: VipsImage) -> VipsImage {
+        crate::transform::init_vips().unwrap();
+        let (plugins, timings) = (Plugins::default(), RefCell::new(Timings::default()));
+        let context = Context {
+            plan,
+            source,
+            plugins: &plugins,
+            watch: &|_| {},
+            timings: &timings,
+        };
+        let mut frames: Frames = vec![frame];
+        for step in steps {
+            frames = step(&context, frames).unwrap();
+        }
+        frames.remove(0)
+    }
+}
