@@ -41,6 +41,7 @@ def main():
     # A cached request costs microseconds of CPU, a cold one milliseconds.
     unit, scale = ("µs", 1000) if cached else ("ms", 1)
     work = Path(tempfile.mkdtemp(prefix="kiln-pair-"))
+    work.chmod(0o755)  # nginx's workers run as another user
     servers = {}
     try:
         for name, binary in [("before", args.before), ("after", args.after)]:
@@ -75,7 +76,8 @@ def main():
                     result = bench.wrk(servers[name].url, round_paths, args.seconds, server=servers[name])
                     results.setdefault((fmt, name), []).append(result)
                     print(f"round {r} {fmt} {name}: {result['rps']:.1f} req/s, "
-                          f"{result['cpu_ms'] * scale:.2f} {unit} CPU per request", flush=True)
+                          f"{result['cpu_ms'] * scale:.2f} {unit} CPU per request, "
+                          f"{result['errors']} non-2xx", flush=True)
         for fmt in formats:
             for name in servers:
                 runs = results[(fmt, name)]

@@ -315,8 +315,11 @@ def floor(photos, suffix, seconds):
 
 
 def start_kiln(data, config="", binary=ROOT / "target/release/kiln"):
+    """Kiln on `data` with `config`. The workloads make hundreds of variants
+    of each photo, past the default bound a production path keeps
+    (`limits.max-variants-per-entry`), which would answer them 422."""
     port = free_port()
-    (data / "kiln.toml").write_text(config)
+    (data / "kiln.toml").write_text(f"[limits]\nmax-variants-per-entry = 1000000\n{config}")
     server = Server("kiln", [str(binary), "serve"], f"http://127.0.0.1:{port}",
                     cwd=data, env={"KILN_CONFIG": "kiln.toml", "KILN_SERVER__LISTEN": f"127.0.0.1:{port}",
                                    "KILN_LOG": "warn"})
