@@ -1,5 +1,6 @@
-//! The management API (SPEC §8): `GET /api/assets`, keyset-paged, for keys
-//! with the `admin` scope over the prefix they list.
+//! The management API (SPEC §8), for keys with the `admin` scope over the
+//! prefix they name: `GET /api/assets`, keyset-paged; an entry's variants,
+//! listed and purged; purges under a prefix.
 
 use sha2::{Digest, Sha256};
 
@@ -88,4 +89,143 @@ async fn entries_under_a_prefix_page_by_page_unmoved_by_inserts() {
     ] {
         assert_error(page(&kiln, "key-ops", bad).await, 400, "invalid_param").await;
     }
+}
+
+/// An entry's variants are listed and purged; the next request makes a
+/// purged variant again (this process remembered it: the memory misses too),
+/// and nothing else changes. A prefix purges a subtree and nothing beside it.
+#[tokio::test]
+async fn variants_are_listed_and_purged_and_made_again() {
+    let config = [
+        key_config("ops", "key-ops", r#"["admin", "write"]"#, "/"),
+        key_config("users-ops", "key-users", r#"["admin"]"#, "/users"),
+        key_config("writer", "key-writer", r#"["write", "read"]"#, "/"),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).key("key-ops").start().await;
+    let stored = kiln.upload_ok("users/1/a", png(40, 30, 1)).await;
+    kiln.upload_ok("users/2/a", png(40, 30, 2)).await;
+    kiln.upload_ok("usersx/a", png(40, 30, 3)).await;
+    for path in ["users/1/a", "users/2/a", "usersx/a"] {
+        for w in [10, 20] {
+            let made = kiln.fetch(&format!("/assets/{path}?w={w}")).await;
+            assert_eq!(made.headers()["kiln-cache"], "miss", "{path} w={w}");
+        }
+    }
+    let send = |method: reqwest::Method, path: &str, key: &str| {
+        kiln.client
+            .request(method, kiln.url(path))
+            .bearer_auth(key.to_owned())
+            .send()
+    };
+    let variants = |path: &'static str| {
+        let url = format!("/api/assets/{path}/-/entry/1/variants");
+        let request = send(reqwest::Method::GET, &url, "key-ops");
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            let mut widths: Vec<u64> = body["variants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["width"].as_u64().unwrap())
+                .collect();
+            widths.sort();
+            widths
+        }
+    };
+    assert_eq!(variants("users/1/a").await, [10, 20]);
+    assert_eq!(
+        kiln.fetch("/assets/users/1/a?w=10").await.headers()["kiln-cache"],
+        "hit"
+    );
+
+    let purged = send(
+        reqwest::Method::DELETE,
+        "/api/assets/users/1/a/-/entry/1/variants",
+        "key-ops",
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged.status(), 200);
+    assert_eq!(purged.json::<serde_json::Value>().await.unwrap()["purged"], 2);
+    assert!(variants("users/1/a").await.is_empty());
+    let again = kiln.fetch("/assets/users/1/a?w=10").await;
+    assert_eq!(
+        again.headers()["kiln-cache"],
+        "miss",
+        "made again, not served from memory"
+    );
+    assert_eq!(crate::images::decode(&again.bytes().await.unwrap()).get_width(), 10);
+    assert_eq!(variants("users/1/a").await, [10]);
+    let metadata = kiln.json("/assets/users/1/a/-/metadata").await;
+    assert_eq!(
+        metadata["modified_at"], stored["modified_at"],
+        "a purge is not a change to the entry"
+    );
+    assert_eq!(
+        kiln.fetch("/assets/users/2/a?w=20").await.headers()["kiln-cache"],
+        "hit"
+    );
+
+    // A subtree: users/2 goes, usersx (beside it, not below) stays.
+    let purged = send(reqwest::Method::DELETE, "/api/variants?prefix=/users", "key-ops")
+        .await
+        .unwrap();
+    assert_eq!(purged.status(), 200);
+    let body: serde_json::Value = purged.json().await.unwrap();
+    assert_eq!(
+        (body["entries"].as_u64(), body["purged"].as_u64()),
+        (Some(2), Some(3)),
+        "{body}"
+    );
+    assert!(variants("users/2/a").await.is_empty());
+    assert_eq!(variants("usersx/a").await, [10, 20]);
+    assert_eq!(kiln.fetch("/assets/usersx/a?w=20").await.headers()["kiln-cache"], "hit");
+
+    // Who may, and what is refused.
+    let entry_url = "/api/assets/usersx/a/-/entry/1/variants";
+    assert_error(
+        send(reqwest::Method::DELETE, entry_url, "key-users").await.unwrap(),
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        send(reqwest::Method::DELETE, entry_url, "key-writer").await.unwrap(),
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        kiln.client.delete(kiln.url(entry_url)).send().await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    let refused = [
+        ("/api/assets/usersx/a/-/entry/9/variants", 404, "not_found"),
+        ("/api/assets/usersx/a/-/variants", 400, "invalid_selector"),
+        ("/api/assets/usersx/a/-/entry/1", 400, "invalid_selector"),
+        ("/api/assets/usersx/a%00/-/entry/1/variants", 400, "invalid_path"),
+        ("/api/assets/usersx/a/-/entry/1/variants?all=1", 400, "invalid_param"),
+        ("/api/variants", 400, "invalid_param"),
+        ("/api/variants?prefix=a/../b", 400, "invalid_param"),
+    ];
+    for (url, status, code) in refused {
+        assert_error(
+            send(reqwest::Method::DELETE, url, "key-ops").await.unwrap(),
+            status,
+            code,
+        )
+        .await;
+    }
+    assert_error(
+        send(reqwest::Method::POST, entry_url, "key-ops").await.unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert_eq!(variants("usersx/a").await, [10, 20], "nothing refused purged anything");
 }

@@ -80,6 +80,37 @@ async fn twenty_concurrent_posts_over_two_processes_get_distinct_entries() {
     assert_eq!(newest["entry"], 20);
 }
 
+/// A purge through one process reaches what the other remembers: its next
+/// request for the variant makes it again, and the purged object is gone
+/// from the bucket.
+#[tokio::test]
+async fn a_purge_through_one_process_is_seen_by_the_other() {
+    let (a, b) = cluster().await;
+    a.upload_ok("shared/purged", jpeg(64, 64, 5)).await;
+    let url = "/assets/shared/purged/-/content?w=32";
+    assert_eq!(b.fetch(url).await.headers()["kiln-cache"], "miss");
+    assert_eq!(b.fetch(url).await.headers()["kiln-cache"], "hit", "b remembers it");
+    let bucket = &a.shared.as_ref().unwrap().bucket;
+    let objects = s3_keys(bucket, None).await.len();
+    let purged = a
+        .authed(Method::DELETE, "/api/assets/shared/purged/-/entry/1/variants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purged.status(), 200);
+    assert_eq!(
+        s3_keys(bucket, None).await.len(),
+        objects - 1,
+        "the variant's object went"
+    );
+    assert_eq!(
+        b.fetch(url).await.headers()["kiln-cache"],
+        "miss",
+        "made again, not served from b's memory"
+    );
+    assert_eq!(a.fetch(url).await.headers()["kiln-cache"], "hit");
+}
+
 #[tokio::test]
 async fn a_delete_through_one_process_is_seen_by_the_other() {
     let (a, b) = cluster().await;

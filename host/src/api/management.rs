@@ -1,8 +1,9 @@
 //! The management API under `/api` (SPEC §8), for keys with the `admin`
-//! scope: what operators and the console need beyond the asset URLs.
+//! scope: what operators and the console need beyond the asset URLs —
+//! listing entries, an entry's variants, and purging them.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,8 +12,8 @@ use serde_json::json;
 use super::AppState;
 use super::assets::metadata_json;
 use super::error::ApiError;
-use crate::address::AssetPath;
-use crate::catalog::ListCursor;
+use crate::address::{Address, AssetPath, Ordering};
+use crate::catalog::{Entries, ListCursor, Selection};
 
 /// Entries a page lists unless `limit` says otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 100;
@@ -47,12 +48,7 @@ pub async fn list_assets(
             other => return Err(ApiError::invalid_param(other, "takes prefix, cursor and limit")),
         }
     }
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state
-        .0
-        .keys
-        .authenticate(authorization)?
-        .authorize_admin_over(prefix.as_ref())?;
+    authorize_admin(&state, &headers, prefix.as_ref())?;
     let entries = state
         .0
         .assets
@@ -78,6 +74,85 @@ pub async fn list_assets(
         })
         .collect();
     Ok(axum::Json(json!({ "entries": listed, "next_cursor": next })).into_response())
+}
+
+/// `GET /api/assets/{path}/-/entry/{n}/variants`: the entry's made
+/// variants; `DELETE` on the same URL purges them, so the next request for
+/// each makes it again.
+pub async fn entry_variants(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let allow = "GET, HEAD, DELETE";
+    if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
+        return Err(ApiError::MethodNotAllowed { allow });
+    }
+    let raw = uri.path().strip_prefix("/api/assets/").unwrap_or_default();
+    let address = Address::parse(raw)?;
+    let selectors = &address.selectors;
+    let number = match selectors.ordering {
+        Some(Ordering::Entry(n)) if selectors.variants && selectors.format.is_none() && !selectors.recursive => n,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_selector",
+                "the management API names an entry's variants as /api/assets/{path}/-/entry/{n}/variants",
+            ));
+        }
+    };
+    if let Some((key, _)) = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).next() {
+        return Err(ApiError::invalid_param(&key, "this request takes no query parameters"));
+    }
+    authorize_admin(&state, &headers, Some(&address.path))?;
+    let assets = &state.0.assets;
+    let selection = Selection {
+        ordering: Ordering::Entry(number),
+        labels: Vec::new(),
+    };
+    let not_found = || ApiError::NotFound(format!("no entry {number} at {}", address.path));
+    if method == Method::DELETE {
+        let (found, purged) = assets.purge_variants(Entries::One(&address.path, number)).await?;
+        if found == 0 {
+            return Err(not_found());
+        }
+        return Ok(axum::Json(json!({ "purged": purged })).into_response());
+    }
+    let entry = assets.find(&address.path, &selection).await?.ok_or_else(not_found)?;
+    let variants = assets.variants(&entry).await?;
+    let listed = metadata_json(&entry, &variants)["variants"].take();
+    Ok(axum::Json(json!({ "variants": listed })).into_response())
+}
+
+/// `DELETE /api/variants?prefix=`: purges the made variants of every entry
+/// at and below `prefix`.
+pub async fn purge_under(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let mut prefix = None;
+    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "prefix" => {
+                let path =
+                    AssetPath::parse(value.trim_matches('/')).map_err(|e| ApiError::invalid_param("prefix", e))?;
+                prefix = Some(path);
+            }
+            other => return Err(ApiError::invalid_param(other, "takes prefix")),
+        }
+    }
+    let prefix = prefix
+        .ok_or_else(|| ApiError::invalid_param("prefix", "is required: the path whose entries' variants to purge"))?;
+    authorize_admin(&state, &headers, Some(&prefix))?;
+    let (entries, purged) = state.0.assets.purge_variants(Entries::Under(&prefix)).await?;
+    Ok(axum::Json(json!({ "entries": entries, "purged": purged })).into_response())
+}
+
+fn authorize_admin(state: &AppState, headers: &HeaderMap, over: Option<&AssetPath>) -> Result<(), ApiError> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.0.keys.authenticate(authorization)?.authorize_admin_over(over)?;
+    Ok(())
 }
 
 fn encode_cursor((path, entry): &ListCursor) -> String {

@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -262,12 +262,14 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Every route template, as the request metrics name them.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 11] = [
     "/health",
     "/metrics",
     "/ready",
     "/profiles",
     "/api/assets",
+    "/api/assets/{*rest}",
+    "/api/variants",
     "/api/sign",
     "/assets",
     "/assets/",
@@ -281,6 +283,8 @@ pub fn router(state: AppState) -> Router {
         ready_route,
         profiles_route,
         list_route,
+        entry_variants_route,
+        variants_route,
         sign_route,
         bare,
         bare_slash,
@@ -290,6 +294,8 @@ pub fn router(state: AppState) -> Router {
         .route(health_route, get(health).fallback(only_get))
         .route(metrics_route, get(metrics).fallback(only_get))
         .route(list_route, get(management::list_assets).fallback(only_get))
+        .route(entry_variants_route, any(management::entry_variants))
+        .route(variants_route, delete(management::purge_under).fallback(only_delete))
         .route(sign_route, post(sign).fallback(only_post))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
@@ -346,6 +352,10 @@ fn not_ready(why: &str) -> Response {
 /// The configured profiles, as written in the config.
 async fn profiles(State(state): State<AppState>) -> Response {
     axum::Json(&state.0.config.profiles).into_response()
+}
+
+async fn only_delete() -> ApiError {
+    ApiError::MethodNotAllowed { allow: "DELETE" }
 }
 
 async fn only_get() -> ApiError {

@@ -6,10 +6,12 @@
 //!
 //! Both maps are keyed by content, never by location alone: a variant row by
 //! the identity of its entry (path, number, creation time, original's
-//! SHA-256) and the plan, bytes by their SHA-256 and object key. Ready
-//! variants never change while their entry lives, and an entry that is
-//! deleted and made again at the same number has another creation time, so
-//! nothing here can go stale in a way that serves wrong bytes.
+//! SHA-256, how many times its variants were purged) and the plan, bytes by
+//! their SHA-256 and object key. Ready variants never change while their
+//! entry lives, an entry that is deleted and made again at the same number
+//! has another creation time, and a purge counts up on the entry's row,
+//! which every process reads before it looks here; so nothing here can go
+//! stale in a way that serves wrong bytes or a purged variant.
 
 use std::sync::Arc;
 
@@ -108,6 +110,7 @@ struct VariantId {
     path: String,
     entry: u64,
     created_at: i64,
+    purges: u64,
     sha256: String,
     plan: String,
 }
@@ -117,6 +120,7 @@ struct VariantIdRef<'a> {
     path: &'a str,
     entry: u64,
     created_at: i64,
+    purges: u64,
     sha256: &'a str,
     plan: &'a str,
 }
@@ -127,6 +131,7 @@ impl<'a> VariantIdRef<'a> {
             path: entry.path.as_str(),
             entry: entry.entry,
             created_at: entry.created_at.0,
+            purges: entry.purges,
             sha256: &entry.original.sha256,
             plan,
         }
@@ -137,6 +142,7 @@ impl<'a> VariantIdRef<'a> {
             path: self.path.to_owned(),
             entry: self.entry,
             created_at: self.created_at,
+            purges: self.purges,
             sha256: self.sha256.to_owned(),
             plan: self.plan.to_owned(),
         }
@@ -147,6 +153,7 @@ impl Equivalent<VariantId> for VariantIdRef<'_> {
     fn equivalent(&self, id: &VariantId) -> bool {
         self.entry == id.entry
             && self.created_at == id.created_at
+            && self.purges == id.purges
             && self.plan == id.plan
             && self.path == id.path
             && self.sha256 == id.sha256
@@ -193,6 +200,7 @@ mod tests {
             path: "a/b".into(),
             entry: 3,
             created_at: 17,
+            purges: 0,
             sha256: "ff".into(),
             plan: "resize=1x1".into(),
         };
@@ -200,12 +208,14 @@ mod tests {
             path: "a/b",
             entry: 3,
             created_at: 17,
+            purges: 0,
             sha256: "ff",
             plan: "resize=1x1",
         };
         assert_eq!(hasher.hash_one(&owned), hasher.hash_one(&borrowed));
         assert!(borrowed.equivalent(&owned));
         assert!(!VariantIdRef { entry: 4, ..borrowed }.equivalent(&owned));
+        assert!(!VariantIdRef { purges: 1, ..borrowed }.equivalent(&owned));
         assert!(
             !VariantIdRef {
                 plan: "resize=1x2",

@@ -142,6 +142,7 @@ impl Assets {
             lqip: inspection.lqip,
             created_at: now,
             modified_at: now,
+            purges: 0,
         };
         // The eager variants are queued in the entry's own transaction: a
         // crash can leave neither an entry without its jobs nor jobs for an

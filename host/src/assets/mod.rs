@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{AssetPath, Ordering};
 use crate::catalog::{
-    Catalog, CatalogError, Entry, EntryMetadata, LeaseToken, Selection, Timestamp, Variant, VariantClaim,
+    Catalog, CatalogError, Entries, Entry, EntryMetadata, LeaseToken, Selection, Timestamp, Variant, VariantClaim,
 };
 use crate::config::PathSettings;
 use crate::metrics::LookupLabels;
@@ -470,6 +470,22 @@ impl Assets {
             self.discard(key).await;
         }
         Ok(deleted.into_iter().map(|d| d.entry).collect())
+    }
+
+    /// Purges the made variants of `entries`: their rows first, then their
+    /// objects; the next request for one makes it again. Answers how many
+    /// entries were found and how many variants went.
+    pub async fn purge_variants(&self, entries: Entries<'_>) -> Result<(u64, usize), AssetError> {
+        let purged = self.catalog.purge_variants(entries).await?;
+        for key in &purged.objects {
+            self.discard(key).await;
+        }
+        tracing::info!(
+            entries = purged.entries,
+            variants = purged.objects.len(),
+            "variants purged"
+        );
+        Ok((purged.entries, purged.objects.len()))
     }
 
     /// Removes an object whose catalog row is gone or was never written. A

@@ -181,6 +181,8 @@ pub struct Entry {
     pub lqip: Option<Lqip>,
     pub created_at: Timestamp,
     pub modified_at: Timestamp,
+    /// How many times its variants were purged.
+    pub purges: u64,
 }
 
 /// A cached transformation of an entry.
@@ -224,6 +226,21 @@ pub enum VariantClaim {
     Claimed(LeaseToken),
     /// Another process holds a live lease; wait and ask again.
     Busy,
+}
+
+/// Which entries an operation on several means.
+#[derive(Debug, Clone, Copy)]
+pub enum Entries<'a> {
+    One(&'a AssetPath, u64),
+    /// Every entry at and below a path.
+    Under(&'a AssetPath),
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Default)]
+pub struct Purged {
+    pub entries: u64,
+    pub objects: Vec<ObjectKey>,
 }
 
 /// What a delete removed: the entry and every object it owned.
@@ -298,6 +315,11 @@ pub trait Catalog: Send + Sync {
 
     /// Deletes every entry at and below `path`, returning what was deleted.
     async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError>;
+
+    /// Deletes the made variants of `entries` and counts a purge on each
+    /// entry, in one transaction, returning the objects the variants had
+    /// (none is made again from a purged row) and how many entries it found.
+    async fn purge_variants(&self, entries: Entries<'_>) -> Result<Purged, CatalogError>;
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError>;
 
@@ -479,6 +501,7 @@ mod tests {
                 lqip: None,
                 created_at: now,
                 modified_at: now,
+                purges: 0,
             };
             let job = NewJob {
                 kind: "test",

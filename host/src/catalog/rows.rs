@@ -9,7 +9,7 @@ use crate::probe::SourceColour;
 use crate::store::ObjectKey;
 
 pub const COLUMNS: &str = "path, entry, alt, labels, tags, content_type, width, height, bytes, sha256, \
-                       object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip";
+                       object_key, bucket, created_at, modified_at, has_alpha, pages, colour, lqip, purges";
 
 pub const VARIANT_COLUMNS: &str = "key, content_type, width, height, bytes, sha256, object_key, bucket, created_at";
 
@@ -124,6 +124,7 @@ where
             .map_err(|_| corrupt("lqip"))?,
         created_at: Timestamp(row.try_get("created_at")?),
         modified_at: Timestamp(row.try_get("modified_at")?),
+        purges: number("purges")?,
     })
 }
 

@@ -15,8 +15,8 @@ use super::rows::{
     variant_from_row,
 };
 use super::{
-    Catalog, CatalogError, Deleted, Entry, EntryMetadata, Job, LeaseToken, NewJob, Selection, Timestamp, Variant,
-    VariantClaim,
+    Catalog, CatalogError, Deleted, Entries, Entry, EntryMetadata, Job, LeaseToken, NewJob, Purged, Selection,
+    Timestamp, Variant, VariantClaim,
 };
 use crate::address::AssetPath;
 use crate::store::ObjectKey;
@@ -100,41 +100,32 @@ impl<D: Dialect> SqlCatalog<D> {
     }
 }
 
-/// Which entries a delete removes.
-enum Doomed<'a> {
-    Entry(&'a AssetPath, u64),
-    /// Everything at and below a path.
-    Tree(&'a AssetPath),
-}
-
-impl Doomed<'_> {
-    /// Pushes `AND` and the condition on the columns of the entries table
-    /// named `alias`.
-    fn push_condition<DB>(&self, query: &mut QueryBuilder<'_, DB>, alias: &str)
-    where
-        DB: Database,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-        for<'q> String: Encode<'q, DB> + Type<DB>,
-    {
-        match *self {
-            Doomed::Entry(path, entry) => {
-                query
-                    .push(format!(" AND {alias}.path = "))
-                    .push_bind(path.as_str().to_owned());
-                query.push(format!(" AND {alias}.entry = ")).push_bind(entry as i64);
-            }
-            Doomed::Tree(path) => {
-                // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
-                let path = path.as_str();
-                query.push(format!(" AND ({alias}.path = ")).push_bind(path.to_owned());
-                query
-                    .push(format!(" OR ({alias}.path >= "))
-                    .push_bind(format!("{path}/"));
-                query
-                    .push(format!(" AND {alias}.path < "))
-                    .push_bind(format!("{path}0"));
-                query.push("))");
-            }
+/// Pushes `AND` and the condition that selects `entries` on the columns of
+/// the entries table named `alias`.
+fn push_entries<DB>(entries: Entries<'_>, query: &mut QueryBuilder<'_, DB>, alias: &str)
+where
+    DB: Database,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    match entries {
+        Entries::One(path, entry) => {
+            query
+                .push(format!(" AND {alias}.path = "))
+                .push_bind(path.as_str().to_owned());
+            query.push(format!(" AND {alias}.entry = ")).push_bind(entry as i64);
+        }
+        Entries::Under(path) => {
+            // Paths below `p` are exactly those in ["p/", "p0"): '0' follows '/' in ASCII.
+            let path = path.as_str();
+            query.push(format!(" AND ({alias}.path = ")).push_bind(path.to_owned());
+            query
+                .push(format!(" OR ({alias}.path >= "))
+                .push_bind(format!("{path}/"));
+            query
+                .push(format!(" AND {alias}.path < "))
+                .push_bind(format!("{path}0"));
+            query.push("))");
         }
     }
 }
@@ -186,6 +177,7 @@ where
         values.push_bind(i64::from(original.pages));
         values.push_bind(original.colour.name().to_owned());
         values.push_bind(entry.lqip.as_ref().map(to_json));
+        values.push_bind(entry.purges as i64);
         query.push(") RETURNING id");
 
         let mut tx = self.pool.begin().await?;
@@ -261,11 +253,42 @@ where
     }
 
     async fn delete_entry(&self, path: &AssetPath, entry: u64) -> Result<Option<Deleted>, CatalogError> {
-        Ok(self.delete(Doomed::Entry(path, entry)).await?.into_iter().next())
+        Ok(self.delete(Entries::One(path, entry)).await?.into_iter().next())
     }
 
     async fn delete_tree(&self, path: &AssetPath) -> Result<Vec<Deleted>, CatalogError> {
-        self.delete(Doomed::Tree(path)).await
+        self.delete(Entries::Under(path)).await
+    }
+
+    async fn purge_variants(&self, entries: Entries<'_>) -> Result<Purged, CatalogError> {
+        // Only made variants: one being made under a lease is finished by
+        // its maker from the same original, as the next request would.
+        let mut delete_variants = QueryBuilder::new(
+            "DELETE FROM variants WHERE state = 'ready' AND EXISTS (SELECT 1 FROM entries e \
+             WHERE e.path = variants.path AND e.entry = variants.entry",
+        );
+        push_entries(entries, &mut delete_variants, "e");
+        delete_variants.push(") RETURNING object_key, bucket");
+        let mut count_purge = QueryBuilder::new("UPDATE entries SET purges = purges + 1 WHERE 1 = 1");
+        push_entries(entries, &mut count_purge, "entries");
+        count_purge.push(" RETURNING entry");
+
+        let mut tx = self.pool.begin().await?;
+        let variant_rows = D::fetch(&mut tx, &mut delete_variants).await?;
+        let entry_rows = D::fetch(&mut tx, &mut count_purge).await?;
+        tx.commit().await?;
+        self.entries_changed();
+        let mut objects = Vec::with_capacity(variant_rows.len());
+        for row in &variant_rows {
+            let (key, bucket): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+            if let Some(key) = key.and_then(|key| ObjectKey::parse(bucket.as_deref(), &key)) {
+                objects.push(key);
+            }
+        }
+        Ok(Purged {
+            entries: entry_rows.len() as u64,
+            objects,
+        })
     }
 
     async fn find_variant(&self, path: &AssetPath, entry: u64, key: &str) -> Result<Option<Variant>, CatalogError> {
@@ -483,20 +506,20 @@ where
 {
     /// Deletes the `doomed` entries and their variants in one transaction,
     /// returning every object they owned.
-    async fn delete(&self, doomed: Doomed<'_>) -> Result<Vec<Deleted>, CatalogError> {
+    async fn delete(&self, doomed: Entries<'_>) -> Result<Vec<Deleted>, CatalogError> {
         let mut select_variants = QueryBuilder::new(
             "SELECT v.path, v.entry, v.object_key, v.bucket FROM variants v \
              JOIN entries e ON e.path = v.path AND e.entry = v.entry WHERE v.object_key IS NOT NULL",
         );
-        doomed.push_condition(&mut select_variants, "e");
+        push_entries(doomed, &mut select_variants, "e");
         let mut delete_variants = QueryBuilder::new(
             "DELETE FROM variants WHERE EXISTS (SELECT 1 FROM entries e \
              WHERE e.path = variants.path AND e.entry = variants.entry",
         );
-        doomed.push_condition(&mut delete_variants, "e");
+        push_entries(doomed, &mut delete_variants, "e");
         delete_variants.push(")");
         let mut delete_entries = QueryBuilder::new("DELETE FROM entries WHERE 1 = 1");
-        doomed.push_condition(&mut delete_entries, "entries");
+        push_entries(doomed, &mut delete_entries, "entries");
         delete_entries.push(format!(" RETURNING {COLUMNS}"));
 
         let mut tx = self.pool.begin().await?;
