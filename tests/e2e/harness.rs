@@ -62,6 +62,18 @@ pub fn stack() -> Stack {
     }
 }
 
+/// The widths of the `variants` a metadata or variants answer lists, in order.
+pub fn variant_widths(listing: &serde_json::Value) -> Vec<u64> {
+    let mut widths: Vec<u64> = listing["variants"]
+        .as_array()
+        .expect("a list of variants")
+        .iter()
+        .map(|v| v["width"].as_u64().expect("a width"))
+        .collect();
+    widths.sort();
+    widths
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")

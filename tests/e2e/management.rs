@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Kiln, assert_error};
+use crate::harness::{Kiln, assert_error, variant_widths};
 use crate::images::png;
 
 fn key_config(name: &str, key: &str, scopes: &str, prefix: &str) -> String {
@@ -124,15 +124,7 @@ async fn variants_are_listed_and_purged_and_made_again() {
         async move {
             let response = request.await.unwrap();
             assert_eq!(response.status(), 200, "{path}");
-            let body: serde_json::Value = response.json().await.unwrap();
-            let mut widths: Vec<u64> = body["variants"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["width"].as_u64().unwrap())
-                .collect();
-            widths.sort();
-            widths
+            variant_widths(&response.json().await.unwrap())
         }
     };
     assert_eq!(variants("users/1/a").await, [10, 20]);

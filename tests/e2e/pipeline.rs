@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::harness::{Kiln, assert_error, fails_with_config, fixture};
+use crate::harness::{Kiln, assert_error, fails_with_config, fixture, variant_widths};
 use crate::images::{decode, jpeg, noisy_png};
 
 const PROFILES: &str = r#"
@@ -88,14 +88,7 @@ async fn eager_variants_are_made_after_upload_and_survive_a_restart() {
     let kiln = Kiln::builder().config(&config).start().await;
     kiln.upload_ok("eager/a", jpeg(300, 200, 1)).await;
     let done = wait_for_variants(&kiln, "eager/a", 2, Duration::from_secs(20)).await;
-    let mut widths: Vec<u64> = done["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["width"].as_u64().unwrap())
-        .collect();
-    widths.sort();
-    assert_eq!(widths, [32, 48]);
+    assert_eq!(variant_widths(&done), [32, 48]);
     let served = kiln.fetch("/assets/eager/a?profile=thumb").await;
     assert_eq!(served.headers()["kiln-cache"], "hit", "served from the eager variant");
     kiln.upload_ok("elsewhere", jpeg(300, 200, 1)).await;
