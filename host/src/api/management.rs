@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::AppState;
-use super::assets::metadata_json;
+use super::assets::{metadata_json, not_found, reject_params};
 use super::error::ApiError;
 use crate::address::{Address, AssetPath, Ordering};
 use crate::catalog::{Entries, ListCursor, Selection};
@@ -101,24 +101,22 @@ pub async fn entry_variants(
             ));
         }
     };
-    if let Some((key, _)) = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).next() {
-        return Err(ApiError::invalid_param(&key, "this request takes no query parameters"));
-    }
+    reject_params(uri.query().unwrap_or_default())?;
     authorize_admin(&state, &headers, Some(&address.path))?;
     let assets = &state.0.assets;
     let selection = Selection {
         ordering: Ordering::Entry(number),
         labels: Vec::new(),
     };
-    let not_found = || ApiError::NotFound(format!("no entry {number} at {}", address.path));
+    let missing = || not_found(&address.path, &selection);
     if method == Method::DELETE {
         let (found, purged) = assets.purge_variants(Entries::One(&address.path, number)).await?;
         if found == 0 {
-            return Err(not_found());
+            return Err(missing());
         }
         return Ok(axum::Json(json!({ "purged": purged })).into_response());
     }
-    let entry = assets.find(&address.path, &selection).await?.ok_or_else(not_found)?;
+    let entry = assets.find(&address.path, &selection).await?.ok_or_else(missing)?;
     let variants = assets.variants(&entry).await?;
     let listed = metadata_json(&entry, &variants)["variants"].take();
     Ok(axum::Json(json!({ "variants": listed })).into_response())

@@ -85,7 +85,7 @@ impl<D: Dialect> SqlCatalog<D> {
 
     /// The one row `query` answers.
     async fn one(&self, query: &mut QueryBuilder<'_, D::Db>) -> Result<RowOf<D>, CatalogError> {
-        Ok(self.row(query).await?.ok_or(sqlx::Error::RowNotFound)?)
+        Ok(first(self.rows(query).await?)?)
     }
 
     /// The first row `query` answers, if any.

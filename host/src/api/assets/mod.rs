@@ -10,6 +10,8 @@ mod reads;
 mod views;
 mod writes;
 
+pub use access::reject_params;
+pub use reads::not_found;
 pub use views::metadata_json;
 
 use reads::{FetchRequest, fetch};
