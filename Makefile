@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-libwebp bench-plugins bench-hostile fmt clean
+.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -55,15 +55,16 @@ postgres:
 	@$(SUDO) runuser -u postgres -- psql -tAqc "SELECT 1 FROM pg_roles WHERE rolname = 'kiln_e2e'" | grep -q 1 || \
 	  $(SUDO) runuser -u postgres -- psql -qc "CREATE ROLE kiln_e2e LOGIN CREATEDB PASSWORD 'kiln_e2e'"
 
-## moto's S3 server in a virtualenv of its own, for the test harness to start.
-s3-server: $(MOTO_VENV)/bin/moto_server
+## The suite's Python tools in a virtualenv of their own (tests/support/requirements.txt):
+## moto's S3 server for the test harness to start, standardwebhooks for the webhook receiver.
+s3-server: $(MOTO_VENV)/.installed
 
-$(MOTO_VENV)/bin/moto_server:
+$(MOTO_VENV)/.installed: tests/support/requirements.txt
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || { \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
-	rm -rf $(MOTO_VENV)
-	python3 -m venv $(MOTO_VENV)
-	$(MOTO_VENV)/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
+	[ -x $(MOTO_VENV)/bin/pip ] || python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install -q --disable-pip-version-check -r tests/support/requirements.txt
+	touch $@
 
 ## Each fuzz target for FUZZ_SECONDS (default 60), seeded with the test fixtures;
 ## a crash stops the run and leaves its input in host/fuzz/artifacts/. cargo-fuzz's
@@ -85,6 +86,11 @@ BENCH_SECONDS ?= 15
 bench: bench-deps plugins
 	cargo build --release --bin kiln
 	$(BENCH_TOOLS)/venv/bin/python bench/run.py --corpus ../shared/corpus --seconds $(BENCH_SECONDS)
+
+## `GET /api/assets` page by page through 100 000 entries under one prefix (bench/listing.py).
+bench-listing:
+	cargo build --release --bin kiln
+	python3 bench/listing.py
 
 bench-deps: deps
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { $(SUDO) apt-get update -qq && \

@@ -231,6 +231,40 @@ def plugin_costs(base, photos, seconds):
     return costs
 
 
+COUNTING_ROUNDS = 6
+
+
+def counting_cost(counting, quiet, paths, seconds):
+    """(b)'s price of per-request metrics and usage counting: the same
+    cached variants from a Kiln that counts and one that does not, driven at
+    the same time (two connections each) in COUNTING_ROUNDS rounds, which one
+    starts first alternating. The two share every moment of the machine, so
+    the ratio of their throughputs is the ratio of their work; CPU time per
+    request, from the same rounds, says the same from the other side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = []
+    for r in range(COUNTING_ROUNDS):
+        sides = [("on", counting), ("off", quiet)]
+        with ThreadPoolExecutor(2) as threads:
+            running = {label: threads.submit(wrk, server.url, paths, seconds, 2, server=server)
+                       for label, server in (sides if r % 2 == 0 else sides[::-1])}
+            runs.append({label: run.result() for label, run in running.items()})
+    on, off = (sum(run[side]["rps"] for run in runs) / len(runs) for side in ("on", "off"))
+    cpu_on, cpu_off = (sum(run[side]["cpu_ms"] for run in runs) / len(runs) for side in ("on", "off"))
+    return {
+        "cost": 1 - on / off,
+        "cpu_cost": cpu_on / cpu_off - 1,
+        "on_rps": on,
+        "off_rps": off,
+        "cpu_on_ms": cpu_on,
+        "cpu_off_ms": cpu_off,
+        "ratios": [round(run["on"]["rps"] / run["off"]["rps"], 3) for run in runs],
+        "errors": sum(run[side]["errors"] for run in runs for side in run),
+        "round_seconds": seconds,
+    }
+
+
 def alternating(workloads, rounds, seconds):
     """Runs the workloads in `rounds` alternating rounds of `seconds` each,
     every round starting with another one, and merges each one's runs. The
@@ -530,10 +564,22 @@ def run(args):
         cached = cached_paths("photos", photos)
         nginx, nginx_paths = start_nginx(work, kiln.url, cached)
         servers.append(nginx)
+        # The same Kiln with per-request metrics and usage counting off, on
+        # the same variants: what counting costs on the cheapest request.
+        quiet_data = work / "quiet"
+        quiet_data.mkdir()
+        quiet, quiet_key = start_kiln(quiet_data, "[metrics]\nenabled = false\n[analytics]\nenabled = false\n")
+        servers.append(quiet)
+        for photo in photos:
+            upload(quiet.url, quiet_key, f"photos/{photo.stem}", photo)
+        concurrently([quiet.url + path for path in cached])
         results.update(alternating({
             "cached/kiln": lambda r, t: wrk(kiln.url, cached, t, server=kiln),
+            "cached/kiln, counting off": lambda r, t: wrk(quiet.url, cached, t, server=quiet),
             "cached/nginx": lambda r, t: wrk(nginx.url, nginx_paths, t, server=nginx),
         }, COLD_ROUNDS, round_seconds))
+        results["counting-cost"] = counting_cost(kiln, quiet, cached, round_seconds)
+        quiet.stop()
 
         print("(c) uploads", flush=True)
         bodies = [str(p) for p in photos]
@@ -663,6 +709,16 @@ def report(results, path, args, produced=None):
                              "its default effort 4, which spends more time for somewhat smaller files.")
         if prefix == "plugins":
             sections[-1] += "\n\n" + plugin_cost_table()
+        if prefix == "cached" and "counting-cost" in results:
+            c = results["counting-cost"]
+            sections[-1] += (
+                f"\n\nWhat per-request metrics and usage counting cost here (`[metrics] enabled` and "
+                f"`[analytics] enabled`, on against off): the two Kilns driven at the same time, two "
+                f"connections each, in {COUNTING_ROUNDS} rounds of {c['round_seconds']} s: "
+                f"{c['on_rps']:.0f} against {c['off_rps']:.0f} req/s, **{c['cost'] * 100:.1f}%** fewer "
+                f"(on ÷ off per round: {', '.join(map(str, c['ratios']))}); CPU per request "
+                f"{c['cpu_on_ms'] * 1000:.1f} against {c['cpu_off_ms'] * 1000:.1f} µs, "
+                f"**{c['cpu_cost'] * 100:+.1f}%**; non-2xx {c['errors']}.")
     def fastest_peer(fmt):
         return max((f"cold-{fmt}/ipx", f"cold-{fmt}/thumbor"), key=lambda k: results[k]["rps"])
 
@@ -679,6 +735,10 @@ def report(results, path, args, produced=None):
     lines.append(f"| a no-op plugin costs < 5% of (a) (side by side; see (d)) | {noop_cost * 100:.1f}% | "
                  f"{'met' if noop_cost < 0.05 else '**missed**'} |")
     lines.append(f"| peak RSS in (e) < 400 MB | {rss:.0f} MB | {'met' if rss < 400 else '**missed**'} |")
+    if "counting-cost" in results:
+        counting = results["counting-cost"]["cost"]
+        lines.append(f"| metrics and usage counting cost < 3% of (b) (side by side; see (b)) | {counting * 100:.1f}% | "
+                     f"{'met' if counting < 0.03 else '**missed**'} |")
     cold_rounds = "; ".join(f"{k} {', '.join(map(str, results[k]['rounds']))}"
                             for k in results if k.startswith(("cold-", "cached/")))
     plugin_rounds = "; ".join(f"{k.split('/')[1]} {', '.join(map(str, results[k]['rounds']))}"

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use globset::{Glob, GlobBuilder};
+
 /// At most this many segments in an asset path.
 pub const MAX_SEGMENTS: usize = 32;
 /// At most this many bytes in an asset path (segments and the slashes between them).
@@ -266,6 +268,27 @@ pub fn split_host(host: &str) -> Option<(String, Option<u16>)> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     plain.then(|| (name.to_ascii_lowercase(), port))
+}
+
+/// The globs of a path pattern (`[[paths]]`, webhooks' `paths`): matched
+/// against an asset path with a leading slash, `*` one segment, `**` any
+/// number, zero included.
+pub fn path_globs(pattern: &str) -> Result<Vec<Glob>, String> {
+    if !pattern.starts_with('/') {
+        return Err("a pattern must start with `/` (use `/**` for every path)".into());
+    }
+    let glob = |p: &str| -> Result<Glob, String> {
+        GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("invalid pattern: {e}"))
+    };
+    let mut globs = vec![glob(pattern)?];
+    // `**` may match zero segments: `/users/**` covers `/users` itself, and `/**` everything.
+    if let Some(prefix) = pattern.strip_suffix("/**") {
+        globs.push(glob(if prefix.is_empty() { "/**" } else { prefix })?);
+    }
+    Ok(globs)
 }
 
 #[cfg(test)]

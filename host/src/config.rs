@@ -22,6 +22,7 @@ pub use crate::remote::IngestConfig;
 pub use crate::secret::Secret;
 pub use crate::store::S3Settings;
 use crate::transform::{ParamLimits, Params};
+pub use crate::webhooks::WebhookConfig;
 
 /// Environment variables that configure Kiln start with this prefix;
 /// `__` separates nesting levels and `_` stands for `-` in key names.
@@ -89,17 +90,60 @@ pub struct Config {
     pub paths: Vec<PathRuleConfig>,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub analytics: AnalyticsConfig,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[analytics]`: the usage counters behind `/api/usage` (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Count requests and bytes served per day and path prefix, entry and
+    /// path not found; `false` counts nothing.
+    pub enabled: bool,
+    /// Segments of an asset path that make the prefix its requests are
+    /// counted under: 2 counts `users/123/avatar` under `users/123`.
+    pub prefix_depth: usize,
+    /// How often each process adds what it counted to the catalog.
+    pub flush_seconds: f64,
+    /// Distinct prefixes, entries and paths not found the catalog keeps a
+    /// day, each; requests past them count under `(other)`.
+    pub max_paths_per_day: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            prefix_depth: 2,
+            flush_seconds: 5.0,
+            max_paths_per_day: 10_000,
+        }
+    }
 }
 
 /// `[metrics]`: where `GET /metrics` is served besides the main listener.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct MetricsConfig {
+    /// Count every HTTP request by route, method and status, with its
+    /// latency and body bytes; `false` leaves the request series empty
+    /// (the other series count as part of the work they count).
+    pub enabled: bool,
     /// An address of its own, e.g. `127.0.0.1:9100`, where `/metrics` needs
     /// no key (keep it off the public network); on the main listener it
     /// always needs a key with the `admin` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 /// `[log]`: how the server writes its log (to stderr). Which lines are
@@ -137,6 +181,8 @@ impl Default for Config {
             paths: Vec::new(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            analytics: AnalyticsConfig::default(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -338,6 +384,17 @@ impl Profiles {
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
+
+    /// `explicit` laid over the profile it names, if it names one.
+    pub fn apply(&self, explicit: Params) -> Result<Params, String> {
+        match &explicit.profile {
+            Some(name) => self
+                .get(name)
+                .map(|profile| profile.overlaid_with(&explicit))
+                .ok_or_else(|| format!("there is no profile {name:?}; see GET /profiles")),
+            None => Ok(explicit),
+        }
+    }
 }
 
 /// One `[[paths]]` table: a pattern and the settings it applies.
@@ -481,6 +538,20 @@ impl Config {
             return Err(ConfigError::Invalid("ingest.timeout-ms must be at least 1".into()));
         }
         PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_names())?;
+        crate::webhooks::Webhooks::compile(&self.webhooks).map_err(ConfigError::Invalid)?;
+        if !(1..=32).contains(&self.analytics.prefix_depth) {
+            return Err(ConfigError::Invalid("analytics.prefix-depth must be 1 to 32".into()));
+        }
+        if !(self.analytics.flush_seconds >= 0.05 && self.analytics.flush_seconds <= 3600.0) {
+            return Err(ConfigError::Invalid(
+                "analytics.flush-seconds must be 0.05 to 3600".into(),
+            ));
+        }
+        if self.analytics.max_paths_per_day == 0 {
+            return Err(ConfigError::Invalid(
+                "analytics.max-paths-per-day must be at least 1".into(),
+            ));
+        }
         if !signer.is_configured()
             && let Some(rule) = self.paths.iter().find(|rule| {
                 let signing = rule.settings.get("signing").and_then(toml::Value::as_str);
@@ -558,6 +629,9 @@ impl Config {
         if let Some(url) = &mut config.database.url {
             *url = Secret::from(without_password(url.expose()).as_str());
         }
+        for webhook in &mut config.webhooks {
+            webhook.secret = blank();
+        }
         config
     }
 }
@@ -595,13 +669,20 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug_and_printing() {
         let text = "[signing]\nkeys = [\"00112233445566778899aabbccddeeff\"]\n\
+                    [[webhooks]]\nname = \"app\"\nurl = \"http://app\"\nevents = [\"asset.created\"]\n\
+                    secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
                     [database]\nurl = \"postgres://kiln:hunter2@db:5432/kiln?sslmode=require\"\n\
                     [storage]\nkind = \"s3\"\nbucket = \"media\"\naccess-key-id = \"AKID\"\n\
                     secret-access-key = \"s3cr3t-value\"\n";
         let config = Config::from_toml(text).unwrap();
         let printed = toml::to_string_pretty(&config.redacted()).unwrap();
         let debug = format!("{config:?}");
-        for secret in ["00112233445566778899aabbccddeeff", "hunter2", "s3cr3t-value"] {
+        for secret in [
+            "00112233445566778899aabbccddeeff",
+            "hunter2",
+            "s3cr3t-value",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
             assert!(!debug.contains(secret), "{secret} in Debug: {debug}");
         }
@@ -667,6 +748,10 @@ mod tests {
                 "fly",
             ),
             ("unknown-section = 1", "unknown-section"),
+            (
+                "[[webhooks]]\nname = \"app\"\nurl = \"http://app\"\nsecret = \"x\"\nevents = []",
+                "webhooks",
+            ),
         ] {
             let error = Config::from_toml(text).expect_err(text).to_string();
             assert!(

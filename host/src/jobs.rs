@@ -1,5 +1,6 @@
 //! The job runner: takes jobs from the durable queue in the catalog and runs
-//! them (today: eager variants after an upload).
+//! them (today: variants made off the request path — an upload's eager
+//! profiles, batches asked for with `?async=true`).
 //!
 //! Every process runs one. A job is taken by locking its row, so each run of
 //! a job happens in exactly one process; a failed job is retried with
@@ -8,7 +9,7 @@
 //! jobs lives in process memory.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -17,14 +18,25 @@ use crate::assets::{Assets, EAGER_VARIANT_JOB, EagerVariant};
 use crate::catalog::{Job, Selection};
 use crate::config::{PathRules, Profiles};
 use crate::metrics::JobLabels;
+use crate::transform::Params;
 
 /// How often an idle runner looks for due jobs.
 const POLL: Duration = Duration::from_millis(250);
+/// How often the queue's depth is counted for the metrics.
+const COUNT_EVERY: Duration = Duration::from_secs(5);
 /// Attempts before a job is marked failed.
 const MAX_ATTEMPTS: u32 = 5;
 
 pub async fn run(assets: Assets, profiles: Profiles, rules: Arc<PathRules>, mut stop: watch::Receiver<bool>) {
+    let mut counted = Instant::now() - COUNT_EVERY;
     while !*stop.borrow() {
+        if counted.elapsed() >= COUNT_EVERY {
+            counted = Instant::now();
+            if let Ok(queued) = assets.catalog().queued_jobs().await {
+                let gauge = &assets.transformer().metrics().jobs_queued;
+                gauge.set(i64::try_from(queued).unwrap_or(i64::MAX));
+            }
+        }
         let worked = match take_one(&assets, &profiles, &rules).await {
             Ok(worked) => worked,
             Err(error) => {
@@ -85,14 +97,22 @@ async fn perform(assets: &Assets, profiles: &Profiles, rules: &PathRules, job: &
             let Some(entry) = assets.find(&path, &selection).await.map_err(|e| e.to_string())? else {
                 return Ok(()); // deleted since: nothing left to make
             };
-            let params = profiles
-                .get(&task.profile)
-                .ok_or_else(|| format!("there is no profile {:?} any more", task.profile))?;
-            // Planned exactly as a request for the profile would be, path
+            let query = match task.profile {
+                Some(profile) if task.query.is_empty() => format!("profile={profile}"),
+                _ => task.query,
+            };
+            let pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            let explicit = Params::parse(
+                pairs.iter().map(|(key, value)| (key.as_ref(), value.as_ref())),
+                assets.transformer().param_limits(),
+            )
+            .map_err(|e| format!("{}: {}", e.param, e.message))?;
+            let params = profiles.apply(explicit)?;
+            // Planned exactly as a request for the same query would be, path
             // transforms included, so that the request finds this variant.
             let resolved = rules.resolve(&path);
             let plan = assets
-                .plan(&entry, params, &resolved.settings, None)
+                .plan(&entry, &params, &resolved.settings, None)
                 .map_err(|e| e.to_string())?;
             assets.render(&entry, &plan).await.map_err(|e| e.to_string())?;
             Ok(())

@@ -25,6 +25,9 @@ mod secret;
 mod server;
 mod store;
 mod transform;
+mod usage;
+mod views;
+mod webhooks;
 
 /// What the fuzz targets (`host/fuzz`) and the plugin benchmark drive
 /// directly. Not an API: it changes with the code.
@@ -56,7 +59,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?);
     // Compiling plugins takes a while the first time; the cache makes later starts quick.
     let (plugin_configs, cache) = (config.plugins.clone(), config.data_dir.join("plugin-cache"));
-    let metrics = Arc::new(metrics::Metrics::new());
+    let tally = metrics::Tally::new(config.analytics.prefix_depth, config.analytics.enabled);
+    let metrics = Arc::new(metrics::Metrics::with_tally(tally));
     let counted = metrics.clone();
     let plugins =
         tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache, counted)).await??;
@@ -66,13 +70,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics.clone(),
     )?);
     let (keys, new_key) = auth::KeyRing::load(&config.api_keys, &config.data_dir)?;
-    let catalog = catalog::open(&config.database_url(), config.database.max_connections)
-        .await
-        .context("opening the catalog")?;
+    let webhooks = Arc::new(webhooks::Webhooks::compile(&config.webhooks).map_err(anyhow::Error::msg)?);
+    let catalog = catalog::open(
+        &config.database_url(),
+        config.database.max_connections,
+        webhooks.clone(),
+        metrics.clone(),
+    )
+    .await
+    .context("opening the catalog")?;
     let store: Arc<dyn store::ObjectStore> =
         Arc::new(store::MeteredStore::new(open_store(&config).await?, metrics.clone()));
     let assets = assets::Assets::new(
-        catalog,
+        catalog.clone(),
         store,
         transformer,
         config.cache.memory_bytes,
@@ -91,7 +101,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("kiln listening on http://{address}");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let job_runner = tokio::spawn(jobs::run(assets.clone(), profiles.clone(), rules.clone(), jobs_stopped));
+    let job_runner = tokio::spawn(jobs::run(
+        assets.clone(),
+        profiles.clone(),
+        rules.clone(),
+        jobs_stopped.clone(),
+    ));
+    let deliverer = tokio::spawn(webhooks::run(
+        catalog.clone(),
+        webhooks,
+        metrics.clone(),
+        jobs_stopped.clone(),
+    ));
+    let writing = usage::Writing {
+        every: Duration::from_secs_f64(config.analytics.flush_seconds),
+        most_a_day: i64::from(config.analytics.max_paths_per_day),
+    };
+    let usage_writer = tokio::spawn(usage::run(catalog, metrics.clone(), writing, jobs_stopped));
     let connection_limits = server::ConnectionLimits {
         max_connections: config.server.max_connections,
         header_timeout: Duration::from_millis(config.server.header_timeout_ms),
@@ -135,7 +161,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server::serve(listener, app, connection_limits, stop_rx, grace).await;
     // A job cut short stays locked until its lease passes, then runs again.
     let _ = stop_jobs.send(true);
-    let _ = tokio::time::timeout(grace, job_runner).await;
+    let _ = tokio::time::timeout(grace, async { tokio::join!(job_runner, deliverer, usage_writer) }).await;
     Ok(())
 }
 

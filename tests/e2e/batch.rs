@@ -127,3 +127,55 @@ async fn an_upload_queues_the_profiles_it_names() {
     widths.sort();
     assert_eq!(widths, [32, 100], "both profiles were made for this entry");
 }
+
+#[tokio::test]
+async fn async_true_queues_the_list_for_the_job_runner() {
+    let kiln = Kiln::builder().config(CONFIG).start().await;
+    kiln.upload_ok("q", jpeg(200, 100, 3)).await;
+    let response = batch(
+        &kiln,
+        "/assets/q/-/entry/1/variants?async=true",
+        json!(["w=30&format=webp", "profile=hero", "w=50&h=20&fit=cover"]),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["queued"], true);
+    let links = body["variants"].as_array().unwrap();
+    let widths: Vec<u64> = links.iter().filter_map(|l| l["width"].as_u64()).collect();
+    assert_eq!(widths, [30, 100, 50], "planned up front, answered in order");
+    let mut made = Vec::new();
+    for _ in 0..200 {
+        let listing = kiln.json("/assets/q/-/metadata").await;
+        made = crate::harness::variant_widths(&listing);
+        if made.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    made.sort_unstable();
+    assert_eq!(made, [30, 50, 100], "the job runner made each");
+    for link in links {
+        let fetched = kiln.client.get(link["url"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(
+            fetched.headers()["kiln-cache"],
+            "hit",
+            "the URL finds what the job made"
+        );
+    }
+    // Refused as the synchronous list is: nothing queued.
+    let refused = batch(
+        &kiln,
+        "/assets/q/-/entry/1/variants?async=true",
+        json!(["w=40", "w=abc"]),
+    )
+    .await;
+    assert_error(refused, 400, "invalid_param").await;
+    let bad_flag = batch(&kiln, "/assets/q/-/entry/1/variants?async=maybe", json!(["w=40"])).await;
+    assert_error(bad_flag, 400, "invalid_param").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        crate::harness::variant_widths(&kiln.json("/assets/q/-/metadata").await).len(),
+        3
+    );
+}

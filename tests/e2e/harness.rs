@@ -237,15 +237,7 @@ async fn s3_endpoint() -> String {
     ENDPOINT
         .get_or_init(|| async {
             let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let venv = std::env::var_os("E2E_MOTO_VENV")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join("target/tools/moto"));
-            let python = venv.join("bin/python");
-            assert!(
-                python.is_file(),
-                "{} is missing: `make test` installs moto there",
-                python.display()
-            );
+            let python = test_python();
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
@@ -498,6 +490,22 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> serde_
     assert_eq!(json["error"], code, "{body}");
     assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     json
+}
+
+/// The Python of the test tools' virtualenv (moto, standardwebhooks),
+/// which `make test` makes.
+pub fn test_python() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = std::env::var_os("E2E_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/tools/moto"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: `make test` installs the test tools there",
+        python.display()
+    );
+    python
 }
 
 /// The path of a plugin component built by `make plugins`.

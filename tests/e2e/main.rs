@@ -22,3 +22,5 @@ mod stack;
 mod svg;
 mod transforms;
 mod uploads;
+mod usage;
+mod webhooks;

@@ -102,6 +102,15 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
     assert!(count("kiln_served_bytes_total") > 0.0);
     assert!(count("kiln_process_resident_memory_bytes") > 1e6);
     assert_eq!(count("kiln_pool_busy_workers"), 0.0);
+    // Two uploads, each one entry row written.
+    assert_eq!(
+        count(r#"kiln_catalog_operations_total{operation="insert_entry",outcome="ok"}"#),
+        2.0
+    );
+    assert!(count(r#"kiln_catalog_operations_total{operation="claim_job",outcome="ok"}"#) >= 1.0);
+    assert!(count(r#"kiln_catalog_operation_duration_seconds_count{operation="find_entry"}"#) >= 5.0);
+    assert_eq!(count("kiln_jobs_queued"), 0.0, "the eager job is done");
+    assert_eq!(count("kiln_webhook_outbox_depth"), 0.0);
     assert!(!text.contains("/assets/a"), "no asset path in any label");
 
     // On its own listener, no key is needed; the main listener's routes are not there.

@@ -12,7 +12,7 @@ use crate::auth::AuthError;
 use crate::auth::signing::SignatureError;
 use crate::probe::ProbeError;
 use crate::remote::FetchError;
-use crate::transform::{ParamError, PipelineError, PoolError, TransformError};
+use crate::transform::{ParamError, PipelineError, TransformError};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -250,38 +250,34 @@ impl From<AssetError> for ApiError {
     }
 }
 
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(error: crate::catalog::CatalogError) -> Self {
+        AssetError::from(error).into()
+    }
+}
+
 impl From<TransformError> for ApiError {
     fn from(error: TransformError) -> Self {
-        let unprocessable = |code| Self::Unprocessable {
-            code,
-            message: error.to_string(),
-        };
-        match &error {
+        match (&error, error.code()) {
+            (_, None) => Self::Overloaded("every transformation worker is busy; retry shortly".into()),
+            (_, Some("internal")) => Self::Internal(error.to_string()),
             // libvips' text is process-global and speaks of its internals: the
             // client gets the step, the log gets the rest.
-            TransformError::Pipeline(PipelineError::Vips { step, message }) => {
+            (TransformError::Pipeline(PipelineError::Vips { step, message }), Some(code)) => {
                 tracing::warn!(step, detail = %message, "transformation failed");
                 Self::Unprocessable {
-                    code: "transform_failed",
+                    code,
                     message: format!("the image could not be processed (at the {step} step); it may be damaged"),
                 }
             }
-            TransformError::TooManyPixels { .. } | TransformError::TooManyEmbeddedPixels { .. } => {
-                unprocessable("image_too_large")
-            }
-            TransformError::TooManyFrames { .. } => unprocessable("too_many_frames"),
-            TransformError::Pool(PoolError::TimedOut(_)) => unprocessable("transform_timeout"),
-            TransformError::ResultTooLarge { .. } | TransformError::Pool(PoolError::TooLarge { .. }) => {
-                unprocessable("image_too_large")
-            }
-            TransformError::Pool(PoolError::Overloaded | PoolError::WaitedTooLong(_)) => {
-                Self::Overloaded("every transformation worker is busy; retry shortly".into())
-            }
-            TransformError::Pipeline(PipelineError::Plugin(plugin)) => Self::Unprocessable {
-                code: "plugin_failed",
+            (TransformError::Pipeline(PipelineError::Plugin(plugin)), Some(code)) => Self::Unprocessable {
+                code,
                 message: plugin.to_string(),
             },
-            TransformError::Pool(PoolError::Crashed(_)) | TransformError::Init(_) => Self::Internal(error.to_string()),
+            (_, Some(code)) => Self::Unprocessable {
+                code,
+                message: error.to_string(),
+            },
         }
     }
 }

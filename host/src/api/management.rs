@@ -14,6 +14,7 @@ use super::assets::{metadata_json, not_found, reject_params};
 use super::error::ApiError;
 use crate::address::{Address, AssetPath, Ordering};
 use crate::catalog::{Entries, ListCursor, Selection};
+use crate::views::entry_summary_json;
 
 /// Entries a page lists unless `limit` says otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 100;
@@ -30,13 +31,7 @@ pub async fn list_assets(
     let (mut prefix, mut cursor, mut limit) = (None, None, DEFAULT_LIMIT);
     for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "prefix" => match value.trim_matches('/') {
-                "" => prefix = None,
-                path => {
-                    let path = AssetPath::parse(path).map_err(|e| ApiError::invalid_param("prefix", e))?;
-                    prefix = Some(path);
-                }
-            },
+            "prefix" => prefix = parse_prefix(&value)?,
             "cursor" => cursor = Some(decode_cursor(&value)?),
             "limit" => {
                 limit = value
@@ -54,8 +49,7 @@ pub async fn list_assets(
         .assets
         .catalog()
         .list_entries(prefix.as_ref(), cursor.as_ref(), limit)
-        .await
-        .map_err(crate::assets::AssetError::from)?;
+        .await?;
     let next = (entries.len() == limit as usize)
         .then(|| {
             entries
@@ -63,16 +57,7 @@ pub async fn list_assets(
                 .map(|e| encode_cursor(&(e.path.as_str().to_owned(), e.entry)))
         })
         .flatten();
-    let listed: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|entry| {
-            let mut json = metadata_json(entry, &[]);
-            if let Some(object) = json.as_object_mut() {
-                object.remove("variants");
-            }
-            json
-        })
-        .collect();
+    let listed: Vec<serde_json::Value> = entries.iter().map(entry_summary_json).collect();
     Ok(axum::Json(json!({ "entries": listed, "next_cursor": next })).into_response())
 }
 
@@ -132,11 +117,7 @@ pub async fn purge_under(
     let mut prefix = None;
     for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "prefix" => {
-                let path =
-                    AssetPath::parse(value.trim_matches('/')).map_err(|e| ApiError::invalid_param("prefix", e))?;
-                prefix = Some(path);
-            }
+            "prefix" => prefix = parse_prefix(&value)?,
             other => return Err(ApiError::invalid_param(other, "takes prefix")),
         }
     }
@@ -147,7 +128,18 @@ pub async fn purge_under(
     Ok(axum::Json(json!({ "entries": entries, "purged": purged })).into_response())
 }
 
-fn authorize_admin(state: &AppState, headers: &HeaderMap, over: Option<&AssetPath>) -> Result<(), ApiError> {
+/// A `prefix` parameter: an asset path, slashes around it ignored; empty
+/// means every path.
+pub fn parse_prefix(value: &str) -> Result<Option<AssetPath>, ApiError> {
+    match value.trim_matches('/') {
+        "" => Ok(None),
+        path => AssetPath::parse(path)
+            .map(Some)
+            .map_err(|e| ApiError::invalid_param("prefix", e)),
+    }
+}
+
+pub fn authorize_admin(state: &AppState, headers: &HeaderMap, over: Option<&AssetPath>) -> Result<(), ApiError> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     state.0.keys.authenticate(authorization)?.authorize_admin_over(over)?;
     Ok(())

@@ -6,6 +6,7 @@ mod assets;
 mod delivery;
 mod error;
 mod management;
+mod operations;
 mod request_id;
 mod upload;
 
@@ -29,6 +30,14 @@ use crate::metrics::{HttpLabels, RouteLabels};
 use crate::remote::Fetcher;
 
 pub use error::ApiError;
+
+/// What an asset read's response tells the usage counters, as a response
+/// extension that `count_requests` takes.
+#[derive(Clone)]
+pub enum Counted {
+    Served(Arc<crate::catalog::Entry>),
+    Missing(crate::address::AssetPath),
+}
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -163,7 +172,8 @@ async fn request_limits(request: axum::extract::Request, next: axum::middleware:
 }
 
 /// Counts every answer by route template, method and status, its time, and
-/// the body bytes it announces. Labels come from fixed sets, so counting
+/// the body bytes it announces (unless `metrics.enabled` is off), and hands
+/// asset reads to the usage tally. Labels come from fixed sets, so counting
 /// allocates nothing.
 async fn count_requests(
     State(state): State<AppState>,
@@ -189,6 +199,17 @@ async fn count_requests(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    match response.extensions().get::<Counted>() {
+        Some(Counted::Served(entry)) => {
+            let body = if method == "GET" { sent.unwrap_or(0) } else { 0 };
+            metrics.tally.served(entry.path.as_str(), entry.entry, body);
+        }
+        Some(Counted::Missing(path)) => metrics.tally.missing(path.as_str()),
+        None => {}
+    }
+    if !state.0.config.metrics.enabled {
+        return response;
+    }
     metrics.bytes_served.inc_by(sent.unwrap_or(0));
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
@@ -262,7 +283,7 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Every route template, as the request metrics name them.
-const ROUTES: [&str; 11] = [
+const ROUTES: [&str; 16] = [
     "/health",
     "/metrics",
     "/ready",
@@ -271,6 +292,11 @@ const ROUTES: [&str; 11] = [
     "/api/assets/{*rest}",
     "/api/variants",
     "/api/sign",
+    "/api/usage",
+    "/api/usage/top",
+    "/api/plugins",
+    "/api/webhooks",
+    "/api/webhooks/{name}/replay",
     "/assets",
     "/assets/",
     "/assets/{*rest}",
@@ -286,17 +312,27 @@ pub fn router(state: AppState) -> Router {
         entry_variants_route,
         variants_route,
         sign_route,
+        usage_route,
+        top_route,
+        plugins_route,
+        webhooks_route,
+        replay_route,
         bare,
         bare_slash,
         assets_route,
     ] = ROUTES;
-    Router::new()
+    let router = Router::new()
         .route(health_route, get(health).fallback(only_get))
         .route(metrics_route, get(metrics).fallback(only_get))
         .route(list_route, get(management::list_assets).fallback(only_get))
         .route(entry_variants_route, any(management::entry_variants))
         .route(variants_route, delete(management::purge_under).fallback(only_delete))
         .route(sign_route, post(sign).fallback(only_post))
+        .route(usage_route, get(operations::usage).fallback(only_get))
+        .route(top_route, get(operations::top).fallback(only_get))
+        .route(plugins_route, get(operations::plugins).fallback(only_get))
+        .route(webhooks_route, get(operations::webhooks).fallback(only_get))
+        .route(replay_route, any(operations::replay))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
         .route(bare, any(assets::without_path))
@@ -306,8 +342,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
-        .layer(axum::middleware::from_fn(request_limits))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(axum::middleware::from_fn(request_limits));
+    let counting = &state.0.config;
+    let router = if counting.metrics.enabled || counting.analytics.enabled {
+        router.layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+    } else {
+        router
+    };
+    router
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         // Outside the trace layer, whose span names the id this sets.
         .layer(axum::middleware::from_fn(request_id::layer))

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{AssetError, Assets, EAGER_VARIANT_JOB, EagerVariant, sha256_hex};
+use super::{AssetError, Assets, sha256_hex, variant_job};
 use crate::address::AssetPath;
 use crate::catalog::{Entry, EntryMetadata, NewJob, Original, Timestamp};
 use crate::config::{LqipKind, PathSettings};
@@ -151,17 +151,7 @@ impl Assets {
         profiles.extend(eager.iter().filter(|p| !settings.eager_variants.contains(p)));
         let jobs: Vec<NewJob> = profiles
             .into_iter()
-            .map(|profile| {
-                let job = EagerVariant {
-                    path: path.as_str().to_owned(),
-                    entry: number,
-                    profile: profile.clone(),
-                };
-                NewJob {
-                    kind: EAGER_VARIANT_JOB,
-                    payload: serde_json::to_string(&job).unwrap_or_default(),
-                }
-            })
+            .map(|profile| variant_job(path, number, format!("profile={profile}")))
             .collect();
         self.store.put(&object_key, bytes, &entry.original.content_type).await?;
         if let Err(error) = self.catalog.insert_entry(&entry, &jobs).await {

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{AssetPath, Ordering};
 use crate::catalog::{
-    Catalog, CatalogError, Entries, Entry, EntryMetadata, LeaseToken, Selection, Timestamp, Variant, VariantClaim,
+    Catalog, CatalogError, Entries, Entry, EntryMetadata, LeaseToken, NewJob, Selection, Timestamp, Variant,
+    VariantClaim,
 };
 use crate::config::PathSettings;
 use crate::metrics::LookupLabels;
@@ -93,11 +94,19 @@ pub enum StoreLink<'a> {
 /// A job kind on the durable queue.
 pub const EAGER_VARIANT_JOB: &str = "eager-variant";
 
+/// A variant to make off the request path: an upload's eager profiles, or
+/// a batch asked for with `?async=true`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct EagerVariant {
     pub path: String,
     pub entry: u64,
-    pub profile: String,
+    /// The transformation as a URL's query gives it: `w=300&format=webp`,
+    /// `profile=thumb`.
+    #[serde(default)]
+    pub query: String,
+    /// What jobs queued before `query` name instead: `profile={profile}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 #[derive(Clone)]
@@ -121,6 +130,21 @@ async fn sha256_hex(bytes: Bytes) -> String {
         Ok(hex) => hex,
         // Only when the runtime is shutting down and drops the task.
         Err(_) => hex::encode(Sha256::digest(&bytes)),
+    }
+}
+
+/// The job that makes the variant `query` of `path`'s entry `entry`.
+fn variant_job(path: &AssetPath, entry: u64, query: String) -> NewJob {
+    let job = EagerVariant {
+        path: path.as_str().to_owned(),
+        entry,
+        query,
+        profile: None,
+    };
+    NewJob {
+        kind: EAGER_VARIANT_JOB,
+        // A struct of strings and a number always serialises.
+        payload: serde_json::to_string(&job).unwrap_or_default(),
     }
 }
 
@@ -333,9 +357,13 @@ impl Assets {
                 VariantClaim::Ready(variant) => return Ok(Rendition::Cached(Arc::new(variant))),
                 VariantClaim::Claimed(token) => {
                     let made = self.make_variant(entry, plan, key, token).await;
-                    if made.is_err() {
+                    if let Err(error) = &made {
+                        let failure = match error {
+                            AssetError::Transform(transform) => transform.code(),
+                            _ => None,
+                        };
                         self.catalog
-                            .abandon_variant(&entry.path, entry.entry, key, token)
+                            .abandon_variant(&entry.path, entry.entry, key, token, failure)
                             .await?;
                     }
                     return made;
@@ -426,6 +454,15 @@ impl Assets {
                 .replace("{bucket}", self.store.bucket_of(key))
                 .replace("{key}", key.as_str()),
         })
+    }
+
+    /// Queues the variants `queries` of `entry` for the job runner.
+    pub async fn queue_variants(&self, entry: &Entry, queries: &[String]) -> Result<(), AssetError> {
+        let jobs: Vec<NewJob> = queries
+            .iter()
+            .map(|query| variant_job(&entry.path, entry.entry, query.clone()))
+            .collect();
+        Ok(self.catalog.queue_jobs(&jobs).await?)
     }
 
     pub async fn variants(&self, entry: &Entry) -> Result<Vec<Variant>, AssetError> {

@@ -7,12 +7,18 @@
 //! Coordination between processes (entry numbers, single flight, jobs) goes
 //! through the catalog, never through process memory.
 
+mod change;
 mod entry_cache;
+mod outbox;
+pub use change::{Announce, Change, NewMessage};
+pub use outbox::{Message, Outbox, Settlement};
 mod postgres;
 mod rows;
 pub use rows::ListCursor;
 mod sql;
 mod sqlite;
+mod usage;
+pub use usage::{Day, OTHER, Ranking, Usage, UsageBatch};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{AssetPath, Ordering};
+use crate::metrics::Metrics;
 use crate::probe::{Lqip, SourceColour};
 use crate::store::ObjectKey;
 
@@ -83,6 +90,14 @@ impl Timestamp {
         Self(
             self.0
                 .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// This instant less `duration`.
+    pub fn before(self, duration: std::time::Duration) -> Self {
+        Self(
+            self.0
+                .saturating_sub(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)),
         )
     }
 
@@ -276,8 +291,10 @@ pub struct Selection {
     pub labels: Vec<(String, String)>,
 }
 
+/// Everything the catalog keeps: entries, variants and jobs here, the
+/// webhook outbox in [`Outbox`], counters in [`Usage`].
 #[async_trait]
-pub trait Catalog: Send + Sync {
+pub trait Catalog: Outbox + Usage + Send + Sync {
     async fn ping(&self) -> Result<(), CatalogError>;
 
     /// Takes the next entry number at `path`. Numbers are unique under
@@ -348,19 +365,28 @@ pub trait Catalog: Send + Sync {
     ) -> Result<bool, CatalogError>;
 
     /// Gives up the lease `token` after a failure, so that the next request
-    /// tries again; a lease taken over since is left alone.
+    /// tries again; a lease taken over since is left alone. A `failure` (an
+    /// error code) is announced as `variant.failed`; a transient one (the
+    /// server was busy) is not.
     async fn abandon_variant(
         &self,
         path: &AssetPath,
         entry: u64,
         key: &str,
         token: LeaseToken,
+        failure: Option<&str>,
     ) -> Result<(), CatalogError>;
 
     async fn list_variants(&self, path: &AssetPath, entry: u64) -> Result<Vec<Variant>, CatalogError>;
 
     /// How many variants an entry has, being made or made.
     async fn count_variants(&self, path: &AssetPath, entry: u64) -> Result<u64, CatalogError>;
+
+    /// Jobs queued or running, not failed for good.
+    async fn queued_jobs(&self) -> Result<u64, CatalogError>;
+
+    /// Queues jobs to run as soon as a runner is free.
+    async fn queue_jobs(&self, jobs: &[NewJob]) -> Result<(), CatalogError>;
 
     /// Takes the next due job, locking it for `lock` (on PostgreSQL by the
     /// database's clock); a job whose lock has passed (its taker died) is
@@ -378,12 +404,19 @@ pub trait Catalog: Send + Sync {
     async fn fail_job(&self, job: &Job, error: &str) -> Result<bool, CatalogError>;
 }
 
-/// Opens the catalog a database URL names and brings its schema up to date.
-pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Catalog>, CatalogError> {
+/// Opens the catalog a database URL names and brings its schema up to date;
+/// `announce` says which webhook messages its changes write, `metrics`
+/// counts its operations.
+pub async fn open(
+    url: &str,
+    max_connections: Option<u32>,
+    announce: Arc<dyn Announce>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::open(url, max_connections).await?))
+        Ok(Arc::new(sqlite::open(url, max_connections, announce, metrics).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::open(url, max_connections).await?))
+        Ok(Arc::new(postgres::open(url, max_connections, announce, metrics).await?))
     } else {
         Err(CatalogError::UnsupportedUrl(url.to_owned()))
     }
@@ -392,6 +425,20 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Arc<dyn Cat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Announces every change to one endpoint, `e`.
+    struct Everything;
+
+    impl Announce for Everything {
+        fn messages(&self, change: &Change<'_>) -> Vec<NewMessage> {
+            vec![NewMessage {
+                endpoint: "e".into(),
+                message_id: format!("msg_{}", rand::random::<u32>()),
+                event: change.event(),
+                body: change.path().as_str().to_owned(),
+            }]
+        }
+    }
 
     /// Runs `check` on a fresh SQLite catalog, and on a fresh PostgreSQL
     /// database when `E2E_POSTGRES` names a server (`make test` does).
@@ -402,7 +449,8 @@ mod tests {
     {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("kiln.db").display());
-        check(open(&url, None).await.unwrap()).await;
+        let metrics = Arc::new(Metrics::new());
+        check(open(&url, None, Arc::new(Everything), metrics.clone()).await.unwrap()).await;
         let Some(server) = std::env::var("E2E_POSTGRES").ok().filter(|s| !s.is_empty()) else {
             return;
         };
@@ -412,7 +460,9 @@ mod tests {
             .execute(&admin)
             .await
             .unwrap();
-        let catalog = open(&format!("{server}/{name}"), Some(2)).await.unwrap();
+        let catalog = open(&format!("{server}/{name}"), Some(2), Arc::new(Everything), metrics)
+            .await
+            .unwrap();
         check(catalog).await;
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .execute(&admin)
@@ -458,7 +508,7 @@ mod tests {
                     .unwrap(),
                 VariantClaim::Busy
             ));
-            catalog.abandon_variant(&path, 1, &key, first).await.unwrap();
+            catalog.abandon_variant(&path, 1, &key, first, None).await.unwrap();
             assert!(
                 !catalog.complete_variant(&path, 1, &variant(&key), first).await.unwrap(),
                 "the first holder lost its lease"
@@ -478,31 +528,114 @@ mod tests {
         .await;
     }
 
+    /// A new entry at `path`, numbered but not inserted.
+    async fn new_entry(catalog: &dyn Catalog, path: &str) -> Entry {
+        let path = AssetPath::parse(path).unwrap();
+        let now = Timestamp::now();
+        let number = catalog.allocate_entry(&path).await.unwrap();
+        Entry {
+            original: Original {
+                content_type: "image/png".into(),
+                width: 1,
+                height: 1,
+                bytes: 1,
+                sha256: "00".into(),
+                object_key: ObjectKey::parse(None, &format!("{}/-/{number}/original", path.as_str())).unwrap(),
+                has_alpha: false,
+                pages: 1,
+                colour: SourceColour::Srgb,
+            },
+            path,
+            entry: number,
+            metadata: EntryMetadata::default(),
+            lqip: None,
+            created_at: now,
+            modified_at: now,
+            purges: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_writes_its_message_which_one_claim_at_a_time_delivers() {
+        on_every_catalog(|catalog| async move {
+            let first_entry = new_entry(catalog.as_ref(), "a").await;
+            catalog.insert_entry(&first_entry, &[]).await.unwrap();
+            let lock = Duration::from_secs(60);
+            let busy = ["e".to_owned()];
+            assert!(
+                catalog.claim_message(lock, &busy).await.unwrap().is_none(),
+                "a busy endpoint's messages wait"
+            );
+            let first = catalog
+                .claim_message(lock, &[])
+                .await
+                .unwrap()
+                .expect("written with the entry");
+            assert_eq!(
+                (first.event.as_str(), first.body.as_str(), first.attempts),
+                ("asset.created", "a", 1)
+            );
+            assert!(catalog.claim_message(lock, &[]).await.unwrap().is_none(), "locked");
+            let retry = Settlement::Retry(Duration::ZERO);
+            assert!(catalog.settle_message(&first, retry, "HTTP 500").await.unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let second = catalog.claim_message(lock, &[]).await.unwrap().expect("due again");
+            assert_eq!(
+                (second.message_id.as_str(), second.attempts),
+                (first.message_id.as_str(), 2)
+            );
+            assert!(
+                !catalog
+                    .settle_message(&first, Settlement::Delivered, "late")
+                    .await
+                    .unwrap(),
+                "a lapsed lock settles nothing"
+            );
+            assert!(
+                catalog
+                    .settle_message(&second, Settlement::Gone, "HTTP 410")
+                    .await
+                    .unwrap()
+            );
+
+            let later = new_entry(catalog.as_ref(), "b").await;
+            catalog.insert_entry(&later, &[]).await.unwrap();
+            assert!(
+                catalog.claim_message(lock, &[]).await.unwrap().is_none(),
+                "the endpoint is disabled"
+            );
+            let states = catalog.endpoint_states().await.unwrap();
+            assert_eq!(states.len(), 1);
+            assert!(states[0].disabled_at.is_some());
+            assert_eq!(
+                (states[0].pending, states[0].last_outcome.as_deref()),
+                (1, Some("HTTP 410"))
+            );
+
+            assert_eq!(
+                catalog.replay_messages("e", Timestamp(0)).await.unwrap(),
+                1,
+                "the failed one"
+            );
+            let mut bodies = Vec::new();
+            while let Some(message) = catalog.claim_message(lock, &[]).await.unwrap() {
+                bodies.push(message.body.clone());
+                catalog
+                    .settle_message(&message, Settlement::Delivered, "HTTP 200")
+                    .await
+                    .unwrap();
+            }
+            bodies.sort();
+            assert_eq!(bodies, ["a", "b"], "enabled again, both are sent");
+            assert_eq!(catalog.prune_messages(Timestamp::now().after(lock)).await.unwrap(), 2);
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn a_job_is_settled_only_under_the_lock_it_was_taken_with() {
         on_every_catalog(|catalog| async move {
-            let path = AssetPath::parse("a").unwrap();
-            let now = Timestamp::now();
-            let entry = Entry {
-                path: path.clone(),
-                entry: catalog.allocate_entry(&path).await.unwrap(),
-                metadata: EntryMetadata::default(),
-                original: Original {
-                    content_type: "image/png".into(),
-                    width: 1,
-                    height: 1,
-                    bytes: 1,
-                    sha256: "00".into(),
-                    object_key: ObjectKey::parse(None, "a/-/1/original").unwrap(),
-                    has_alpha: false,
-                    pages: 1,
-                    colour: SourceColour::Srgb,
-                },
-                lqip: None,
-                created_at: now,
-                modified_at: now,
-                purges: 0,
-            };
+            let entry = new_entry(catalog.as_ref(), "a").await;
             let job = NewJob {
                 kind: "test",
                 payload: "{}".into(),

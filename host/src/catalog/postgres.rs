@@ -3,6 +3,7 @@
 //! LOCKED`, and the database's clock.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -11,8 +12,9 @@ use sqlx::postgres::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::CatalogError;
 use super::sql::{Dialect, SqlCatalog};
+use super::{Announce, CatalogError};
+use crate::metrics::Metrics;
 
 pub type PostgresCatalog = SqlCatalog<PostgresDialect>;
 
@@ -60,7 +62,12 @@ fn key_hash(key: &str) -> Vec<u8> {
 
 /// Connects to the PostgreSQL catalog at `url` and brings its schema up to
 /// date.
-pub async fn open(url: &str, max_connections: Option<u32>) -> Result<PostgresCatalog, CatalogError> {
+pub async fn open(
+    url: &str,
+    max_connections: Option<u32>,
+    announce: Arc<dyn Announce>,
+    metrics: Arc<Metrics>,
+) -> Result<PostgresCatalog, CatalogError> {
     // A statement that hangs (a database that stopped answering without
     // closing its connections) is cut off rather than holding a request.
     let options = PgConnectOptions::from_str(url)?.options([("statement_timeout", "15000")]);
@@ -70,5 +77,5 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<PostgresCat
         .connect_with(options)
         .await?;
     sqlx::migrate!("migrations/postgres").run(&pool).await?;
-    Ok(SqlCatalog::new(pool, None, None))
+    Ok(SqlCatalog::new(pool, None, announce, metrics, None))
 }

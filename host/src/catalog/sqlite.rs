@@ -2,6 +2,7 @@
 //! process.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -11,7 +12,8 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::entry_cache::EntryCache;
 use super::sql::{Dialect, SqlCatalog};
-use super::{CatalogError, Timestamp};
+use super::{Announce, CatalogError, Timestamp};
+use crate::metrics::Metrics;
 
 pub type SqliteCatalog = SqlCatalog<SqliteDialect>;
 
@@ -46,7 +48,12 @@ impl Dialect for SqliteDialect {
 
 /// Opens (creating it if missing) the SQLite catalog at `url` and brings
 /// its schema up to date.
-pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SqliteCatalog, CatalogError> {
+pub async fn open(
+    url: &str,
+    max_connections: Option<u32>,
+    announce: Arc<dyn Announce>,
+    metrics: Arc<Metrics>,
+) -> Result<SqliteCatalog, CatalogError> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -73,7 +80,13 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SqliteCatal
         .connect_with(options)
         .await?;
     sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-    Ok(SqlCatalog::new(pool, Some(EntryCache::new()), one_process))
+    Ok(SqlCatalog::new(
+        pool,
+        Some(EntryCache::new()),
+        announce,
+        metrics,
+        one_process,
+    ))
 }
 
 /// Takes an exclusive lock on `{database}.lock`, held while the catalog

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
@@ -375,7 +375,7 @@ impl PathRules {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let invalid = |why: String| ConfigError::Invalid(format!("paths[{i}] (pattern {:?}): {why}", rule.pattern));
-            let globs = pattern_globs(&rule.pattern).map_err(invalid)?;
+            let globs = crate::address::path_globs(&rule.pattern).map_err(invalid)?;
             let segments: Vec<&str> = rule.pattern.split('/').skip(1).collect();
             let literal = segments.iter().filter(|s| !s.contains(['*', '?', '[', '{'])).count();
             let counted = segments.iter().filter(|s| **s != "**").count();
@@ -491,24 +491,6 @@ fn sample_path(pattern: &str) -> Option<String> {
             format!("/{}", s.join("/"))
         }
     })
-}
-
-fn pattern_globs(pattern: &str) -> Result<Vec<Glob>, String> {
-    if !pattern.starts_with('/') {
-        return Err("a pattern must start with `/` (use `/**` for every path)".into());
-    }
-    let glob = |p: &str| -> Result<Glob, String> {
-        GlobBuilder::new(p)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| format!("invalid pattern: {e}"))
-    };
-    let mut globs = vec![glob(pattern)?];
-    // `**` may match zero segments: `/users/**` covers `/users` itself, and `/**` everything.
-    if let Some(prefix) = pattern.strip_suffix("/**") {
-        globs.push(glob(if prefix.is_empty() { "/**" } else { prefix })?);
-    }
-    Ok(globs)
 }
 
 /// Deep merge: tables merge key by key, everything else is replaced.

@@ -103,8 +103,10 @@ pub struct Plugin {
     /// The first 16 hex digits of the SHA-256 of the `.wasm`: part of every
     /// variant key, so a new build makes new variants.
     pub hash: String,
-    memory_mb: u32,
-    timeout: Duration,
+    /// The SHA-256 of the `.wasm`, whole, in hex.
+    pub sha256: String,
+    pub memory_mb: u32,
+    pub timeout: Duration,
     config: Vec<(String, String)>,
     pre: linker::Pres,
     engine: Arc<engine::PluginEngine>,
@@ -143,7 +145,8 @@ impl Plugins {
             };
             let wasm = std::fs::read(&config.path)
                 .map_err(|e| load_error(format!("cannot read {}: {e}", config.path.display())))?;
-            let hash = hex::encode(&Sha256::digest(&wasm)[..8]);
+            let sha256 = hex::encode(Sha256::digest(&wasm));
+            let hash = sha256[..16].to_owned();
             let component = engine.component(&wasm).map_err(|e| load_error(format!("{e:#}")))?;
             let pre = linker::Pres::new(&linker, &component).map_err(|e| load_error(format!("{e:#}")))?;
             if pre.is_empty() {
@@ -157,6 +160,7 @@ impl Plugins {
                 Arc::new(Plugin {
                     name: name.clone(),
                     hash,
+                    sha256,
                     memory_mb: config.memory_mb,
                     timeout: Duration::from_millis(config.timeout_ms),
                     config: settings(&config.config),
@@ -172,6 +176,11 @@ impl Plugins {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.by_name.get(name)
+    }
+
+    /// Every plugin, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.by_name.values()
     }
 }
 
@@ -195,6 +204,14 @@ fn settings(table: &toml::Table) -> Vec<(String, String)> {
 impl Plugin {
     pub fn is(&self, kind: Kind) -> bool {
         self.pre.has(kind)
+    }
+
+    /// The kinds it can serve as.
+    pub fn kinds(&self) -> Vec<Kind> {
+        [Kind::Transform, Kind::Validator, Kind::Preprocessor]
+            .into_iter()
+            .filter(|kind| self.is(*kind))
+            .collect()
     }
 
     /// Runs the plugin as a transform.
@@ -222,11 +239,13 @@ impl Plugin {
             Err(PluginError::BadOutput { .. }) => "bad_output",
             Err(PluginError::Failed { .. } | PluginError::Load { .. } | PluginError::WrongKind { .. }) => "error",
         };
+        let took = started.elapsed();
+        self.metrics.tally.plugin_call(&self.name, outcome, took);
         let plugin = self.name.clone();
         self.metrics
             .plugin_duration
             .get_or_create(&PluginNameLabels { plugin: plugin.clone() })
-            .observe(started.elapsed().as_secs_f64());
+            .observe(took.as_secs_f64());
         self.metrics
             .plugin_calls
             .get_or_create(&PluginLabels { plugin, outcome })

@@ -60,6 +60,25 @@ pub enum TransformError {
     Init(String),
 }
 
+impl TransformError {
+    /// Kiln's error code for a transformation that could not be done, or
+    /// `None` when it was only refused for now (every worker was busy).
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Pool(PoolError::Overloaded | PoolError::WaitedTooLong(_)) => return None,
+            Self::Pipeline(PipelineError::Plugin(_)) => "plugin_failed",
+            Self::Pipeline(PipelineError::Vips { .. }) => "transform_failed",
+            Self::TooManyPixels { .. }
+            | Self::TooManyEmbeddedPixels { .. }
+            | Self::ResultTooLarge { .. }
+            | Self::Pool(PoolError::TooLarge { .. }) => "image_too_large",
+            Self::TooManyFrames { .. } => "too_many_frames",
+            Self::Pool(PoolError::TimedOut(_)) => "transform_timeout",
+            Self::Pool(PoolError::Crashed(_)) | Self::Init(_) => "internal",
+        })
+    }
+}
+
 /// Limits on transformation work, from `[limits]`.
 #[derive(Debug, Clone, Copy)]
 pub struct TransformLimits {

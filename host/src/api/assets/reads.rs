@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat};
-use crate::api::AppState;
 use crate::api::delivery::{self, Precondition, Representation};
 use crate::api::error::ApiError;
+use crate::api::{AppState, Counted};
 use crate::assets::{Rendition, StoreLink};
 use crate::auth::Scope;
 use crate::auth::signing::unix_now;
@@ -84,18 +84,11 @@ pub fn parse_fetch_query<'a>(state: &AppState, query: &'a str) -> Result<FetchQu
         pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         state.0.config.limits.params(),
     )?;
-    let params = match &explicit.profile {
-        Some(name) => match state.0.profiles.get(name) {
-            Some(profile) => profile.overlaid_with(&explicit),
-            None => {
-                return Err(ApiError::invalid_param(
-                    "profile",
-                    format!("there is no profile {name:?}; see GET /profiles"),
-                ));
-            }
-        },
-        None => explicit,
-    };
+    let params = state
+        .0
+        .profiles
+        .apply(explicit)
+        .map_err(|why| ApiError::invalid_param("profile", why))?;
     Ok(FetchQuery { labels, pairs, params })
 }
 
@@ -176,12 +169,11 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
         labels: std::mem::take(&mut query.labels),
     };
     let looking_up = std::time::Instant::now();
-    let entry = state
-        .0
-        .assets
-        .find(&address.path, &selection)
-        .await?
-        .ok_or_else(|| not_found(&address.path, &selection))?;
+    let Some(entry) = state.0.assets.find(&address.path, &selection).await? else {
+        let mut response = not_found(&address.path, &selection).into_response();
+        response.extensions_mut().insert(Counted::Missing(address.path));
+        return Ok(response);
+    };
     let looked_up = looking_up.elapsed();
     let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
     if format == ReturnFormat::Metadata {
@@ -261,6 +253,7 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
             .headers_mut()
             .insert(header::VARY, HeaderValue::from_static("Accept"));
     }
+    response.extensions_mut().insert(Counted::Served(entry));
     Ok(response)
 }
 

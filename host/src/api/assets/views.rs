@@ -4,11 +4,10 @@
 use std::borrow::Cow;
 
 use axum::http::HeaderMap;
-use serde_json::json;
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
-use crate::catalog::{Entry, Variant};
+use crate::catalog::Entry;
 use crate::config::Signing;
 use crate::transform::Plan;
 
@@ -60,30 +59,5 @@ pub fn variant_url(
     Ok(url)
 }
 
-pub fn metadata_json(entry: &Entry, variants: &[Variant]) -> serde_json::Value {
-    json!({
-        "path": entry.path.to_string(),
-        "entry": entry.entry,
-        "alt": entry.metadata.alt,
-        "labels": entry.metadata.labels,
-        "tags": entry.metadata.tags,
-        "created_at": entry.created_at.to_rfc3339(),
-        "modified_at": entry.modified_at.to_rfc3339(),
-        "original": {
-            "content_type": entry.original.content_type,
-            "width": entry.original.width,
-            "height": entry.original.height,
-            "bytes": entry.original.bytes,
-            "sha256": entry.original.sha256,
-        },
-        "lqip": entry.lqip,
-        "variants": variants.iter().map(|v| json!({
-            "transformation": v.key,
-            "content_type": v.content_type,
-            "width": v.width,
-            "height": v.height,
-            "bytes": v.bytes,
-            "created_at": v.created_at.to_rfc3339(),
-        })).collect::<Vec<_>>(),
-    })
-}
+/// An entry's metadata, the JSON the API and webhooks share.
+pub use crate::views::entry_json as metadata_json;

@@ -119,7 +119,23 @@ pub async fn make_variants(
     struct Batch {
         variants: Vec<String>,
     }
-    let (number, batch): (u64, Batch) = entry_write(state, &address, query, headers, body).await?;
+    // `async=true` queues them for the job runner instead of making them now.
+    let mut queue = false;
+    let rest = {
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match (key.as_ref(), value.as_ref()) {
+                ("async", "true") => queue = true,
+                ("async", "false") => queue = false,
+                ("async", _) => return Err(ApiError::invalid_param("async", "must be true or false")),
+                _ => {
+                    rest.append_pair(&key, &value);
+                }
+            }
+        }
+        rest.finish()
+    };
+    let (number, batch): (u64, Batch) = entry_write(state, &address, &rest, headers, body).await?;
     if batch.variants.is_empty() || batch.variants.len() > MOST {
         return Err(ApiError::bad_request(
             "invalid_body",
@@ -165,9 +181,14 @@ pub async fn make_variants(
         signing: resolved.settings.signing,
         expires: None,
     };
+    if queue {
+        state.0.assets.queue_variants(&entry, &batch.variants).await?;
+    }
     let mut links = Vec::with_capacity(planned.len());
     for (pairs, plan) in &planned {
-        state.0.assets.render(&entry, plan).await?;
+        if !queue {
+            state.0.assets.render(&entry, plan).await?;
+        }
         links.push(json!({
             "url": variant_url(state, headers, minted, &entry, pairs, plan)?,
             "width": plan.width,
@@ -175,7 +196,8 @@ pub async fn make_variants(
             "content_type": served_content_type(&entry, plan),
         }));
     }
-    Ok(axum::Json(json!({ "variants": links })).into_response())
+    let status = if queue { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, axum::Json(json!({ "variants": links, "queued": queue }))).into_response())
 }
 
 pub async fn update(

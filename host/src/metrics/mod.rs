@@ -9,6 +9,9 @@
 //! **Invariant:** this module imports nothing else of Kiln; the modules that
 //! count take an `Arc<Metrics>`.
 
+mod tally;
+pub use tally::{Counts, Day, OTHER, Tally, bucket_ceiling};
+
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -74,8 +77,25 @@ pub struct StoreLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CatalogLabels {
+    /// The catalog's method: `find_entry`, `claim_variant`, …
+    pub operation: &'static str,
+    /// `ok`, `unavailable`, `error`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
     /// `done`, `retried`, `failed` (for good).
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// A configured endpoint's name.
+    pub endpoint: String,
+    /// `delivered`, `rejected` (another status), `gone` (410), `timeout`,
+    /// `unreachable`, `unconfigured`.
     pub outcome: &'static str,
 }
 
@@ -104,7 +124,16 @@ pub struct Metrics {
     pub plugin_duration: Family<PluginNameLabels, Histogram, fn() -> Histogram>,
     pub store_operations: Family<StoreLabels, Counter>,
     pub store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    pub catalog_operations: Family<CatalogLabels, Counter>,
+    pub catalog_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
     pub jobs: Family<JobLabels, Counter>,
+    /// Jobs queued and not yet done, as last counted.
+    pub jobs_queued: Gauge,
+    pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    pub outbox_depth: Gauge,
+    pub outbox_oldest_age: Gauge<f64, AtomicU64>,
+    /// What the usage API adds up across processes.
+    pub tally: Tally,
     resident_bytes: Gauge,
     cpu_seconds: Gauge<f64, AtomicU64>,
 }
@@ -117,6 +146,10 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_tally(Tally::default())
+    }
+
+    pub fn with_tally(tally: Tally) -> Self {
         let mut registry = Registry::with_prefix("kiln");
         let metrics = Self {
             http_requests: Family::default(),
@@ -132,7 +165,14 @@ impl Metrics {
             plugin_duration: Family::new_with_constructor(duration_histogram),
             store_operations: Family::default(),
             store_duration: Family::new_with_constructor(duration_histogram),
+            catalog_operations: Family::default(),
+            catalog_duration: Family::new_with_constructor(duration_histogram),
             jobs: Family::default(),
+            jobs_queued: Gauge::default(),
+            webhook_deliveries: Family::default(),
+            outbox_depth: Gauge::default(),
+            outbox_oldest_age: Gauge::default(),
+            tally,
             resident_bytes: Gauge::default(),
             cpu_seconds: Gauge::default(),
             registry: Registry::default(),
@@ -198,7 +238,39 @@ impl Metrics {
             Unit::Seconds,
             metrics.store_duration.clone(),
         );
+        registry.register(
+            "catalog_operations",
+            "Catalog operations by operation and outcome",
+            metrics.catalog_operations.clone(),
+        );
+        registry.register_with_unit(
+            "catalog_operation_duration",
+            "Time a catalog operation took",
+            Unit::Seconds,
+            metrics.catalog_duration.clone(),
+        );
         registry.register("jobs", "Jobs run from the queue, by outcome", metrics.jobs.clone());
+        registry.register(
+            "jobs_queued",
+            "Jobs waiting in the queue or running",
+            metrics.jobs_queued.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook attempts by endpoint and outcome",
+            metrics.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_outbox_depth",
+            "Webhook messages waiting to be delivered",
+            metrics.outbox_depth.clone(),
+        );
+        registry.register_with_unit(
+            "webhook_outbox_oldest_age",
+            "Age of the oldest webhook message waiting to be delivered",
+            Unit::Seconds,
+            metrics.outbox_oldest_age.clone(),
+        );
         registry.register_with_unit(
             "process_resident_memory",
             "Resident set size of the process",
