@@ -109,6 +109,8 @@ pub struct AnalyticsConfig {
     /// Distinct prefixes, entries and paths not found the catalog keeps a
     /// day, each; requests past them count under `(other)`.
     pub max_paths_per_day: u32,
+    /// Days of per-day counts kept; older days are forgotten.
+    pub retention_days: u32,
 }
 
 impl Default for AnalyticsConfig {
@@ -118,6 +120,7 @@ impl Default for AnalyticsConfig {
             prefix_depth: 2,
             flush_seconds: 5.0,
             max_paths_per_day: 10_000,
+            retention_days: 400,
         }
     }
 }
@@ -547,9 +550,9 @@ impl Config {
                 "analytics.flush-seconds must be 0.05 to 3600".into(),
             ));
         }
-        if self.analytics.max_paths_per_day == 0 {
+        if self.analytics.max_paths_per_day == 0 || self.analytics.retention_days == 0 {
             return Err(ConfigError::Invalid(
-                "analytics.max-paths-per-day must be at least 1".into(),
+                "analytics.max-paths-per-day and analytics.retention-days must be at least 1".into(),
             ));
         }
         if !signer.is_configured()

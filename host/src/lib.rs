@@ -116,6 +116,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let writing = usage::Writing {
         every: Duration::from_secs_f64(config.analytics.flush_seconds),
         most_a_day: i64::from(config.analytics.max_paths_per_day),
+        retention_days: i64::from(config.analytics.retention_days),
     };
     let usage_writer = tokio::spawn(usage::run(catalog, metrics.clone(), writing, jobs_stopped));
     let connection_limits = server::ConnectionLimits {

@@ -4,19 +4,24 @@
 //! request's path.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::catalog::{Catalog, UsageBatch};
+use crate::catalog::{Catalog, Timestamp, UsageBatch};
 use crate::metrics::{Counts, Metrics};
 
-/// How often, and how many distinct paths a day the catalog keeps.
+/// How often, how many distinct paths a day the catalog keeps, and for how
+/// many days.
 #[derive(Debug, Clone, Copy)]
 pub struct Writing {
     pub every: Duration,
     pub most_a_day: i64,
+    pub retention_days: i64,
 }
+
+/// How often days past the retention are forgotten.
+const PRUNE: Duration = Duration::from_secs(3600);
 
 pub async fn run(catalog: Arc<dyn Catalog>, metrics: Arc<Metrics>, writing: Writing, mut stop: watch::Receiver<bool>) {
     if !metrics.tally.is_enabled() {
@@ -24,7 +29,15 @@ pub async fn run(catalog: Arc<dyn Catalog>, metrics: Arc<Metrics>, writing: Writ
     }
     // One batch the catalog refused, tried again with the next.
     let mut unwritten: Option<UsageBatch> = None;
+    let mut pruned = Instant::now() - PRUNE;
     loop {
+        if pruned.elapsed() >= PRUNE {
+            pruned = Instant::now();
+            let today = Timestamp::now().0.div_euclid(86_400_000);
+            if let Err(error) = catalog.prune_usage(today - writing.retention_days).await {
+                tracing::warn!(%error, "could not forget usage past its retention");
+            }
+        }
         let stopping = tokio::select! {
             _ = stop.changed() => true,
             _ = tokio::time::sleep(writing.every) => false,

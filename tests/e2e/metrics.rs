@@ -108,7 +108,7 @@ async fn counts_follow_the_requests_and_need_an_admin_key() {
         2.0
     );
     assert!(count(r#"kiln_catalog_operations_total{operation="claim_job",outcome="ok"}"#) >= 1.0);
-    assert!(count(r#"kiln_catalog_operation_duration_seconds_count{operation="find_entry"}"#) >= 5.0);
+    assert!(count(r#"kiln_catalog_operation_duration_seconds_count{operation="find_entry"}"#) >= 1.0);
     assert_eq!(count("kiln_jobs_queued"), 0.0, "the eager job is done");
     assert_eq!(count("kiln_webhook_outbox_depth"), 0.0);
     assert!(!text.contains("/assets/a"), "no asset path in any label");

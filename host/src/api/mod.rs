@@ -31,14 +31,6 @@ use crate::remote::Fetcher;
 
 pub use error::ApiError;
 
-/// What an asset read's response tells the usage counters, as a response
-/// extension that `count_requests` takes.
-#[derive(Clone)]
-pub enum Counted {
-    Served(Arc<crate::catalog::Entry>),
-    Missing(crate::address::AssetPath),
-}
-
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -171,15 +163,19 @@ async fn request_limits(request: axum::extract::Request, next: axum::middleware:
     next.run(request).await
 }
 
-/// Counts every answer by route template, method and status, its time, and
-/// the body bytes it announces (unless `metrics.enabled` is off), and hands
-/// asset reads to the usage tally. Labels come from fixed sets, so counting
-/// allocates nothing.
-async fn count_requests(
+/// The outermost layer: the request's id (`request_id.rs`), and, unless
+/// `metrics.enabled` is off, its count by route template, method and
+/// status, with its time and the body bytes it announces. One layer for
+/// both, since each layer costs every request. Labels come from fixed sets,
+/// so counting allocates nothing.
+async fn edge(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if !state.0.config.metrics.enabled {
+        return request_id::run(request, next).await;
+    }
     let matched = request.extensions().get::<axum::extract::MatchedPath>();
     let route = matched
         .and_then(|path| ROUTES.iter().find(|route| **route == path.as_str()))
@@ -193,23 +189,12 @@ async fn count_requests(
         _ => "other",
     };
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let response = request_id::run(request, next).await;
     let metrics = state.0.assets.transformer().metrics();
     let sent = response
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
-    match response.extensions().get::<Counted>() {
-        Some(Counted::Served(entry)) => {
-            let body = if method == "GET" { sent.unwrap_or(0) } else { 0 };
-            metrics.tally.served(entry.path.as_str(), entry.entry, body);
-        }
-        Some(Counted::Missing(path)) => metrics.tally.missing(path.as_str()),
-        None => {}
-    }
-    if !state.0.config.metrics.enabled {
-        return response;
-    }
     metrics.bytes_served.inc_by(sent.unwrap_or(0));
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
@@ -321,7 +306,7 @@ pub fn router(state: AppState) -> Router {
         bare_slash,
         assets_route,
     ] = ROUTES;
-    let router = Router::new()
+    Router::new()
         .route(health_route, get(health).fallback(only_get))
         .route(metrics_route, get(metrics).fallback(only_get))
         .route(list_route, get(management::list_assets).fallback(only_get))
@@ -342,17 +327,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
         }))
-        .layer(axum::middleware::from_fn(request_limits));
-    let counting = &state.0.config;
-    let router = if counting.metrics.enabled || counting.analytics.enabled {
-        router.layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
-    } else {
-        router
-    };
-    router
+        .layer(axum::middleware::from_fn(request_limits))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         // Outside the trace layer, whose span names the id this sets.
-        .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         // Browsers must take every body for what its Content-Type says,
         // never sniff an uploaded image into HTML.
         .layer(SetResponseHeaderLayer::overriding(

@@ -48,7 +48,7 @@ fn make() -> String {
 
 /// Keeps or makes the request's id, sets it on the request for the layers
 /// inside, runs them in its task-local, and echoes it on the response.
-pub async fn layer(mut request: Request, next: Next) -> Response {
+pub async fn run(mut request: Request, next: Next) -> Response {
     let kept = request
         .headers()
         .get(&HEADER)

@@ -633,6 +633,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn usage_batches_add_up_within_a_bound_a_day_and_are_forgotten_in_time() {
+        on_every_catalog(|catalog| async move {
+            let batch = |paths: &[&str]| UsageBatch {
+                most_a_day: 2,
+                prefixes: paths.iter().map(|p| ((10, (*p).to_owned()), (1, 100))).collect(),
+                missing: paths.iter().map(|p| ((10, (*p).to_owned()), 1)).collect(),
+                ..UsageBatch::default()
+            };
+            catalog.add_usage(&batch(&["a", "b"])).await.unwrap();
+            catalog.add_usage(&batch(&["a", "c", "d"])).await.unwrap();
+            let days = catalog.traffic(None, 0, 20).await.unwrap();
+            assert_eq!((days.len(), days[0].requests, days[0].bytes), (1, 5, 500));
+            let a = catalog.traffic(Some("a"), 0, 20).await.unwrap();
+            assert_eq!(a[0].requests, 2, "a kept its own row");
+            let missing = catalog.top(Ranking::Missing, 0, 20, 10).await.unwrap();
+            let counts: Vec<(&str, u64)> = missing.iter().map(|m| (m.path.as_str(), m.requests)).collect();
+            assert_eq!(
+                counts,
+                [("(other)", 2), ("a", 2), ("b", 1)],
+                "c and d came past the bound"
+            );
+            catalog.prune_usage(11).await.unwrap();
+            assert!(catalog.traffic(None, 0, 20).await.unwrap().is_empty());
+            assert!(catalog.top(Ranking::Missing, 0, 20, 10).await.unwrap().is_empty());
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn a_job_is_settled_only_under_the_lock_it_was_taken_with() {
         on_every_catalog(|catalog| async move {
             let entry = new_entry(catalog.as_ref(), "a").await;

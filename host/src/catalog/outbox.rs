@@ -74,7 +74,9 @@ pub trait Outbox: Send + Sync {
     /// `since`, and enables the endpoint; answers how many.
     async fn replay_messages(&self, endpoint: &str, since: Timestamp) -> Result<u64, CatalogError>;
 
-    /// Forgets settled messages written before `before`.
+    /// Forgets messages written before `before`, settled or not (a message
+    /// still owed that long, to an endpoint disabled or failing, is given
+    /// up), except those being attempted now.
     async fn prune_messages(&self, before: Timestamp) -> Result<u64, CatalogError>;
 }
 
@@ -251,9 +253,11 @@ where
 
     async fn prune_messages(&self, before: Timestamp) -> Result<u64, CatalogError> {
         self.metered("prune_messages", async {
-            let mut query =
-                QueryBuilder::new("DELETE FROM webhook_messages WHERE state <> 'pending' AND created_at < ");
-            query.push_bind(before.0).push(" RETURNING id");
+            let mut query = QueryBuilder::new("DELETE FROM webhook_messages WHERE created_at < ");
+            query.push_bind(before.0);
+            query.push(" AND (locked_until IS NULL OR locked_until < ");
+            D::push_now(&mut query, Duration::ZERO);
+            query.push(") RETURNING id");
             Ok(self.rows(&mut query).await?.len() as u64)
         })
         .await

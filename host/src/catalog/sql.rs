@@ -243,12 +243,13 @@ where
     }
 
     async fn find_entry(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, CatalogError> {
+        // An answer remembered in memory is not an operation of the database.
+        let generation = match self.entries.as_ref().map(|entries| entries.get(path, selection)) {
+            Some(Ok(answer)) => return Ok(answer),
+            Some(Err(generation)) => Some(generation),
+            None => None,
+        };
         self.metered("find_entry", async {
-            let generation = match self.entries.as_ref().map(|entries| entries.get(path, selection)) {
-                Some(Ok(answer)) => return Ok(answer),
-                Some(Err(generation)) => Some(generation),
-                None => None,
-            };
             let row = self.row(&mut entry_query::<D::Db>(path, selection)).await?;
             let answer = row.as_ref().map(entry_from_row).transpose()?.map(Arc::new);
             if let (Some(entries), Some(generation)) = (&self.entries, generation) {

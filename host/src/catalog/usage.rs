@@ -98,6 +98,9 @@ pub trait Usage: Send + Sync {
     async fn top(&self, ranking: Ranking, from: Day, to: Day, limit: u32) -> Result<Vec<Ranked>, CatalogError>;
 
     async fn plugin_stats(&self) -> Result<Vec<PluginStats>, CatalogError>;
+
+    /// Forgets the per-day counts of days before `before`.
+    async fn prune_usage(&self, before: Day) -> Result<(), CatalogError>;
 }
 
 #[async_trait]
@@ -303,6 +306,20 @@ where
                 stats[at].durations.push((bucket, n));
             }
             Ok(stats)
+        })
+        .await
+    }
+
+    async fn prune_usage(&self, before: Day) -> Result<(), CatalogError> {
+        self.metered("prune_usage", async {
+            let mut tx = self.pool().begin().await?;
+            for table in ["usage_daily", "usage_paths"] {
+                let mut query = QueryBuilder::new(format!("DELETE FROM {table} WHERE day < "));
+                query.push_bind(before);
+                D::fetch(&mut tx, &mut query).await?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
         .await
     }

@@ -32,6 +32,7 @@ pub fn bucket_ceiling(bucket: u32) -> Duration {
     Duration::from_micros(2f64.powf(f64::from(bucket + 1) / 4.0) as u64)
 }
 
+/// What a tally counted, flattened for the catalog.
 #[derive(Debug, Default)]
 pub struct Counts {
     pub prefixes: HashMap<(Day, String), (u64, u64)>,
@@ -41,22 +42,58 @@ pub struct Counts {
     pub plugin_durations: HashMap<(String, u32), u64>,
 }
 
-/// Adds `by` to `key`'s count, or to `other`'s once `map` is full.
-fn add<K: std::hash::Hash + Eq, V: Default>(
-    map: &mut HashMap<K, V>,
-    key: K,
-    other: impl FnOnce() -> K,
-    by: impl FnOnce(&mut V),
-) {
-    if map.len() < MOST_KEYS || map.contains_key(&key) {
-        by(map.entry(key).or_default());
-    } else {
-        by(map.entry(other()).or_default());
+/// Counts by day and path, looked up by `&str` so that counting a path
+/// seen before allocates nothing; at most [`MOST_KEYS`] paths, then
+/// [`OTHER`].
+struct ByPath<V> {
+    days: HashMap<Day, HashMap<String, V>>,
+    keys: usize,
+}
+
+impl<V: Default> Default for ByPath<V> {
+    fn default() -> Self {
+        Self {
+            days: HashMap::new(),
+            keys: 0,
+        }
     }
 }
 
+impl<V: Default> ByPath<V> {
+    fn add(&mut self, day: Day, path: &str, by: impl FnOnce(&mut V)) {
+        let paths = self.days.entry(day).or_default();
+        if let Some(value) = paths.get_mut(path) {
+            return by(value);
+        }
+        let key = if self.keys < MOST_KEYS { path } else { OTHER };
+        match paths.get_mut(key) {
+            Some(value) => by(value),
+            None => {
+                self.keys += 1;
+                by(paths.entry(key.to_owned()).or_default());
+            }
+        }
+    }
+
+    fn flatten(self) -> impl Iterator<Item = (Day, String, V)> {
+        self.days
+            .into_iter()
+            .flat_map(|(day, paths)| paths.into_iter().map(move |(path, value)| (day, path, value)))
+    }
+}
+
+#[derive(Default)]
+struct Tallied {
+    prefixes: ByPath<(u64, u64)>,
+    /// Per path, its entries' requests.
+    entries: ByPath<Vec<(u64, u64)>>,
+    missing: ByPath<u64>,
+    plugin_calls: HashMap<(String, &'static str), u64>,
+    plugin_durations: HashMap<(String, u32), u64>,
+}
+
 pub struct Tally {
-    counts: Mutex<Counts>,
+    counts: Mutex<Tallied>,
     /// Segments of a path that make its prefix (`analytics.prefix-depth`).
     depth: usize,
     enabled: bool,
@@ -71,7 +108,7 @@ impl Default for Tally {
 impl Tally {
     pub fn new(depth: usize, enabled: bool) -> Self {
         Self {
-            counts: Mutex::new(Counts::default()),
+            counts: Mutex::new(Tallied::default()),
             depth: depth.max(1),
             enabled,
         }
@@ -89,7 +126,7 @@ impl Tally {
         }
     }
 
-    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Tallied> {
         self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -101,21 +138,18 @@ impl Tally {
         let day = today();
         let prefix = self.prefix(path);
         let mut counts = self.counts();
-        add(
-            &mut counts.prefixes,
-            (day, prefix.to_owned()),
-            || (day, OTHER.to_owned()),
-            |(requests, sent)| {
-                *requests += 1;
-                *sent += bytes;
-            },
-        );
-        add(
-            &mut counts.entries,
-            (day, path.to_owned(), entry),
-            || (day, OTHER.to_owned(), 0),
-            |n| *n += 1,
-        );
+        counts.prefixes.add(day, prefix, |(requests, sent)| {
+            *requests += 1;
+            *sent += bytes;
+        });
+        counts.entries.add(day, path, |entries| {
+            // A path has few entries asked for; past 64, they count as entry 0.
+            let entry = if entries.len() < 64 { entry } else { 0 };
+            match entries.iter_mut().find(|(n, _)| *n == entry) {
+                Some((_, requests)) => *requests += 1,
+                None => entries.push((entry, 1)),
+            }
+        });
     }
 
     /// Nothing was found at `path`.
@@ -124,13 +158,7 @@ impl Tally {
             return;
         }
         let day = today();
-        let mut counts = self.counts();
-        add(
-            &mut counts.missing,
-            (day, path.to_owned()),
-            || (day, OTHER.to_owned()),
-            |n| *n += 1,
-        );
+        self.counts().missing.add(day, path, |n| *n += 1);
     }
 
     /// A call of a configured plugin ended with `outcome` after `took`.
@@ -149,7 +177,27 @@ impl Tally {
 
     /// Everything counted since the last drain.
     pub fn drain(&self) -> Counts {
-        std::mem::take(&mut *self.counts())
+        let tallied = std::mem::take(&mut *self.counts());
+        let mut counts = Counts {
+            plugin_calls: tallied.plugin_calls,
+            plugin_durations: tallied.plugin_durations,
+            ..Counts::default()
+        };
+        counts.prefixes.extend(
+            tallied
+                .prefixes
+                .flatten()
+                .map(|(day, prefix, value)| ((day, prefix), value)),
+        );
+        for (day, path, entries) in tallied.entries.flatten() {
+            for (entry, requests) in entries {
+                *counts.entries.entry((day, path.clone(), entry)).or_default() += requests;
+            }
+        }
+        counts
+            .missing
+            .extend(tallied.missing.flatten().map(|(day, path, n)| ((day, path), n)));
+        counts
     }
 }
 

@@ -61,7 +61,7 @@ pub async fn run(
             pruned = Instant::now();
             match catalog.prune_messages(Timestamp::now().before(RETENTION)).await {
                 Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "forgot settled webhook messages past their retention"),
+                Ok(pruned) => tracing::info!(pruned, "forgot webhook messages past their retention"),
                 Err(error) => tracing::warn!(%error, "could not prune the webhook outbox"),
             }
         }

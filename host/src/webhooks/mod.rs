@@ -32,7 +32,9 @@ pub const EVENTS: [&str; 5] = [
     "variant.failed",
 ];
 
-/// Settled messages are kept this long, for replays.
+/// Messages are kept this long: settled ones for replays, owed ones for
+/// their retries; then they are forgotten, which bounds the outbox whatever
+/// its endpoints do.
 pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One `[[webhooks]]` table.

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat};
+use crate::api::AppState;
 use crate::api::delivery::{self, Precondition, Representation};
 use crate::api::error::ApiError;
-use crate::api::{AppState, Counted};
 use crate::assets::{Rendition, StoreLink};
 use crate::auth::Scope;
 use crate::auth::signing::unix_now;
@@ -169,10 +169,10 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
         labels: std::mem::take(&mut query.labels),
     };
     let looking_up = std::time::Instant::now();
+    let tally = &state.0.assets.transformer().metrics().tally;
     let Some(entry) = state.0.assets.find(&address.path, &selection).await? else {
-        let mut response = not_found(&address.path, &selection).into_response();
-        response.extensions_mut().insert(Counted::Missing(address.path));
-        return Ok(response);
+        tally.missing(address.path.as_str());
+        return Err(not_found(&address.path, &selection));
     };
     let looked_up = looking_up.elapsed();
     let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
@@ -253,7 +253,12 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
             .headers_mut()
             .insert(header::VARY, HeaderValue::from_static("Accept"));
     }
-    response.extensions_mut().insert(Counted::Served(entry));
+    let sent = match head {
+        true => None,
+        false => response.headers().get(header::CONTENT_LENGTH),
+    };
+    let sent = sent.and_then(|length| length.to_str().ok()?.parse().ok());
+    tally.served(entry.path.as_str(), entry.entry, sent.unwrap_or(0));
     Ok(response)
 }
 
