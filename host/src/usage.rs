@@ -33,7 +33,7 @@ pub async fn run(catalog: Arc<dyn Catalog>, metrics: Arc<Metrics>, writing: Writ
     loop {
         if pruned.elapsed() >= PRUNE {
             pruned = Instant::now();
-            let today = Timestamp::now().0.div_euclid(86_400_000);
+            let today = Timestamp::now().day();
             if let Err(error) = catalog.prune_usage(today - writing.retention_days).await {
                 tracing::warn!(%error, "could not forget usage past its retention");
             }

@@ -33,13 +33,7 @@ pub async fn list_assets(
         match key.as_ref() {
             "prefix" => prefix = parse_prefix(&value)?,
             "cursor" => cursor = Some(decode_cursor(&value)?),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MOST).contains(n))
-                    .ok_or_else(|| ApiError::invalid_param("limit", format!("must be 1 to {MOST}")))?;
-            }
+            "limit" => limit = parse_limit(&value, MOST)?,
             other => return Err(ApiError::invalid_param(other, "takes prefix, cursor and limit")),
         }
     }
@@ -126,6 +120,15 @@ pub async fn purge_under(
     authorize_admin(&state, &headers, Some(&prefix))?;
     let (entries, purged) = state.0.assets.purge_variants(Entries::Under(&prefix)).await?;
     Ok(axum::Json(json!({ "entries": entries, "purged": purged })).into_response())
+}
+
+/// A `limit` parameter: 1 to `most`.
+pub fn parse_limit(value: &str, most: u32) -> Result<u32, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=most).contains(n))
+        .ok_or_else(|| ApiError::invalid_param("limit", format!("must be 1 to {most}")))
 }
 
 /// A `prefix` parameter: an asset path, slashes around it ignored; empty

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::management::{authorize_admin, parse_prefix};
+use super::management::{authorize_admin, parse_limit, parse_prefix};
 use crate::catalog::{Day, OTHER, Ranking, Timestamp};
 use crate::metrics::bucket_ceiling;
 
@@ -52,13 +52,9 @@ fn format_day(day: Day) -> String {
     }
 }
 
-fn today() -> Day {
-    Timestamp::now().0.div_euclid(86_400_000)
-}
-
 /// `from` and `to` (inclusive), checked; the last 30 days by default.
 fn period(from: Option<Day>, to: Option<Day>) -> Result<(Day, Day), ApiError> {
-    let to = to.unwrap_or_else(today);
+    let to = to.unwrap_or_else(|| Timestamp::now().day());
     let from = from.unwrap_or(to - (DEFAULT_DAYS - 1));
     if from > to {
         return Err(ApiError::invalid_param("from", "must not be after to"));
@@ -149,13 +145,7 @@ pub async fn top(
         match key.as_ref() {
             "from" => from = Some(parse_day("from", &value)?),
             "to" => to = Some(parse_day("to", &value)?),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MOST_TOP).contains(n))
-                    .ok_or_else(|| ApiError::invalid_param("limit", format!("must be 1 to {MOST_TOP}")))?;
-            }
+            "limit" => limit = parse_limit(&value, MOST_TOP)?,
             other => return Err(ApiError::invalid_param(other, "takes from, to and limit")),
         }
     }
@@ -333,7 +323,7 @@ fn parse_instant(value: &str) -> Result<Timestamp, ApiError> {
         ));
     }
     parse_day("since", value)
-        .map(|day| Timestamp(day * 86_400_000))
+        .map(Timestamp::of_day)
         .map_err(|_| ApiError::invalid_param("since", "must be an RFC 3339 time or a date, YYYY-MM-DD"))
 }
 

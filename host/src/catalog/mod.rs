@@ -73,6 +73,8 @@ impl CatalogError {
 /// long while the database is down.
 pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+const MILLIS_A_DAY: i64 = 86_400_000;
+
 /// Milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
@@ -91,6 +93,16 @@ impl Timestamp {
             self.0
                 .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)),
         )
+    }
+
+    /// The UTC day this instant falls on.
+    pub fn day(self) -> Day {
+        self.0.div_euclid(MILLIS_A_DAY)
+    }
+
+    /// The first instant of `day`.
+    pub fn of_day(day: Day) -> Self {
+        Self(day.saturating_mul(MILLIS_A_DAY))
     }
 
     /// This instant less `duration`.
