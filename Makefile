@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
+.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -35,6 +35,7 @@ test: deps lint plugins postgres s3-server
 	python3 tests/libwebp/check.py
 	E2E_STACK=postgres-s3 cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
+	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
 
 ## The first-party plugins, the test plugins and the example plugin, as components.
 plugins: deps
@@ -86,6 +87,12 @@ BENCH_SECONDS ?= 15
 bench: bench-deps plugins
 	cargo build --release --bin kiln
 	$(BENCH_TOOLS)/venv/bin/python bench/run.py --corpus ../shared/corpus --seconds $(BENCH_SECONDS)
+
+## What metrics and usage counting cost on the cached path, on against off (bench/counting.py).
+bench-counting:
+	cargo build --release --bin kiln
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+	python3 bench/counting.py --corpus ../shared/corpus
 
 ## `GET /api/assets` page by page through 100 000 entries under one prefix (bench/listing.py).
 bench-listing:

@@ -738,9 +738,12 @@ def report(results, path, args, produced=None):
                  f"{'met' if noop_cost < 0.05 else '**missed**'} |")
     lines.append(f"| peak RSS in (e) < 400 MB | {rss:.0f} MB | {'met' if rss < 400 else '**missed**'} |")
     if "counting-cost" in results:
-        counting = results["counting-cost"]["cost"]
-        lines.append(f"| metrics and usage counting cost < 3% of (b) (side by side; see (b)) | {counting * 100:.1f}% | "
-                     f"{'met' if counting < 0.03 else '**missed**'} |")
+        # CPU per request, not the throughput ratio: two servers sharing two
+        # cores split them unevenly from round to round (on ÷ off ran from
+        # 0.56 to 1.43 in one run), while the work each request costs does not move.
+        counting = results["counting-cost"]["cpu_cost"]
+        lines.append(f"| metrics and usage counting cost < 3% of (b) (CPU per request, side by side; see (b)) | "
+                     f"{counting * 100:.1f}% | {'met' if counting < 0.03 else '**missed**'} |")
     cold_rounds = "; ".join(f"{k} {', '.join(map(str, results[k]['rounds']))}"
                             for k in results if k.startswith(("cold-", "cached/")))
     plugin_rounds = "; ".join(f"{k.split('/')[1]} {', '.join(map(str, results[k]['rounds']))}"

@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
         },
     );
     let started = Instant::now();
-    let plugins = Plugins::load(&configs, cache.path(), std::sync::Arc::new(Metrics::new()))?;
+    let plugins = Plugins::load(&configs, cache.path(), 8192, std::sync::Arc::new(Metrics::new()))?;
     println!("load and compile: {:.1} ms", ms(started.elapsed()));
     let plugin = plugins.get("noop").ok_or_else(|| anyhow::anyhow!("not loaded"))?;
 

@@ -540,7 +540,7 @@ impl Config {
         if self.ingest.timeout_ms == 0 {
             return Err(ConfigError::Invalid("ingest.timeout-ms must be at least 1".into()));
         }
-        PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_names())?;
+        PathRules::compile(&self.paths, &self.limits, &profiles, &self.plugin_kinds())?;
         crate::webhooks::Webhooks::compile(&self.webhooks).map_err(ConfigError::Invalid)?;
         if !(1..=32).contains(&self.analytics.prefix_depth) {
             return Err(ConfigError::Invalid("analytics.prefix-depth must be 1 to 32".into()));
@@ -585,8 +585,13 @@ impl Config {
         crate::auth::signing::Signer::from_hex(&keys).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
-    pub fn plugin_names(&self) -> Vec<String> {
-        self.plugins.keys().cloned().collect()
+    /// Every configured plugin with every kind, as far as the config alone
+    /// can tell; once loaded, `Plugins::kinds` tells the truth.
+    pub fn plugin_kinds(&self) -> BTreeMap<String, Vec<crate::plugin::Kind>> {
+        self.plugins
+            .keys()
+            .map(|name| (name.clone(), crate::plugin::Kind::ALL.to_vec()))
+            .collect()
     }
 
     /// Parses `[profiles.*]` with the same rules as URL parameters.

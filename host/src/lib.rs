@@ -19,6 +19,7 @@ mod error_chain;
 mod jobs;
 mod metrics;
 mod plugin;
+pub mod plugin_tool;
 mod probe;
 mod remote;
 mod secret;
@@ -51,19 +52,22 @@ use crate::config::{Config, PathRules};
 /// `server.shutdown-grace-seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let profiles = config.profiles()?;
-    let rules = Arc::new(PathRules::compile(
-        &config.paths,
-        &config.limits,
-        &profiles,
-        &config.plugin_names(),
-    )?);
     // Compiling plugins takes a while the first time; the cache makes later starts quick.
     let (plugin_configs, cache) = (config.plugins.clone(), config.data_dir.join("plugin-cache"));
+    let max_output_side = config.limits.max_output_dimension;
     let tally = metrics::Tally::new(config.analytics.prefix_depth, config.analytics.enabled);
     let metrics = Arc::new(metrics::Metrics::with_tally(tally));
     let counted = metrics.clone();
     let plugins =
-        tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache, counted)).await??;
+        tokio::task::spawn_blocking(move || plugin::Plugins::load(&plugin_configs, &cache, max_output_side, counted))
+            .await??;
+    // Checked again now that each plugin's kind is known.
+    let rules = Arc::new(PathRules::compile(
+        &config.paths,
+        &config.limits,
+        &profiles,
+        &plugins.kinds(),
+    )?);
     let transformer = Arc::new(transform::Transformer::new(
         config.limits.transform(),
         plugins,

@@ -1,5 +1,6 @@
 //! The `kiln` command line: `serve`, `config check` / `config explain`,
-//! `sign-url`, `sign-upload` and `generate-secret`.
+//! `sign-url`, `sign-upload`, `generate-secret` and `plugin new` / `plugin
+//! check`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 use kiln::address::AssetPath;
 use kiln::auth::signing::{self, Signer, unix_now};
 use kiln::config::{Config, LogFormat, PathRules};
+use kiln::plugin_tool;
 
 #[derive(Parser)]
 #[command(name = "kiln", version, about = "Self-hosted image service")]
@@ -47,6 +49,69 @@ enum Command {
     },
     /// Print a new random signing key (hex) for `[signing] keys`.
     GenerateSecret,
+    /// Write and try plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Scaffold a plugin project that builds and passes its own test as it is.
+    #[command(after_help = "Example:\n  kiln plugin new soften --kind transform\n  \
+                            cd soften && cargo test && cargo build --release --target wasm32-wasip2")]
+    New {
+        /// The plugin's name: lower-case letters, digits, - and _.
+        name: String,
+        #[arg(long, value_enum, default_value_t = KindArg::Transform)]
+        kind: KindArg,
+        #[arg(long, value_enum, default_value_t = LangArg::Rust)]
+        lang: LangArg,
+        /// Where to write it; ./NAME by default.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The kiln-sdk crate to depend on; the one beside this build of Kiln by default.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Load a component as the server would, print what it declares, run it
+    /// once on a sample (or the given) image and write the result.
+    #[command(
+        after_help = "Example:\n  kiln plugin check target/wasm32-wasip2/release/soften.wasm \
+                            --image photo.jpg -p amount=0.5 --out soft.png"
+    )]
+    Check {
+        /// The .wasm component.
+        wasm: PathBuf,
+        /// The image to run it on; a generated 512x320 sample by default.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// A parameter, without the plugin's prefix: -p amount=0.5 (repeatable).
+        #[arg(short = 'p', value_parser = key_value)]
+        params: Vec<(String, String)>,
+        /// Where to write the result; NAME.check.png (or the preprocessor's format) by default.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    Transform,
+    Validator,
+    Preprocessor,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LangArg {
+    Rust,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not key=value"))
 }
 
 #[derive(Subcommand)]
@@ -78,10 +143,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", signing::generate_secret());
         return Ok(());
     }
+    if let Command::Plugin {
+        command:
+            PluginCommand::New {
+                name,
+                kind,
+                lang: LangArg::Rust,
+                dir,
+                sdk,
+            },
+    } = &command
+    {
+        let kind = match kind {
+            KindArg::Transform => plugin_tool::Kind::Transform,
+            KindArg::Validator => plugin_tool::Kind::Validator,
+            KindArg::Preprocessor => plugin_tool::Kind::Preprocessor,
+        };
+        let dir = dir.clone().unwrap_or_else(|| PathBuf::from(name));
+        let sdk = sdk
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk")));
+        let written = plugin_tool::scaffold(name, kind, plugin_tool::Language::Rust, &dir, &sdk)?;
+        for path in written {
+            println!("wrote {}", path.display());
+        }
+        println!(
+            "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",
+            dir.display()
+        );
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_logging(config.log.format);
     match command {
-        Command::GenerateSecret => Ok(()),
+        Command::GenerateSecret
+        | Command::Plugin {
+            command: PluginCommand::New { .. },
+        } => Ok(()),
+        Command::Plugin {
+            command:
+                PluginCommand::Check {
+                    wasm,
+                    image,
+                    params,
+                    out,
+                },
+        } => {
+            let request = plugin_tool::CheckRequest {
+                wasm,
+                image,
+                params,
+                out,
+            };
+            print!("{}", plugin_tool::check(&config, &request)?);
+            Ok(())
+        }
         Command::SignUrl { url, ttl } => {
             let signer = configured_signer(&config)?;
             println!("{}", signer.sign_url(&url, ttl, unix_now())?);
@@ -114,7 +230,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::Check,
         } => {
             print!("{}", toml::to_string_pretty(&config.redacted())?);
-            eprintln!("configuration is valid");
+            let loaded = plugin_tool::check_configured(&config)?;
+            eprintln!("configuration is valid ({loaded} plugins loaded)");
             Ok(())
         }
         Command::Config {
@@ -125,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &config.paths,
                 &config.limits,
                 &config.profiles()?,
-                &config.plugin_names(),
+                &config.plugin_kinds(),
             )?;
             let resolved = rules.resolve(&path);
             println!("# rules for {path}, applied in this order (later ones override):");

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::catalog::{Entry, Variant};
+use crate::plugin::Plugin;
 
 /// An entry as the API's `metadata` answers it and webhooks' `asset.*`
 /// events send it, with its made `variants`.
@@ -47,5 +48,19 @@ pub fn variant_json(variant: &Variant) -> serde_json::Value {
         "height": variant.height,
         "bytes": variant.bytes,
         "created_at": variant.created_at.to_rfc3339(),
+    })
+}
+
+/// A plugin as `GET /plugins` and `GET /api/plugins` show it: its name in
+/// the config, the API it was built against, and what it says of itself.
+pub fn plugin_json(plugin: &Plugin) -> serde_json::Value {
+    let description = plugin.description.as_ref();
+    json!({
+        "name": plugin.name,
+        "api_version": plugin.api_version(),
+        "kinds": plugin.kinds().iter().map(|kind| kind.name()).collect::<Vec<_>>(),
+        "version": description.map(|d| &d.version),
+        "summary": description.map(|d| &d.summary),
+        "params": description.map_or(&[][..], |d| d.params.as_slice()),
     })
 }

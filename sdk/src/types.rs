@@ -64,6 +64,11 @@ impl From<Vec<(String, String)>> for Settings {
 }
 
 impl Settings {
+    /// Settings from text pairs, for tests: `Settings::from_pairs([("text", "©")])`.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+    }
+
     /// The value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -110,6 +115,54 @@ pub enum Verdict {
     Reject(String),
 }
 
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A parameter's value cannot be used: Kiln answers `400 invalid_param`
+    /// naming `{plugin}.{name}`.
+    InvalidParam { name: String, reason: String },
+    /// Anything else: Kiln answers `422 plugin_failed` with this text.
+    Failed(String),
+}
+
+impl Error {
+    /// `param`'s value cannot be used, for `reason` ("must be even").
+    pub fn invalid_param<T>(param: &crate::Param<T>, reason: impl Into<String>) -> Self {
+        Self::InvalidParam {
+            name: param.name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}
+
+/// `?` on a `Result<_, String>` fails the call with that text.
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Self::Failed(message.to_owned())
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::InvalidParam { name, reason } => write!(f, "`{name}` {reason}"),
+            Error::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 /// Parses `RRGGBB` or `RRGGBBAA` (an optional leading `#` is allowed).
 pub fn parse_colour(text: &str) -> Result<[u8; 4], String> {
     let hex = text.strip_prefix('#').unwrap_or(text);
@@ -145,7 +198,7 @@ mod tests {
 
     #[test]
     fn settings() {
-        let s = Settings::from(vec![("opacity".into(), "0.5".into()), ("n".into(), "x".into())]);
+        let s = Settings::from_pairs([("opacity", "0.5"), ("n", "x")]);
         assert_eq!(s.parse::<f32>("opacity").unwrap(), Some(0.5));
         assert_eq!(s.parse::<u32>("missing").unwrap(), None);
         assert!(s.parse::<u32>("n").unwrap_err().contains("`n`"));

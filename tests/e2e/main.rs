@@ -15,6 +15,7 @@ mod lifecycle;
 mod management;
 mod metrics;
 mod pipeline;
+mod plugin_cli;
 mod plugins;
 mod scale;
 mod signing;

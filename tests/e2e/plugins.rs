@@ -235,13 +235,16 @@ async fn fx_chains_and_path_transforms() {
             "{query}: {json}"
         );
     }
-    let failed = assert_error(
+    let refused = assert_error(
         kiln.fetch("/assets/a?fx=invert&invert.amount=7").await,
-        422,
-        "plugin_failed",
+        400,
+        "invalid_param",
     )
     .await;
-    assert!(failed["message"].as_str().unwrap().contains("invert"), "{failed}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("`invert.amount`"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -292,23 +295,29 @@ async fn hostile_plugins_fail_only_their_own_request() {
         plugin("trap", ""),
         plugin("garbage", ""),
         plugin("noop", ""),
+        plugin("stall", "timeout-ms = 300"),
         "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"spin\", \"hog\", \"trap\", \"garbage\", \"noop\"]\n".into(),
-        "[[paths]]\npattern = \"/guarded/**\"\nvalidators = [\"spin\"]\n".into(),
+        "[[paths]]\npattern = \"/guarded/**\"\nvalidators = [\"stall\"]\n".into(),
     ]
     .concat();
     let kiln = Kiln::builder().config(&config).start().await;
     kiln.upload_ok("a", jpeg(64, 48, 1)).await;
-    for (name, needle) in [
-        ("spin", "time"),
-        ("hog", "memory"),
-        ("trap", "crashed"),
-        ("garbage", "invalid result"),
+    for (name, query, needle) in [
+        ("spin", "", "time"),
+        ("hog", "", "memory"),
+        ("trap", "", "crashed"),
+        ("trap", "&trap.how=overflow", "stack overflow"),
+        ("garbage", "", "invalid result"),
     ] {
         let started = Instant::now();
-        let response = kiln.fetch(&format!("/assets/a?fx={name}&w=40")).await;
+        let response = kiln.fetch(&format!("/assets/a?fx={name}&w=40{query}")).await;
         let json = assert_error(response, 422, "plugin_failed").await;
         let message = json["message"].as_str().unwrap();
         assert!(message.contains(name) && message.contains(needle), "{name}: {message}");
+        assert!(
+            !message.contains("libvips") && !message.contains("backtrace") && !message.contains('\n'),
+            "{name}: the message is Kiln's, in one line: {message}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{name} took {:?}",
@@ -355,8 +364,203 @@ async fn invalid_plugin_config_fails_at_start() {
         ),
         ("[[paths]]\npattern = \"/**\"\nvalidators = [\"ghost\"]\n", "ghost"),
         ("[[paths]]\npattern = \"/**\"\nallowed-fx = [\"ghost\"]\n", "ghost"),
+        (
+            &format!(
+                "[plugins.nb]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\ntransforms = [\"nb\"]\n",
+                wasm("not-blank")
+            ),
+            "transforms: plugin \"nb\" is a validator, not a transform",
+        ),
+        (
+            &format!(
+                "[plugins.inv]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\nvalidators = [\"inv\"]\n",
+                wasm("invert")
+            ),
+            "validators: plugin \"inv\" is a transform, not a validator",
+        ),
     ] {
         let (stderr, _) = fails_with_config(config, &["serve"]);
         assert!(stderr.contains(needle), "{config}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn config_check_loads_every_plugin_and_reports_each_problem_on_a_line() {
+    let config = format!(
+        "[plugins.gone]\npath = \"/nonexistent.wasm\"\n[plugins.text]\npath = \"kiln.toml\"\n\
+         [plugins.fine]\npath = \"{}\"\n",
+        wasm("invert")
+    );
+    for args in [&["config", "check"][..], &["serve"][..]] {
+        let (stderr, _) = fails_with_config(&config, args);
+        let lines: Vec<&str> = stderr.lines().filter(|line| line.contains("plugin \"")).collect();
+        assert_eq!(lines.len(), 2, "{args:?}: one line a problem:\n{stderr}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("\"gone\"") && l.contains("cannot read")),
+            "{stderr}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("\"text\"") && l.contains("is not a WebAssembly component")),
+            "{stderr}"
+        );
+    }
+    let kind_error = format!(
+        "[plugins.nb]\npath = \"{}\"\n[[paths]]\npattern = \"/**\"\nallowed-fx = [\"nb\"]\n",
+        wasm("not-blank")
+    );
+    let (stderr, _) = fails_with_config(&kind_error, &["config", "check"]);
+    assert!(stderr.contains("is a validator, not a transform"), "{stderr}");
+}
+
+#[tokio::test]
+async fn plugin_parameters_are_checked_against_what_the_plugin_declares() {
+    let config = [
+        plugin("invert", ""),
+        plugin("redact", ""),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"invert\", \"redact\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", jpeg(64, 48, 1)).await;
+    for (query, param, needle) in [
+        ("fx=invert&invert.amont=1", "invert.amont", "amount"),
+        ("fx=invert&invert.amount=2", "invert.amount", "from 0 to 1"),
+        ("fx=invert&invert.amount=-0.1", "invert.amount", "from 0 to 1"),
+        ("fx=invert&invert.amount=half", "invert.amount", "number"),
+        ("fx=invert&invert.amount=NaN", "invert.amount", "number"),
+        ("fx=redact&redact.mode=smudge", "redact.mode", "pixelate, blur"),
+        ("fx=redact&redact.strength=0", "redact.strength", "from 1 to 256"),
+        // Declared and well-typed, refused by the plugin itself.
+        ("fx=redact&redact.rects=1,2,3", "redact.rects", "x,y,w,h"),
+        ("fx=redact", "redact.rects", "required"),
+    ] {
+        let json = assert_error(kiln.fetch(&format!("/assets/a?{query}")).await, 400, "invalid_param").await;
+        let message = json["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("`{param}`")) && message.contains(needle),
+            "{query}: {message}"
+        );
+    }
+    assert!(
+        kiln.json("/assets/a/-/metadata").await["variants"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The default filled in: leaving it out, giving it, spelling it otherwise: one variant.
+    let first = kiln.fetch("/assets/a?fx=invert&w=20").await;
+    assert_eq!(first.headers()["kiln-cache"], "miss");
+    for query in ["fx=invert&w=20&invert.amount=1", "fx=invert&w=20&invert.amount=1.0"] {
+        let again = kiln.fetch(&format!("/assets/a?{query}")).await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(again.headers()["kiln-cache"], "hit", "{query}");
+    }
+    let half = kiln.fetch("/assets/a?fx=invert&w=20&invert.amount=0.50").await;
+    assert_eq!(half.headers()["kiln-cache"], "miss");
+    let keys: Vec<String> = kiln.json("/assets/a/-/metadata").await["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["transformation"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().any(|k| k.contains(r#"["amount","0.5"]"#)), "{keys:?}");
+    assert!(keys.iter().any(|k| k.contains(r#"["amount","1"]"#)), "{keys:?}");
+}
+
+#[tokio::test]
+async fn plugins_describe_themselves_at_get_plugins() {
+    let config = [
+        plugin("invert", ""),
+        plugin("watermark", ""),
+        plugin("legacy", ""),
+        plugin("not-blank", ""),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    let listing = kiln.json("/plugins").await;
+    let plugins = listing["plugins"].as_array().unwrap();
+    let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["invert", "legacy", "watermark"], "transforms only, by name");
+    let invert = &plugins[0];
+    assert_eq!(invert["api_version"], "0.2.0");
+    assert_eq!(invert["summary"], "Inverts colours");
+    let amount = &invert["params"][0];
+    assert_eq!(amount["name"], "amount");
+    assert_eq!(amount["type"], "float");
+    assert_eq!((amount["min"].as_f64(), amount["max"].as_f64()), (Some(0.0), Some(1.0)));
+    assert_eq!(amount["default"], "1");
+    assert!(!amount["doc"].as_str().unwrap().is_empty());
+    let legacy = &plugins[1];
+    assert_eq!(legacy["api_version"], "0.1.0");
+    assert!(legacy["summary"].is_null() && legacy["params"].as_array().unwrap().is_empty());
+    let position = plugins[2]["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "position")
+        .unwrap();
+    assert_eq!(position["type"], "enum");
+    assert_eq!(position["choices"].as_array().unwrap().len(), 9);
+    let response = kiln.client.post(kiln.url("/plugins")).send().await.unwrap();
+    assert_error(response, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn components_built_against_api_0_1_keep_working() {
+    let config = [
+        plugin("legacy", ""),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"legacy\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", crate::images::png(8, 8, 0)).await;
+    let plain = png_of(&kiln, "/assets/a?format=png").await;
+    let inverted = png_of(&kiln, "/assets/a?format=png&fx=legacy").await;
+    let (before, after) = (pixel(&plain, 3, 3), pixel(&inverted, 3, 3));
+    for c in 0..3 {
+        assert!((before[c] + after[c] - 255.0).abs() <= 1.0, "{before:?} -> {after:?}");
+    }
+    // 0.1 declares nothing: parameters pass as given, its errors are its own.
+    assert_eq!(
+        kiln.status("/assets/a?format=png&fx=legacy&legacy.amount=0.5").await,
+        200
+    );
+    let failed = assert_error(
+        kiln.fetch("/assets/a?fx=legacy&legacy.amount=7").await,
+        422,
+        "plugin_failed",
+    )
+    .await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("legacy") && message.contains("0..=1"), "{message}");
+}
+
+#[tokio::test]
+async fn plugin_output_larger_than_the_server_allows_is_refused() {
+    let config = [
+        plugin("grow", ""),
+        "[limits]\nmax-output-dimension = 512\n".into(),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"grow\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    kiln.upload_ok("a", jpeg(64, 48, 1)).await;
+    let fits = png_of(&kiln, "/assets/a?format=png&fx=grow&grow.width=512&grow.height=20").await;
+    assert_eq!((fits.get_width(), fits.get_height()), (512, 20));
+    let json = assert_error(
+        kiln.fetch("/assets/a?fx=grow&grow.width=513&grow.height=20").await,
+        422,
+        "plugin_failed",
+    )
+    .await;
+    let message = json["message"].as_str().unwrap();
+    assert!(
+        message.contains("grow") && message.contains("max-output-dimension"),
+        "{message}"
+    );
 }

@@ -10,6 +10,7 @@ use crate::address::AddressError;
 use crate::assets::AssetError;
 use crate::auth::AuthError;
 use crate::auth::signing::SignatureError;
+use crate::plugin::PluginError;
 use crate::probe::ProbeError;
 use crate::remote::FetchError;
 use crate::transform::{ParamError, PipelineError, TransformError};
@@ -269,6 +270,9 @@ impl From<TransformError> for ApiError {
                     code,
                     message: format!("the image could not be processed (at the {step} step); it may be damaged"),
                 }
+            }
+            (TransformError::Pipeline(PipelineError::Plugin(PluginError::InvalidParam { name, param, reason })), _) => {
+                Self::invalid_param(&format!("{name}.{param}"), reason)
             }
             (TransformError::Pipeline(PipelineError::Plugin(plugin)), Some(code)) => Self::Unprocessable {
                 code,

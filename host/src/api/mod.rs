@@ -27,6 +27,7 @@ use crate::auth::KeyRing;
 use crate::auth::signing::Signer;
 use crate::config::{Config, PathRules, Profiles};
 use crate::metrics::{HttpLabels, RouteLabels};
+use crate::plugin::Kind;
 use crate::remote::Fetcher;
 
 pub use error::ApiError;
@@ -199,10 +200,7 @@ async fn edge(
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     metrics.observe_http_duration(route_index, method_index, &RouteLabels { route, method }, elapsed);
-    metrics
-        .http_requests
-        .get_or_create(&HttpLabels { route, method, status })
-        .inc();
+    metrics.count_http_request(route_index, method_index, &HttpLabels { route, method, status });
     response
 }
 
@@ -266,11 +264,12 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// Every route template, as the request metrics name them (fewer than
 /// `metrics::MOST_ROUTES`, which leaves one for `unmatched`).
-const ROUTES: [&str; 16] = [
+const ROUTES: [&str; 17] = [
     "/health",
     "/metrics",
     "/ready",
     "/profiles",
+    "/plugins",
     "/api/assets",
     "/api/assets/{*rest}",
     "/api/variants",
@@ -293,6 +292,7 @@ pub fn router(state: AppState) -> Router {
         metrics_route,
         ready_route,
         profiles_route,
+        public_plugins_route,
         list_route,
         entry_variants_route,
         variants_route,
@@ -320,6 +320,7 @@ pub fn router(state: AppState) -> Router {
         .route(replay_route, any(operations::replay))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
+        .route(public_plugins_route, get(public_plugins).fallback(only_get))
         .route(bare, any(assets::without_path))
         .route(bare_slash, any(assets::without_path))
         .route(assets_route, any(assets::handle))
@@ -372,6 +373,22 @@ fn not_ready(why: &str) -> Response {
 /// The configured profiles, as written in the config.
 async fn profiles(State(state): State<AppState>) -> Response {
     axum::Json(&state.0.config.profiles).into_response()
+}
+
+/// `GET /plugins`: the transforms URLs may name, with the parameters they
+/// declare, so that front ends can draw controls for them. A plugin built
+/// against API 0.1 declares nothing (`summary` null, no `params`).
+async fn public_plugins(State(state): State<AppState>) -> Response {
+    let plugins: Vec<_> = state
+        .0
+        .assets
+        .transformer()
+        .plugins()
+        .iter()
+        .filter(|plugin| plugin.is(Kind::Transform))
+        .map(|plugin| crate::views::plugin_json(plugin))
+        .collect();
+    axum::Json(serde_json::json!({ "plugins": plugins })).into_response()
 }
 
 async fn only_delete() -> ApiError {

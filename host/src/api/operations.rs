@@ -199,17 +199,19 @@ pub async fn plugins(
                 })
                 .unwrap_or_default();
             let durations = stats.map(|s| s.durations.as_slice()).unwrap_or_default();
-            json!({
-                "name": plugin.name,
-                "kinds": plugin.kinds().iter().map(|kind| kind.name()).collect::<Vec<_>>(),
-                "sha256": plugin.sha256,
-                "memory_mb": plugin.memory_mb,
-                "timeout_ms": plugin.timeout.as_millis() as u64,
-                "calls": calls,
-                "failures": failures,
-                "p50_ms": percentile(durations, 0.50),
-                "p99_ms": percentile(durations, 0.99),
-            })
+            let mut shown = crate::views::plugin_json(plugin);
+            shown.as_object_mut().into_iter().for_each(|fields| {
+                fields.extend([
+                    ("sha256".into(), json!(plugin.sha256)),
+                    ("memory_mb".into(), json!(plugin.memory_mb)),
+                    ("timeout_ms".into(), json!(plugin.timeout.as_millis() as u64)),
+                    ("calls".into(), json!(calls)),
+                    ("failures".into(), json!(failures)),
+                    ("p50_ms".into(), json!(percentile(durations, 0.50))),
+                    ("p99_ms".into(), json!(percentile(durations, 0.99))),
+                ])
+            });
+            shown
         })
         .collect();
     Ok(axum::Json(json!({ "plugins": plugins })).into_response())

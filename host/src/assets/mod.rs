@@ -6,7 +6,7 @@
 //! halfway leaves at worst an orphaned object, never a catalog row whose
 //! bytes are missing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -221,11 +221,12 @@ impl Assets {
             if !plugin.is(Kind::Transform) {
                 return Err(invalid(format!("plugin {name:?} is not a transform")));
             }
-            let params = params
-                .plugin_params
-                .get(name)
-                .map(|p| p.clone().into_iter().collect())
-                .unwrap_or_default();
+            let no_params = BTreeMap::new();
+            let given = params.plugin_params.get(name).unwrap_or(&no_params);
+            let params = plugin.canonical_params(given).map_err(|problem| ParamError {
+                param: format!("{name}.{}", problem.key),
+                message: problem.message,
+            })?;
             fx.push(FxStep {
                 name: name.clone(),
                 hash: plugin.hash.clone(),

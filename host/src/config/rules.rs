@@ -8,6 +8,7 @@
 //! file. Tables merge deeply; lists and scalars are replaced (an empty list
 //! clears).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
@@ -16,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, LimitsConfig, PathRuleConfig, Profiles};
 use crate::address::{AssetPath, ReturnFormat};
+use crate::plugin::Kind;
+
+/// Each configured plugin and the kinds it can serve as.
+pub type PluginKinds = BTreeMap<String, Vec<Kind>>;
 use crate::probe::ImageFormat;
 
 /// The settings that apply to one asset path once every matching rule is merged.
@@ -260,7 +265,7 @@ impl PathSettings {
 
     /// Parses and checks a table; with `context`, also the references to
     /// profiles and the preprocessing parameters.
-    fn checked(table: toml::Table, context: Option<(&Profiles, &LimitsConfig, &[String])>) -> Result<Self, String> {
+    fn checked(table: toml::Table, context: Option<(&Profiles, &LimitsConfig, &PluginKinds)>) -> Result<Self, String> {
         let settings: PathSettings = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| e.to_string())?;
@@ -305,14 +310,20 @@ impl PathSettings {
             return Err("redirect: strategy \"template\" needs redirect.template".into());
         }
         if let Some((profiles, limits, plugins)) = context {
-            for (key, names) in [
-                ("validators", &settings.validators),
-                ("preprocessors", &settings.preprocessors),
-                ("transforms", &settings.transforms),
-                ("allowed-fx", &settings.allowed_fx),
+            for (key, names, kind) in [
+                ("validators", &settings.validators, Kind::Validator),
+                ("preprocessors", &settings.preprocessors, Kind::Preprocessor),
+                ("transforms", &settings.transforms, Kind::Transform),
+                ("allowed-fx", &settings.allowed_fx, Kind::Transform),
             ] {
-                if let Some(name) = names.iter().find(|name| !plugins.contains(name)) {
-                    return Err(format!("{key}: there is no plugin {name:?} in [plugins]"));
+                for name in names {
+                    let kinds = plugins
+                        .get(name)
+                        .ok_or_else(|| format!("{key}: there is no plugin {name:?} in [plugins]"))?;
+                    if !kinds.contains(&kind) {
+                        let is = kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(" and ");
+                        return Err(format!("{key}: plugin {name:?} is a {is}, not a {}", kind.name()));
+                    }
                 }
             }
             if let Some(name) = settings.eager_variants.iter().find(|name| !profiles.contains(name)) {
@@ -370,7 +381,7 @@ impl PathRules {
         rules: &[PathRuleConfig],
         limits: &LimitsConfig,
         profiles: &Profiles,
-        plugins: &[String],
+        plugins: &PluginKinds,
     ) -> Result<Self, ConfigError> {
         let mut compiled = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
@@ -515,7 +526,7 @@ mod tests {
             &config.paths,
             &config.limits,
             &config.profiles().unwrap(),
-            &config.plugin_names(),
+            &config.plugin_kinds(),
         )
         .unwrap()
     }

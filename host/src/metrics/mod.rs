@@ -107,6 +107,8 @@ pub struct OperationLabels {
 /// Route templates and methods `Metrics::http_duration_of` can index.
 pub const MOST_ROUTES: usize = 32;
 pub const METHODS: usize = 6;
+/// The statuses whose request counters are resolved once per route and method.
+const COMMON_STATUSES: [u16; 12] = [200, 201, 202, 204, 304, 400, 401, 403, 404, 422, 429, 503];
 
 fn duration_histogram() -> Histogram {
     // 1 ms to ~33 s.
@@ -121,6 +123,9 @@ pub struct Metrics {
     /// once: a family's look-up (a lock and a hash) on every request is a
     /// visible share of a cached variant's cost.
     http_duration_by_index: Vec<std::sync::OnceLock<Histogram>>,
+    /// `http_requests`' counters by route, method and common status,
+    /// resolved once for the same reason.
+    http_requests_by_index: Vec<std::sync::OnceLock<Counter>>,
     pub bytes_served: Counter,
     pub transforms: Family<TransformLabels, Counter>,
     pub transform_duration: Family<FormatLabels, Histogram, fn() -> Histogram>,
@@ -163,6 +168,9 @@ impl Metrics {
             http_requests: Family::default(),
             http_duration: Family::new_with_constructor(duration_histogram),
             http_duration_by_index: (0..MOST_ROUTES * METHODS).map(|_| std::sync::OnceLock::new()).collect(),
+            http_requests_by_index: (0..MOST_ROUTES * METHODS * COMMON_STATUSES.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
             bytes_served: Counter::default(),
             transforms: Family::default(),
             transform_duration: Family::new_with_constructor(duration_histogram),
@@ -307,6 +315,26 @@ impl Metrics {
         }
     }
 
+    /// Counts a request in `http_requests` under `labels`, whose route and
+    /// method are at `route_index` and `method_index` as for
+    /// [`Metrics::observe_http_duration`].
+    pub fn count_http_request(&self, route_index: usize, method_index: usize, labels: &HttpLabels) {
+        let slot = COMMON_STATUSES
+            .iter()
+            .position(|status| *status == labels.status)
+            .filter(|_| method_index < METHODS)
+            .and_then(|status_index| {
+                self.http_requests_by_index
+                    .get((route_index * METHODS + method_index) * COMMON_STATUSES.len() + status_index)
+            });
+        match slot {
+            Some(slot) => slot
+                .get_or_init(|| self.http_requests.get_or_create(labels).clone())
+                .inc(),
+            None => self.http_requests.get_or_create(labels).inc(),
+        };
+    }
+
     /// The OpenMetrics text of everything counted, the process's memory and
     /// CPU read now.
     pub fn render(&self) -> String {
@@ -346,10 +374,19 @@ mod tests {
             method: "GET",
             status: 200,
         };
-        metrics.http_requests.get_or_create(&labels).inc_by(3);
+        metrics.http_requests.get_or_create(&labels).inc_by(2);
+        // Once through the resolved counter, once with an uncommon status.
+        metrics.count_http_request(0, 0, &labels);
+        let teapot = HttpLabels { status: 418, ..labels };
+        metrics.count_http_request(0, 0, &teapot);
+        metrics.count_http_request(MOST_ROUTES, METHODS, &teapot);
         let text = metrics.render();
         assert!(
             text.contains(r#"kiln_http_requests_total{route="/health",method="GET",status="200"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"kiln_http_requests_total{route="/health",method="GET",status="418"} 2"#),
             "{text}"
         );
         assert!(text.contains("kiln_process_resident_memory_bytes "), "{text}");

@@ -2,12 +2,15 @@
 //! fresh instance from the pooling allocator, the call, and a strict check
 //! of what came back. Whatever the plugin does, only this call fails.
 
+use std::time::Duration;
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
+use super::describe::{Description, Param, ParamType};
 use super::engine::EPOCH_TICK;
-use super::linker::bindings::transform::kiln::plugin::types;
-use super::linker::{State, sealed_wasi};
+use super::linker::bindings::{v1, v2};
+use super::linker::{Pres, State, sealed_wasi};
 use super::{Kind, Plugin, PluginError, Verdict};
 
 /// 8-bit RGBA pixels handed to or taken from a plugin.
@@ -55,19 +58,25 @@ pub struct UploadFacts {
 }
 
 fn store(plugin: &Plugin) -> Store<State> {
+    new_store(&plugin.engine.engine, &plugin.name, plugin.memory_mb, plugin.timeout)
+}
+
+/// A store for one call: `memory_mb` of linear memory at most, and a
+/// deadline `timeout` from now.
+pub(super) fn new_store(engine: &wasmtime::Engine, name: &str, memory_mb: u32, timeout: Duration) -> Store<State> {
     let limits = StoreLimitsBuilder::new()
-        .memory_size(plugin.memory_mb as usize * 1024 * 1024)
+        .memory_size(memory_mb as usize * 1024 * 1024)
         .trap_on_grow_failure(true)
         .build();
     let state = State {
         wasi: sealed_wasi(),
         table: ResourceTable::new(),
         limits,
-        plugin: plugin.name.clone(),
+        plugin: name.to_owned(),
     };
-    let mut store = Store::new(&plugin.engine.engine, state);
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
-    let ticks = (plugin.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
+    let ticks = (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
     store
@@ -76,23 +85,36 @@ fn store(plugin: &Plugin) -> Store<State> {
 /// Names a wasmtime failure: deadline, memory cap, or any other trap.
 fn classify(plugin: &Plugin, error: wasmtime::Error) -> PluginError {
     let name = plugin.name.clone();
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return PluginError::Timeout {
-            name,
-            limit: plugin.timeout,
-        };
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return PluginError::Timeout {
+                name,
+                limit: plugin.timeout,
+            };
+        }
+        Some(Trap::OutOfFuel) => {
+            return PluginError::Trap {
+                name,
+                message: "it ran out of fuel".into(),
+            };
+        }
+        _ => {}
     }
-    let message = format!("{error:#}");
-    if message.contains("growing memory") || message.contains("memory allocation") {
+    let detail = format!("{error:#}");
+    if detail.contains("growing memory") || detail.contains("memory allocation") || detail.contains("memory limit") {
         return PluginError::OutOfMemory {
             name,
             limit_mb: plugin.memory_mb,
         };
     }
-    tracing::warn!(plugin = %name, detail = %message, "plugin trapped");
-    // The trap's kind is wasmtime's fixed wording; the backtrace under it is
-    // the plugin's internals and stays in the log.
+    tracing::warn!(plugin = %name, %detail, "plugin trapped");
+    // The trap's kind in wasmtime's fixed wording ("call stack exhausted"
+    // said as people say it); the backtrace under it is the plugin's
+    // internals and stays in the log.
     let message = match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => "stack overflow".to_owned(),
+        Some(Trap::UnreachableCodeReached) => "it panicked or reached unreachable code".to_owned(),
+        Some(Trap::MemoryOutOfBounds) => "it accessed memory out of bounds".to_owned(),
         Some(trap) => trap.to_string(),
         None => "it stopped unexpectedly".into(),
     };
@@ -106,68 +128,113 @@ fn wrong_kind(plugin: &Plugin, kind: Kind) -> PluginError {
     }
 }
 
-fn to_wit(image: PluginImage) -> types::Image {
-    types::Image {
-        width: image.width,
-        height: image.height,
-        layout: types::Layout::Rgba8,
-        pixels: image.pixels,
-    }
-}
-
-fn to_wit_info(facts: &UploadFacts) -> types::UploadInfo {
-    types::UploadInfo {
-        content_type: facts.content_type.clone(),
-        width: facts.width,
-        height: facts.height,
-        frames: facts.frames,
-        bytes: facts.bytes,
-    }
-}
-
-/// The most a transform's result may hold: the host's own output limit.
-const MAX_OUTPUT_SIDE: u32 = 16384;
-
-pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
-    let pre = plugin
-        .pre
-        .transform
-        .as_ref()
-        .ok_or_else(|| wrong_kind(plugin, Kind::Transform))?;
-    let mut store = store(plugin);
-    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
-    let input = to_wit(image);
-    let result = bindings
-        .kiln_plugin_transformer()
-        .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
-        .map_err(|e| classify(plugin, e))?;
-    let output = result.map_err(|message| PluginError::Failed {
+/// A plugin's own error, kept to 500 characters.
+fn failed(plugin: &Plugin, message: String) -> PluginError {
+    PluginError::Failed {
         name: plugin.name.clone(),
         message: message.chars().take(500).collect(),
-    })?;
+    }
+}
+
+/// A 0.2 error of a validator or preprocessor, which have no URL
+/// parameters: whatever it says, the plugin failed.
+fn v2_failure(plugin: &Plugin, error: v2::types::Error) -> PluginError {
+    match error {
+        v2::types::Error::InvalidParam(v2::types::InvalidParam { name, reason }) => {
+            failed(plugin, format!("`{name}` {reason}"))
+        }
+        v2::types::Error::Failed(message) => failed(plugin, message),
+    }
+}
+
+fn v2_error(plugin: &Plugin, error: v2::types::Error) -> PluginError {
+    match error {
+        v2::types::Error::InvalidParam(v2::types::InvalidParam { name, reason }) => PluginError::InvalidParam {
+            name: plugin.name.clone(),
+            param: name.chars().take(64).collect(),
+            reason: reason.chars().take(500).collect(),
+        },
+        v2::types::Error::Failed(message) => failed(plugin, message),
+    }
+}
+
+/// The image and upload-info conversions into one API version's types.
+macro_rules! wit_conversions {
+    ($version:ident) => {{
+        (
+            |image: PluginImage| $version::types::Image {
+                width: image.width,
+                height: image.height,
+                layout: $version::types::Layout::Rgba8,
+                pixels: image.pixels,
+            },
+            |facts: &UploadFacts| $version::types::UploadInfo {
+                content_type: facts.content_type.clone(),
+                width: facts.width,
+                height: facts.height,
+                frames: facts.frames,
+                bytes: facts.bytes,
+            },
+        )
+    }};
+}
+
+pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
+    let mut store = store(plugin);
+    let (input_size, input) = ((image.width, image.height), image);
+    let (output, input_pixels) = match &plugin.pre {
+        Pres::Transform(pre) => {
+            let (to_wit, _) = wit_conversions!(v2);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let input = to_wit(input);
+            let result = bindings
+                .kiln_plugin_transformer()
+                .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
+                .map_err(|e| classify(plugin, e))?;
+            let output = result.map_err(|e| v2_error(plugin, e))?;
+            ((output.width, output.height, output.pixels), input.pixels)
+        }
+        Pres::V1 {
+            transform: Some(pre), ..
+        } => {
+            let (to_wit, _) = wit_conversions!(v1);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let input = to_wit(input);
+            let result = bindings
+                .kiln_plugin_transformer()
+                .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
+                .map_err(|e| classify(plugin, e))?;
+            let output = result.map_err(|message| failed(plugin, message))?;
+            ((output.width, output.height, output.pixels), input.pixels)
+        }
+        _ => return Err(wrong_kind(plugin, Kind::Transform)),
+    };
+    let (w, h, pixels) = output;
     let bad = |message: String| PluginError::BadOutput {
         name: plugin.name.clone(),
         message,
     };
-    let (w, h) = (output.width, output.height);
-    if w == 0 || h == 0 || w > MAX_OUTPUT_SIDE || h > MAX_OUTPUT_SIDE {
-        return Err(bad(format!("an image of {w}x{h}")));
+    let most = plugin.max_output_side;
+    if w == 0 || h == 0 || w > most || h > most {
+        return Err(bad(format!(
+            "an image of {w}x{h}; results are 1 to {most} pixels a side (limits.max-output-dimension)"
+        )));
     }
     let expected = u64::from(w) * u64::from(h) * 4;
-    if output.pixels.len() as u64 != expected {
+    if pixels.len() as u64 != expected {
         return Err(bad(format!(
             "{} bytes of pixels for {w}x{h} RGBA, which needs {expected}",
-            output.pixels.len()
+            pixels.len()
         )));
     }
     // A memcmp of the frame, which stops at the first difference, against
     // the encoder's colour conversion it can save.
-    let changed = (w, h) != (input.width, input.height) || output.pixels != input.pixels;
+    let changed = (w, h) != input_size || pixels != input_pixels;
     Ok(Transformed {
         image: PluginImage {
             width: w,
             height: h,
-            pixels: output.pixels,
+            pixels,
         },
         changed,
     })
@@ -179,45 +246,152 @@ pub fn validate(
     facts: &UploadFacts,
     preview: PluginImage,
 ) -> Result<Verdict, PluginError> {
-    let pre = plugin
-        .pre
-        .validator
-        .as_ref()
-        .ok_or_else(|| wrong_kind(plugin, Kind::Validator))?;
     let mut store = store(plugin);
-    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
-    let verdict = bindings
-        .kiln_plugin_validation()
-        .call_validate(
-            &mut store,
-            upload,
-            &to_wit_info(facts),
-            &to_wit(preview),
-            &plugin.config,
-        )
-        .map_err(|e| classify(plugin, e))?;
-    Ok(match verdict {
-        types::Verdict::Accept => Verdict::Accept,
-        types::Verdict::Reject(reason) => Verdict::Reject(reason.chars().take(500).collect()),
-    })
+    let reject = |reason: String| Verdict::Reject(reason.chars().take(500).collect());
+    match &plugin.pre {
+        Pres::Validator(pre) => {
+            let (to_wit, to_wit_info) = wit_conversions!(v2);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let verdict = bindings
+                .kiln_plugin_validation()
+                .call_validate(
+                    &mut store,
+                    upload,
+                    &to_wit_info(facts),
+                    &to_wit(preview),
+                    &plugin.config,
+                )
+                .map_err(|e| classify(plugin, e))?
+                .map_err(|e| v2_failure(plugin, e))?;
+            Ok(match verdict {
+                v2::types::Verdict::Accept => Verdict::Accept,
+                v2::types::Verdict::Reject(reason) => reject(reason),
+            })
+        }
+        Pres::V1 {
+            validator: Some(pre), ..
+        } => {
+            let (to_wit, to_wit_info) = wit_conversions!(v1);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let verdict = bindings
+                .kiln_plugin_validation()
+                .call_validate(
+                    &mut store,
+                    upload,
+                    &to_wit_info(facts),
+                    &to_wit(preview),
+                    &plugin.config,
+                )
+                .map_err(|e| classify(plugin, e))?;
+            Ok(match verdict {
+                v1::types::Verdict::Accept => Verdict::Accept,
+                v1::types::Verdict::Reject(reason) => reject(reason),
+            })
+        }
+        _ => Err(wrong_kind(plugin, Kind::Validator)),
+    }
 }
 
 pub fn preprocess(plugin: &Plugin, upload: &[u8], facts: &UploadFacts) -> Result<Vec<u8>, PluginError> {
-    let pre = plugin
-        .pre
-        .preprocessor
-        .as_ref()
-        .ok_or_else(|| wrong_kind(plugin, Kind::Preprocessor))?;
     let mut store = store(plugin);
-    let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
-    let result = bindings
-        .kiln_plugin_preprocessing()
-        .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
-        .map_err(|e| classify(plugin, e))?;
-    result.map_err(|message| PluginError::Failed {
-        name: plugin.name.clone(),
-        message: message.chars().take(500).collect(),
-    })
+    match &plugin.pre {
+        Pres::Preprocessor(pre) => {
+            let (_, to_wit_info) = wit_conversions!(v2);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            bindings
+                .kiln_plugin_preprocessing()
+                .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
+                .map_err(|e| classify(plugin, e))?
+                .map_err(|e| v2_failure(plugin, e))
+        }
+        Pres::V1 {
+            preprocessor: Some(pre),
+            ..
+        } => {
+            let (_, to_wit_info) = wit_conversions!(v1);
+            let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            bindings
+                .kiln_plugin_preprocessing()
+                .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
+                .map_err(|e| classify(plugin, e))?
+                .map_err(|message| failed(plugin, message))
+        }
+        _ => Err(wrong_kind(plugin, Kind::Preprocessor)),
+    }
+}
+
+/// What an API 0.2 component says of itself, checked; `None` for 0.1,
+/// which has no `describe`.
+pub(super) fn describe(
+    pres: &Pres,
+    engine: &wasmtime::Engine,
+    name: &str,
+    memory_mb: u32,
+    timeout: Duration,
+) -> Result<Option<Description>, String> {
+    let mut store = new_store(engine, name, memory_mb, timeout);
+    let failed = |error: wasmtime::Error| format!("its describe failed: {}", first_line(&format!("{error:#}")));
+    let (description, kind) = match pres {
+        Pres::V1 { .. } => return Ok(None),
+        Pres::Transform(pre) => {
+            let bindings = pre.instantiate(&mut store).map_err(failed)?;
+            let answer = bindings.kiln_plugin_transformer().call_describe(&mut store);
+            (answer.map_err(failed)?, Kind::Transform)
+        }
+        Pres::Validator(pre) => {
+            let bindings = pre.instantiate(&mut store).map_err(failed)?;
+            let answer = bindings.kiln_plugin_validation().call_describe(&mut store);
+            (answer.map_err(failed)?, Kind::Validator)
+        }
+        Pres::Preprocessor(pre) => {
+            let bindings = pre.instantiate(&mut store).map_err(failed)?;
+            let answer = bindings.kiln_plugin_preprocessing().call_describe(&mut store);
+            (answer.map_err(failed)?, Kind::Preprocessor)
+        }
+    };
+    from_wit(description).checked(kind).map(Some)
+}
+
+/// The first line of a message, at most 300 characters.
+pub(super) fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().chars().take(300).collect()
+}
+
+fn from_wit(description: v2::types::Description) -> Description {
+    use v2::types::ParamType as Wit;
+    Description {
+        name: description.name,
+        version: description.version,
+        kind: match description.kind {
+            v2::types::Kind::Transform => Kind::Transform.name(),
+            v2::types::Kind::Validator => Kind::Validator.name(),
+            v2::types::Kind::Preprocessor => Kind::Preprocessor.name(),
+        },
+        summary: description.summary,
+        params: description
+            .params
+            .into_iter()
+            .map(|param| Param {
+                name: param.name,
+                accepts: match param.accepts {
+                    Wit::Int(range) => ParamType::Int {
+                        min: range.min,
+                        max: range.max,
+                    },
+                    Wit::Float(range) => ParamType::Float {
+                        min: range.min,
+                        max: range.max,
+                    },
+                    Wit::Boolean => ParamType::Bool,
+                    Wit::Colour => ParamType::Colour,
+                    Wit::Choice(choices) => ParamType::Enum { choices },
+                    Wit::Text(max_length) => ParamType::String { max_length },
+                },
+                default: param.default,
+                doc: param.doc,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

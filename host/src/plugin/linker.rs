@@ -10,36 +10,48 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 use super::Kind;
 
+/// One module per world of the WIT at `$path`, the worlds sharing its
+/// `types` and `host`.
+macro_rules! worlds {
+    ($path:literal) => {
+        pub mod transform {
+            wasmtime::component::bindgen!({ world: "transform", path: $path });
+        }
+        pub mod validator {
+            wasmtime::component::bindgen!({
+                world: "validator",
+                path: $path,
+                with: {
+                    "kiln:plugin/host": super::transform::kiln::plugin::host,
+                    "kiln:plugin/types": super::transform::kiln::plugin::types,
+                },
+            });
+        }
+        pub mod preprocessor {
+            wasmtime::component::bindgen!({
+                world: "preprocessor",
+                path: $path,
+                with: {
+                    "kiln:plugin/host": super::transform::kiln::plugin::host,
+                    "kiln:plugin/types": super::transform::kiln::plugin::types,
+                },
+            });
+        }
+        pub use transform::kiln::plugin::{host, types};
+    };
+}
+
+/// Host bindings for every released `kiln:plugin` version.
 pub mod bindings {
-    pub mod transform {
-        wasmtime::component::bindgen!({ world: "transform", path: "../wit" });
+    pub mod v1 {
+        worlds!("../wit/v0.1.0");
     }
-    pub mod validator {
-        wasmtime::component::bindgen!({
-            world: "validator",
-            path: "../wit",
-            with: {
-                "kiln:plugin/host": super::transform::kiln::plugin::host,
-                "kiln:plugin/types": super::transform::kiln::plugin::types,
-            },
-        });
-    }
-    pub mod preprocessor {
-        wasmtime::component::bindgen!({
-            world: "preprocessor",
-            path: "../wit",
-            with: {
-                "kiln:plugin/host": super::transform::kiln::plugin::host,
-                "kiln:plugin/types": super::transform::kiln::plugin::types,
-            },
-        });
+    pub mod v2 {
+        worlds!("../wit/v0.2.0");
     }
 }
 
-use bindings::preprocessor::PreprocessorPre;
-use bindings::transform::TransformPre;
-use bindings::transform::kiln::plugin::host;
-use bindings::validator::ValidatorPre;
+use bindings::{v1, v2};
 
 /// What one call's store holds.
 pub struct State {
@@ -58,20 +70,45 @@ impl WasiView for State {
     }
 }
 
-impl host::Host for State {
-    fn log(&mut self, level: host::Level, message: String) {
+impl State {
+    fn log(&self, level: &'static str, message: String) {
         let message: String = message.chars().take(2000).collect();
         let plugin = self.plugin.as_str();
         match level {
-            host::Level::Debug => tracing::debug!(plugin, "{message}"),
-            host::Level::Info => tracing::info!(plugin, "{message}"),
-            host::Level::Warn => tracing::warn!(plugin, "{message}"),
-            host::Level::Error => tracing::error!(plugin, "{message}"),
+            "debug" => tracing::debug!(plugin, "{message}"),
+            "info" => tracing::info!(plugin, "{message}"),
+            "warn" => tracing::warn!(plugin, "{message}"),
+            _ => tracing::error!(plugin, "{message}"),
         }
     }
 }
 
-impl bindings::transform::kiln::plugin::types::Host for State {}
+impl v1::host::Host for State {
+    fn log(&mut self, level: v1::host::Level, message: String) {
+        let level = match level {
+            v1::host::Level::Debug => "debug",
+            v1::host::Level::Info => "info",
+            v1::host::Level::Warn => "warn",
+            v1::host::Level::Error => "error",
+        };
+        State::log(self, level, message);
+    }
+}
+
+impl v2::host::Host for State {
+    fn log(&mut self, level: v2::host::Level, message: String) {
+        let level = match level {
+            v2::host::Level::Debug => "debug",
+            v2::host::Level::Info => "info",
+            v2::host::Level::Warn => "warn",
+            v2::host::Level::Error => "error",
+        };
+        State::log(self, level, message);
+    }
+}
+
+impl v1::types::Host for State {}
+impl v2::types::Host for State {}
 
 /// A clock stuck at the Unix epoch: plugins must give the same output for
 /// the same input, since their results are cached forever.
@@ -103,36 +140,89 @@ pub fn sealed_wasi() -> WasiCtx {
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    bindings::transform::Transform::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+    v1::transform::Transform::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+    v2::transform::Transform::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
     Ok(linker)
 }
 
-/// A component pre-instantiated once for each kind it can serve as.
-pub struct Pres {
-    pub transform: Option<TransformPre<State>>,
-    pub validator: Option<ValidatorPre<State>>,
-    pub preprocessor: Option<PreprocessorPre<State>>,
+/// A component pre-instantiated for what it exports: with API 0.2, exactly
+/// one kind; with 0.1, every kind it has (the 0.1 SDK exported all three).
+pub enum Pres {
+    V1 {
+        transform: Option<v1::transform::TransformPre<State>>,
+        validator: Option<v1::validator::ValidatorPre<State>>,
+        preprocessor: Option<v1::preprocessor::PreprocessorPre<State>>,
+    },
+    Transform(v2::transform::TransformPre<State>),
+    Validator(v2::validator::ValidatorPre<State>),
+    Preprocessor(v2::preprocessor::PreprocessorPre<State>),
+}
+
+/// Why a component cannot be used.
+pub enum Unusable {
+    /// It exports no `kiln:plugin` interface of a version the host speaks.
+    NoKnownExports,
+    /// It exports more than one kind of API 0.2.
+    SeveralKinds(Vec<Kind>),
+    Wasmtime(wasmtime::Error),
 }
 
 impl Pres {
-    pub fn new(linker: &Linker<State>, component: &Component) -> wasmtime::Result<Self> {
-        let instance = linker.instantiate_pre(component)?;
-        Ok(Self {
-            transform: TransformPre::new(instance.clone()).ok(),
-            validator: ValidatorPre::new(instance.clone()).ok(),
-            preprocessor: PreprocessorPre::new(instance).ok(),
-        })
+    pub fn new(linker: &Linker<State>, component: &Component) -> Result<Self, Unusable> {
+        let instance = linker.instantiate_pre(component).map_err(Unusable::Wasmtime)?;
+        let mut current = Vec::new();
+        if let Ok(pre) = v2::transform::TransformPre::new(instance.clone()) {
+            current.push(Pres::Transform(pre));
+        }
+        if let Ok(pre) = v2::validator::ValidatorPre::new(instance.clone()) {
+            current.push(Pres::Validator(pre));
+        }
+        if let Ok(pre) = v2::preprocessor::PreprocessorPre::new(instance.clone()) {
+            current.push(Pres::Preprocessor(pre));
+        }
+        if current.len() > 1 {
+            return Err(Unusable::SeveralKinds(current.iter().flat_map(Pres::kinds).collect()));
+        }
+        if let Some(pres) = current.pop() {
+            return Ok(pres);
+        }
+        let legacy = Pres::V1 {
+            transform: v1::transform::TransformPre::new(instance.clone()).ok(),
+            validator: v1::validator::ValidatorPre::new(instance.clone()).ok(),
+            preprocessor: v1::preprocessor::PreprocessorPre::new(instance).ok(),
+        };
+        if legacy.kinds().is_empty() {
+            return Err(Unusable::NoKnownExports);
+        }
+        Ok(legacy)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.transform.is_none() && self.validator.is_none() && self.preprocessor.is_none()
+    /// The `kiln:plugin` version the component was built against.
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            Pres::V1 { .. } => "0.1.0",
+            _ => "0.2.0",
+        }
     }
 
-    pub fn has(&self, kind: Kind) -> bool {
-        match kind {
-            Kind::Transform => self.transform.is_some(),
-            Kind::Validator => self.validator.is_some(),
-            Kind::Preprocessor => self.preprocessor.is_some(),
+    /// The kinds it can serve as.
+    pub fn kinds(&self) -> Vec<Kind> {
+        match self {
+            Pres::V1 {
+                transform,
+                validator,
+                preprocessor,
+            } => [
+                (transform.is_some(), Kind::Transform),
+                (validator.is_some(), Kind::Validator),
+                (preprocessor.is_some(), Kind::Preprocessor),
+            ]
+            .into_iter()
+            .filter_map(|(has, kind)| has.then_some(kind))
+            .collect(),
+            Pres::Transform(_) => vec![Kind::Transform],
+            Pres::Validator(_) => vec![Kind::Validator],
+            Pres::Preprocessor(_) => vec![Kind::Preprocessor],
         }
     }
 }

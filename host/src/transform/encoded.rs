@@ -37,7 +37,7 @@ pub(super) fn timed<T>(timings: &RefCell<Timings>, stage: &str, work: impl FnOnc
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// libvips refused or failed; the message is libvips' own.
-    #[error("{step}: {message}")]
+    #[error("libvips failed at the {step} step: {message}")]
     Vips { step: &'static str, message: String },
     #[error(transparent)]
     Plugin(#[from] PluginError),

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rs_vips::VipsImage;
-use rs_vips::enums::Interpretation;
+use rs_vips::enums::{BandFormat, Interpretation};
 use rs_vips::voption::{Setter, VOption};
 
 pub use encoded::{Encoded, PipelineError, Timings};
@@ -41,7 +41,7 @@ use crate::probe::{ImageFormat, ImageInfo, Lqip, SourceColour};
 pub enum TransformError {
     #[error(transparent)]
     Pool(#[from] PoolError),
-    #[error("libvips failed at {0}")]
+    #[error(transparent)]
     Pipeline(#[from] PipelineError),
     /// The original is larger than `limits.max-input-pixels`.
     #[error("the image is {width}x{height}, more than the {limit} pixels allowed")]
@@ -66,6 +66,7 @@ impl TransformError {
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
             Self::Pool(PoolError::Overloaded | PoolError::WaitedTooLong(_)) => return None,
+            Self::Pipeline(PipelineError::Plugin(PluginError::InvalidParam { .. })) => "invalid_param",
             Self::Pipeline(PipelineError::Plugin(_)) => "plugin_failed",
             Self::Pipeline(PipelineError::Vips { .. }) => "transform_failed",
             Self::TooManyPixels { .. }
@@ -377,6 +378,30 @@ fn result_bytes(plan: &Plan, source: &Source) -> u64 {
 
 /// The longer side of the preview validators receive.
 pub const PREVIEW_SIZE: i32 = 256;
+
+/// An image file as the 8-bit RGBA frame plugins receive, fitted within
+/// `longest` pixels a side (for `kiln plugin check`, off the server).
+pub fn decode_rgba(bytes: &[u8], longest: u32) -> Result<PluginImage, TransformError> {
+    init_vips()?;
+    let side = longest.min(i32::MAX as u32) as i32;
+    let fitted =
+        VipsImage::thumbnail_buffer_with_opts(bytes, side, VOption::new().set("height", side).set("size", "down"))
+            .map_err(encoded::vips("decode"))?;
+    let rgba = steps::plugins::to_rgba8(&fitted).map_err(encoded::vips("decode"))?;
+    let (width, height) = (rgba.get_width() as u32, rgba.get_height() as u32);
+    let pixels = raster::pixels(&rgba, &|_| {}).map_err(encoded::vips("decode"))?;
+    Ok(PluginImage { width, height, pixels })
+}
+
+/// RGBA pixels as a PNG (for `kiln plugin check`).
+pub fn encode_png(image: &PluginImage) -> Result<Vec<u8>, TransformError> {
+    init_vips()?;
+    let (width, height) = (image.width as i32, image.height as i32);
+    VipsImage::new_from_memory_copy(&image.pixels, width, height, 4, BandFormat::Uchar)
+        .and_then(|frame| frame.copy_with_opts(VOption::new().set("interpretation", "srgb")))
+        .and_then(|frame| frame.write_to_buffer(".png"))
+        .map_err(|error| TransformError::Pipeline(encoded::vips("encode")(error)))
+}
 
 fn inspect_blocking(
     bytes: &[u8],

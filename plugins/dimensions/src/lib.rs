@@ -2,7 +2,7 @@
 //! (width / height) lies outside the bounds in its config: `min-width`,
 //! `max-width`, `min-height`, `max-height`, `min-aspect`, `max-aspect`.
 
-use kiln_sdk::{Image, Plugin, Settings, UploadInfo, Verdict};
+use kiln_sdk::{Description, Error, Image, Settings, UploadInfo, Validator, Verdict};
 
 pub struct Dimensions;
 
@@ -50,17 +50,35 @@ fn check(info: &UploadInfo, config: &Settings) -> Result<Option<String>, String>
     Ok(None)
 }
 
-impl Plugin for Dimensions {
-    fn validate(_upload: &[u8], info: &UploadInfo, _preview: Image, config: &Settings) -> Verdict {
+impl Validator for Dimensions {
+    fn new() -> Self {
+        Dimensions
+    }
+
+    fn describe(&self) -> Description {
+        Description::validator(
+            "dimensions",
+            env!("CARGO_PKG_VERSION"),
+            "Refuses uploads whose size or aspect ratio lies outside the configured bounds",
+        )
+    }
+
+    fn validate(
+        &self,
+        _upload: &[u8],
+        info: &UploadInfo,
+        _preview: Image,
+        config: &Settings,
+    ) -> Result<Verdict, Error> {
         match check(info, config) {
-            Ok(None) => Verdict::Accept,
-            Ok(Some(reason)) => Verdict::Reject(reason),
-            Err(error) => Verdict::Reject(format!("the dimensions plugin is misconfigured: {error}")),
+            Ok(None) => Ok(Verdict::Accept),
+            Ok(Some(reason)) => Ok(Verdict::Reject(reason)),
+            Err(error) => Err(Error::failed(format!("misconfigured: {error}"))),
         }
     }
 }
 
-kiln_sdk::export!(Dimensions);
+kiln_sdk::export_validator!(Dimensions);
 
 #[cfg(test)]
 mod tests {
@@ -78,18 +96,27 @@ mod tests {
 
     #[test]
     fn bounds() {
-        let config = Settings::from(vec![
-            ("min-width".into(), "100".into()),
-            ("max-height".into(), "1000".into()),
-            ("min-aspect".into(), "1".into()),
-            ("max-aspect".into(), "2".into()),
+        let config = Settings::from_pairs([
+            ("min-width", "100"),
+            ("max-height", "1000"),
+            ("min-aspect", "1"),
+            ("max-aspect", "2"),
         ]);
         let preview = Image::new(1, 1, vec![0; 4]).unwrap();
-        let verdict = |w, h| Dimensions::validate(&[], &info(w, h), preview.clone(), &config);
+        let verdict = |w, h| {
+            Dimensions::new()
+                .validate(&[], &info(w, h), preview.clone(), &config)
+                .unwrap()
+        };
         assert_eq!(verdict(200, 150), Verdict::Accept);
         assert!(matches!(verdict(50, 40), Verdict::Reject(r) if r.contains("wide")));
         assert!(matches!(verdict(2000, 1500), Verdict::Reject(r) if r.contains("high")));
         assert!(matches!(verdict(100, 200), Verdict::Reject(r) if r.contains("aspect")));
         assert!(matches!(verdict(500, 200), Verdict::Reject(r) if r.contains("aspect")));
+        let broken = Settings::from_pairs([("min-width", "wide")]);
+        let error = Dimensions::new()
+            .validate(&[], &info(1, 1), preview, &broken)
+            .unwrap_err();
+        assert!(error.to_string().contains("min-width"), "{error}");
     }
 }

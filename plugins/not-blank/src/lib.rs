@@ -3,7 +3,7 @@
 //! brightness of the host's preview (transparent pixels count as black) and
 //! rejects below `min-stddev` (config, 0..255, default 3).
 
-use kiln_sdk::{Image, Plugin, Settings, UploadInfo, Verdict};
+use kiln_sdk::{Description, Error, Image, Settings, UploadInfo, Validator, Verdict};
 
 pub struct NotBlank;
 
@@ -21,24 +21,41 @@ pub fn spread(image: &Image) -> f64 {
     (squares / n - mean * mean).max(0.0).sqrt()
 }
 
-impl Plugin for NotBlank {
-    fn validate(_upload: &[u8], _info: &UploadInfo, preview: Image, config: &Settings) -> Verdict {
-        let min = match config.parse_or("min-stddev", 3.0f64) {
-            Ok(min) => min,
-            Err(error) => return Verdict::Reject(format!("the not-blank plugin is misconfigured: {error}")),
-        };
+impl Validator for NotBlank {
+    fn new() -> Self {
+        NotBlank
+    }
+
+    fn describe(&self) -> Description {
+        Description::validator(
+            "not-blank",
+            env!("CARGO_PKG_VERSION"),
+            "Refuses nearly uniform images: blank pages, black frames, transparent PNGs",
+        )
+    }
+
+    fn validate(
+        &self,
+        _upload: &[u8],
+        _info: &UploadInfo,
+        preview: Image,
+        config: &Settings,
+    ) -> Result<Verdict, Error> {
+        let min = config
+            .parse_or("min-stddev", 3.0f64)
+            .map_err(|error| Error::failed(format!("misconfigured: {error}")))?;
         let spread = spread(&preview);
-        if spread < min {
+        Ok(if spread < min {
             Verdict::Reject(format!(
                 "the image is nearly uniform (brightness varies by {spread:.2}, less than {min})"
             ))
         } else {
             Verdict::Accept
-        }
+        })
     }
 }
 
-kiln_sdk::export!(NotBlank);
+kiln_sdk::export_validator!(NotBlank);
 
 #[cfg(test)]
 mod tests {
@@ -66,13 +83,14 @@ mod tests {
             frames: 1,
             bytes: 1,
         };
+        let plugin = NotBlank::new();
         assert!(matches!(
-            NotBlank::validate(&[], &info, grey, &Settings::default()),
-            Verdict::Reject(_)
+            plugin.validate(&[], &info, grey, &Settings::default()),
+            Ok(Verdict::Reject(_))
         ));
         assert_eq!(
-            NotBlank::validate(&[], &info, varied, &Settings::default()),
-            Verdict::Accept
+            plugin.validate(&[], &info, varied, &Settings::default()),
+            Ok(Verdict::Accept)
         );
     }
 }

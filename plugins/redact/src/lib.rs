@@ -6,9 +6,14 @@
 //! `mode` is `pixelate` (default) or `blur`; `strength` is the block size or
 //! blur radius in pixels (default 12). URL parameters override the config.
 
-use kiln_sdk::{Image, Plugin, Settings};
+use kiln_sdk::{Description, Error, Image, Param, Params, Settings, Transform};
 
 pub struct Redact;
+
+const RECTS: Param<String> =
+    Param::text("rects", 1000).doc("Rectangles as x,y,w,h fractions of the width and height (0..1), separated by ;");
+const MODE: Param<&'static str> = Param::choice("mode", &["pixelate", "blur"]).doc("pixelate (the default) or blur");
+const STRENGTH: Param<i64> = Param::int("strength", 1, 256).doc("Block size or blur radius in pixels (default 12)");
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Area {
@@ -120,31 +125,55 @@ fn blur(image: &mut Image, area: Area, radius: u32) {
     }
 }
 
-impl Plugin for Redact {
-    fn transform(mut image: Image, params: &Settings, config: &Settings) -> Result<Image, String> {
-        let get = |key: &str| params.get(key).or_else(|| config.get(key));
-        let areas = parse_rects(get("rects").unwrap_or(""), image.width, image.height)?;
-        let strength: u32 = match get("strength") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("`strength` has an invalid value {v:?}"))?,
-            None => 12,
+impl Transform for Redact {
+    fn new() -> Self {
+        Redact
+    }
+
+    fn describe(&self) -> Description {
+        Description::transform(
+            "redact",
+            env!("CARGO_PKG_VERSION"),
+            "Pixelates or blurs rectangles (URL parameters override the config)",
+        )
+        .param(&RECTS)
+        .param(&MODE)
+        .param(&STRENGTH)
+    }
+
+    fn transform(&self, mut image: Image, params: &Params, config: &Settings) -> Result<Image, Error> {
+        let rects = match params.optional(&RECTS)? {
+            Some(rects) => rects,
+            None => config.get("rects").unwrap_or_default().to_owned(),
+        };
+        let areas = parse_rects(&rects, image.width, image.height).map_err(|why| Error::invalid_param(&RECTS, why))?;
+        let strength = match params.optional(&STRENGTH)? {
+            Some(strength) => strength as u32,
+            None => config.parse_or("strength", 12u32)?,
         };
         if !(1..=256).contains(&strength) {
-            return Err("`strength` must be 1..=256 pixels".into());
+            return Err(Error::failed("config `strength` must be 1..=256 pixels"));
         }
+        let mode = match params.optional(&MODE)? {
+            Some(mode) => mode.to_owned(),
+            None => config.get("mode").unwrap_or("pixelate").to_owned(),
+        };
         for area in areas {
-            match get("mode").unwrap_or("pixelate") {
+            match mode.as_str() {
                 "pixelate" => pixelate(&mut image, area, strength),
                 "blur" => blur(&mut image, area, strength),
-                other => return Err(format!("`mode` must be pixelate or blur, not {other:?}")),
+                other => {
+                    return Err(Error::failed(format!(
+                        "config `mode` must be pixelate or blur, not {other:?}"
+                    )));
+                }
             }
         }
         Ok(image)
     }
 }
 
-kiln_sdk::export!(Redact);
+kiln_sdk::export_transform!(Redact);
 
 #[cfg(test)]
 mod tests {
@@ -166,12 +195,10 @@ mod tests {
     #[test]
     fn only_the_rectangle_changes() {
         for mode in ["pixelate", "blur"] {
-            let params = Settings::from(vec![
-                ("rects".into(), "0,0,0.5,0.5".into()),
-                ("mode".into(), mode.into()),
-                ("strength".into(), "4".into()),
-            ]);
-            let out = Redact::transform(stripes(), &params, &Settings::default()).unwrap();
+            let params = Params::from_pairs([("rects", "0,0,0.5,0.5"), ("mode", mode), ("strength", "4")]);
+            let out = Redact::new()
+                .transform(stripes(), &params, &Settings::default())
+                .unwrap();
             let inside = out.pixel(2, 2)[0];
             assert!(inside > 60 && inside < 200, "{mode}: {inside}");
             assert_eq!(out.pixel(12, 12), stripes().pixel(12, 12), "{mode}");
@@ -181,10 +208,13 @@ mod tests {
     #[test]
     fn bad_rectangles() {
         for rects in ["", "1,2,3", "0,0,2,1", "a,b,c,d"] {
-            let params = Settings::from(vec![("rects".into(), rects.into())]);
+            let params = Params::from_pairs([("rects", rects)]);
+            let error = Redact::new()
+                .transform(stripes(), &params, &Settings::default())
+                .unwrap_err();
             assert!(
-                Redact::transform(stripes(), &params, &Settings::default()).is_err(),
-                "{rects:?}"
+                matches!(&error, Error::InvalidParam { name, .. } if name == "rects"),
+                "{rects:?}: {error}"
             );
         }
     }

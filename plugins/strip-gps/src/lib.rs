@@ -3,7 +3,7 @@
 //! to are zeroed in place and the GPS directory is left empty, so sizes and
 //! offsets elsewhere in the file stay valid. Other formats pass unchanged.
 
-use kiln_sdk::{Plugin, Settings, UploadInfo};
+use kiln_sdk::{Description, Error, Preprocessor, Settings, UploadInfo};
 
 pub struct StripGps;
 
@@ -110,8 +110,20 @@ pub fn strip(mut jpeg: Vec<u8>) -> Result<(Vec<u8>, bool), String> {
     Ok((jpeg, cleared))
 }
 
-impl Plugin for StripGps {
-    fn preprocess(upload: Vec<u8>, info: &UploadInfo, _config: &Settings) -> Result<Vec<u8>, String> {
+impl Preprocessor for StripGps {
+    fn new() -> Self {
+        StripGps
+    }
+
+    fn describe(&self) -> Description {
+        Description::preprocessor(
+            "strip-gps",
+            env!("CARGO_PKG_VERSION"),
+            "Blanks the GPS tags of JPEG uploads in place, leaving every other byte as it was",
+        )
+    }
+
+    fn preprocess(&self, upload: Vec<u8>, info: &UploadInfo, _config: &Settings) -> Result<Vec<u8>, Error> {
         if info.content_type != "image/jpeg" {
             return Ok(upload);
         }
@@ -123,7 +135,7 @@ impl Plugin for StripGps {
     }
 }
 
-kiln_sdk::export!(StripGps);
+kiln_sdk::export_preprocessor!(StripGps);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! `watermark`: draws a text (in the embedded DejaVu Sans Bold) or a logo
-//! (a base64 PNG in the plugin's config, key `logo`) onto the image.
+//! (a base64 PNG in the plugin's config, key `logo`, config only) onto the
+//! image.
 //!
 //! Settings, from the URL (`watermark.text=…`) or the config, URL first:
 //! `text` (default "©"), `position` (`nw n ne w c e sw s se`, default `se`),
@@ -10,36 +11,25 @@
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use base64::Engine;
-use kiln_sdk::{Image, Plugin, Settings, parse_colour};
+use kiln_sdk::{Description, Error, Image, Param, Params, Settings, Transform};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-Bold.ttf");
 
 pub struct Watermark;
 
-struct Options<'a> {
-    get: Box<dyn Fn(&str) -> Option<&'a str> + 'a>,
-}
-
-impl<'a> Options<'a> {
-    fn new(params: &'a Settings, config: &'a Settings) -> Self {
-        Self {
-            get: Box::new(move |key| params.get(key).or_else(|| config.get(key))),
-        }
-    }
-
-    fn number(&self, key: &str, default: f32, range: std::ops::RangeInclusive<f32>) -> Result<f32, String> {
-        let value = match (self.get)(key) {
-            Some(v) => v
-                .parse::<f32>()
-                .map_err(|_| format!("`{key}` has an invalid value {v:?}"))?,
-            None => default,
-        };
-        if !range.contains(&value) {
-            return Err(format!("`{key}` must lie in {}..={}", range.start(), range.end()));
-        }
-        Ok(value)
-    }
-}
+// No declared defaults: each falls back to the config, then to the default
+// its doc names.
+const TEXT: Param<String> = Param::text("text", 200).doc("The text to draw (default ©)");
+const POSITION: Param<&'static str> = Param::choice("position", &["nw", "n", "ne", "w", "c", "e", "sw", "s", "se"])
+    .doc("Where the mark goes, by compass point (default se)");
+const MARGIN: Param<f64> =
+    Param::float("margin", 0.0, 10_000.0).doc("Pixels between the mark and the edges (default 2% of the shorter side)");
+const OPACITY: Param<f64> = Param::float("opacity", 0.0, 1.0).doc("0 is invisible, 1 opaque (default 0.5)");
+const SIZE: Param<f64> =
+    Param::float("size", 0.01, 1.0).doc("Text height as a fraction of the image height (default 0.06)");
+const COLOR: Param<[u8; 4]> = Param::colour("color").doc("Text colour (default ffffff)");
+const SCALE: Param<f64> =
+    Param::float("scale", 0.01, 1.0).doc("Logo width as a fraction of the image width (default 0.2)");
 
 /// A mark: straight (not premultiplied) RGBA coverage to blend.
 struct Mark {
@@ -131,43 +121,56 @@ fn blend(image: &mut Image, mark: &Mark, left: i64, top: i64, opacity: f32) {
     }
 }
 
-impl Plugin for Watermark {
-    fn transform(mut image: Image, params: &Settings, config: &Settings) -> Result<Image, String> {
-        let options = Options::new(params, config);
-        let opacity = options.number("opacity", 0.5, 0.0..=1.0)?;
-        let shorter = image.width.min(image.height) as f32;
-        let margin = options.number("margin", (shorter * 0.02).round(), 0.0..=10_000.0)? as i64;
-        let mark = match (options.get)("logo") {
+impl Transform for Watermark {
+    fn new() -> Self {
+        Watermark
+    }
+
+    fn describe(&self) -> Description {
+        Description::transform(
+            "watermark",
+            env!("CARGO_PKG_VERSION"),
+            "Draws a text or the configured logo onto the image (URL parameters override the config)",
+        )
+        .param(&TEXT)
+        .param(&POSITION)
+        .param(&MARGIN)
+        .param(&OPACITY)
+        .param(&SIZE)
+        .param(&COLOR)
+        .param(&SCALE)
+    }
+
+    fn transform(&self, mut image: Image, params: &Params, config: &Settings) -> Result<Image, Error> {
+        let opacity = params.or_config(&OPACITY, config)?.unwrap_or(0.5) as f32;
+        let shorter = image.width.min(image.height) as f64;
+        let margin = params.or_config(&MARGIN, config)?.unwrap_or((shorter * 0.02).round()) as i64;
+        let mark = match config.get("logo") {
             Some(logo) => {
-                let scale = options.number("scale", 0.2, 0.01..=1.0)?;
+                let scale = params.or_config(&SCALE, config)?.unwrap_or(0.2) as f32;
                 logo_mark(logo, (image.width as f32 * scale).round() as u32)?
             }
             None => {
-                let size = options.number("size", 0.06, 0.01..=1.0)?;
-                let colour = parse_colour((options.get)("color").unwrap_or("ffffff"))?;
-                let text = (options.get)("text").unwrap_or("©");
-                text_mark(text, (image.height as f32 * size).max(6.0), colour)?
+                let size = params.or_config(&SIZE, config)?.unwrap_or(0.06) as f32;
+                let colour = params.or_config(&COLOR, config)?.unwrap_or([255; 4]);
+                let text = params.or_config(&TEXT, config)?.unwrap_or_else(|| "©".into());
+                text_mark(&text, (image.height as f32 * size).max(6.0), colour)?
             }
         };
         let (free_x, free_y) = (
             i64::from(image.width) - i64::from(mark.width) - 2 * margin,
             i64::from(image.height) - i64::from(mark.height) - 2 * margin,
         );
-        let (fx, fy) = match (options.get)("position").unwrap_or("se") {
+        let (fx, fy) = match params.or_config(&POSITION, config)?.unwrap_or("se") {
             "nw" => (0, 0),
             "n" => (1, 0),
             "ne" => (2, 0),
             "w" => (0, 1),
-            "c" | "center" => (1, 1),
+            "c" => (1, 1),
             "e" => (2, 1),
             "sw" => (0, 2),
             "s" => (1, 2),
-            "se" => (2, 2),
-            other => {
-                return Err(format!(
-                    "`position` must be nw, n, ne, w, c, e, sw, s or se, not {other:?}"
-                ));
-            }
+            _ => (2, 2),
         };
         let left = margin + free_x * fx / 2;
         let top = margin + free_y * fy / 2;
@@ -176,7 +179,7 @@ impl Plugin for Watermark {
     }
 }
 
-kiln_sdk::export!(Watermark);
+kiln_sdk::export_transform!(Watermark);
 
 #[cfg(test)]
 mod tests {
@@ -200,12 +203,10 @@ mod tests {
 
     #[test]
     fn text_lands_in_its_corner_only() {
-        let params = Settings::from(vec![
-            ("text".into(), "Kiln".into()),
-            ("opacity".into(), "1".into()),
-            ("size".into(), "0.2".into()),
-        ]);
-        let out = Watermark::transform(grey(200, 100), &params, &Settings::default()).unwrap();
+        let params = Params::from_pairs([("text", "Kiln"), ("opacity", "1"), ("size", "0.2")]);
+        let out = Watermark::new()
+            .transform(grey(200, 100), &params, &Settings::default())
+            .unwrap();
         let touched = changed(&grey(200, 100), &out);
         assert!(!touched.is_empty());
         assert!(touched.iter().all(|(x, y)| *x >= 100 && *y >= 50), "south-east only");
@@ -213,17 +214,26 @@ mod tests {
 
     #[test]
     fn bad_settings_are_errors() {
-        for (key, value) in [
-            ("opacity", "2"),
-            ("position", "middle"),
-            ("color", "nope"),
-            ("logo", "!!!"),
-        ] {
-            let params = Settings::from(vec![(key.into(), value.into())]);
+        for (key, value) in [("opacity", "2"), ("position", "middle"), ("color", "nope")] {
+            let params = Params::from_pairs([(key, value)]);
+            let error = Watermark::new()
+                .transform(grey(20, 20), &params, &Settings::default())
+                .unwrap_err();
             assert!(
-                Watermark::transform(grey(20, 20), &params, &Settings::default()).is_err(),
-                "{key}={value}"
+                matches!(&error, Error::InvalidParam { name, .. } if name == key),
+                "{key}={value}: {error}"
             );
+            let config = Settings::from_pairs([(key, value)]);
+            let error = Watermark::new()
+                .transform(grey(20, 20), &Params::default(), &config)
+                .unwrap_err();
+            assert!(matches!(&error, Error::Failed(_)), "config {key}={value}: {error}");
         }
+        let logo = Settings::from_pairs([("logo", "!!!")]);
+        assert!(
+            Watermark::new()
+                .transform(grey(20, 20), &Params::default(), &logo)
+                .is_err()
+        );
     }
 }

@@ -1,13 +1,19 @@
 //! Returns a buffer that does not match the size it claims.
+use kiln_sdk::{Description, Error, Image, Params, Settings, Transform};
+
 struct Garbage;
-impl kiln_sdk::Plugin for Garbage {
-    fn transform(
-        mut image: kiln_sdk::Image,
-        _: &kiln_sdk::Settings,
-        _: &kiln_sdk::Settings,
-    ) -> Result<kiln_sdk::Image, String> {
+
+impl Transform for Garbage {
+    fn new() -> Self {
+        Garbage
+    }
+    fn describe(&self) -> Description {
+        Description::transform("garbage", "0.1.0", "Returns fewer pixels than it claims")
+    }
+    fn transform(&self, mut image: Image, _: &Params, _: &Settings) -> Result<Image, Error> {
         image.pixels.truncate(image.pixels.len() / 2);
         Ok(image)
     }
 }
-kiln_sdk::export!(Garbage);
+
+kiln_sdk::export_transform!(Garbage);

@@ -1,11 +1,16 @@
 //! Allocates until something stops it.
+use kiln_sdk::{Description, Error, Image, Params, Settings, Transform};
+
 struct Hog;
-impl kiln_sdk::Plugin for Hog {
-    fn transform(
-        image: kiln_sdk::Image,
-        _: &kiln_sdk::Settings,
-        _: &kiln_sdk::Settings,
-    ) -> Result<kiln_sdk::Image, String> {
+
+impl Transform for Hog {
+    fn new() -> Self {
+        Hog
+    }
+    fn describe(&self) -> Description {
+        Description::transform("hog", "0.1.0", "Allocates without end")
+    }
+    fn transform(&self, image: Image, _: &Params, _: &Settings) -> Result<Image, Error> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             hoard.push(vec![1u8; 1 << 20]);
@@ -15,4 +20,5 @@ impl kiln_sdk::Plugin for Hog {
         }
     }
 }
-kiln_sdk::export!(Hog);
+
+kiln_sdk::export_transform!(Hog);

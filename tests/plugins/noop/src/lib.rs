@@ -1,15 +1,26 @@
 //! Returns its input untouched: the cost of crossing the plugin boundary.
+//! Its text parameters are ignored; they make long variant keys for tests.
+use kiln_sdk::{Description, Error, Image, Param, Params, Settings, Transform};
+
+const A: Param<String> = Param::text("a", 4096).doc("Ignored");
+const B: Param<String> = Param::text("b", 4096).doc("Ignored");
+const C: Param<String> = Param::text("c", 4096).doc("Ignored");
+
 struct Noop;
-impl kiln_sdk::Plugin for Noop {
-    fn transform(
-        image: kiln_sdk::Image,
-        _: &kiln_sdk::Settings,
-        _: &kiln_sdk::Settings,
-    ) -> Result<kiln_sdk::Image, String> {
+
+impl Transform for Noop {
+    fn new() -> Self {
+        Noop
+    }
+    fn describe(&self) -> Description {
+        Description::transform("noop", "0.2.0", "Returns its input untouched")
+            .param(&A)
+            .param(&B)
+            .param(&C)
+    }
+    fn transform(&self, image: Image, _: &Params, _: &Settings) -> Result<Image, Error> {
         Ok(image)
     }
-    fn validate(_: &[u8], _: &kiln_sdk::UploadInfo, _: kiln_sdk::Image, _: &kiln_sdk::Settings) -> kiln_sdk::Verdict {
-        kiln_sdk::Verdict::Accept
-    }
 }
-kiln_sdk::export!(Noop);
+
+kiln_sdk::export_transform!(Noop);

@@ -1,11 +1,16 @@
 //! Never returns.
+use kiln_sdk::{Description, Error, Image, Params, Settings, Transform};
+
 struct Spin;
-impl kiln_sdk::Plugin for Spin {
-    fn transform(
-        image: kiln_sdk::Image,
-        _: &kiln_sdk::Settings,
-        _: &kiln_sdk::Settings,
-    ) -> Result<kiln_sdk::Image, String> {
+
+impl Transform for Spin {
+    fn new() -> Self {
+        Spin
+    }
+    fn describe(&self) -> Description {
+        Description::transform("spin", "0.1.0", "Never returns")
+    }
+    fn transform(&self, image: Image, _: &Params, _: &Settings) -> Result<Image, Error> {
         let mut n: u64 = 0;
         loop {
             n = std::hint::black_box(n.wrapping_add(1));
@@ -14,10 +19,6 @@ impl kiln_sdk::Plugin for Spin {
             }
         }
     }
-    fn validate(_: &[u8], _: &kiln_sdk::UploadInfo, _: kiln_sdk::Image, _: &kiln_sdk::Settings) -> kiln_sdk::Verdict {
-        loop {
-            std::hint::black_box(());
-        }
-    }
 }
-kiln_sdk::export!(Spin);
+
+kiln_sdk::export_transform!(Spin);

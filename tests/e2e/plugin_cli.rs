@@ -1,0 +1,149 @@
+//! `kiln plugin check` and `kiln plugin new` over the real binary: the
+//! check loads and runs components as the server would, and every
+//! scaffold builds, passes its own test and passes the check as written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::harness::wasm;
+use crate::images::{decode, png};
+
+fn kiln(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(dir)
+        .env_remove("KILN_CONFIG")
+        .args(args)
+        .output()
+        .expect("run kiln")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn plugin_check_describes_and_runs_each_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let invert = wasm("invert");
+    let sample = kiln(dir.path(), &["plugin", "check", &invert]);
+    let said = text(&sample);
+    assert!(sample.status.success(), "{said}");
+    for needle in [
+        "kiln:plugin@0.2.0",
+        "transform",
+        "summary: Inverts colours",
+        "param amount: float 0..=1 = 1",
+    ] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+    let written = decode(&std::fs::read(dir.path().join("invert.check.png")).unwrap());
+    assert_eq!(
+        (written.get_width(), written.get_height()),
+        (512, 320),
+        "the sample, inverted"
+    );
+
+    std::fs::write(dir.path().join("in.png"), png(40, 30, 5)).unwrap();
+    let given = kiln(
+        dir.path(),
+        &[
+            "plugin",
+            "check",
+            &invert,
+            "--image",
+            "in.png",
+            "-p",
+            "amount=0.5",
+            "--out",
+            "out.png",
+        ],
+    );
+    assert!(given.status.success(), "{}", text(&given));
+    assert!(text(&given).contains("invert.amount=0.5"), "{}", text(&given));
+    let out = decode(&std::fs::read(dir.path().join("out.png")).unwrap());
+    assert_eq!((out.get_width(), out.get_height()), (40, 30));
+
+    for (args, needle) in [
+        (vec!["-p", "amount=7"], "`invert.amount`"),
+        (vec!["-p", "amont=1"], "`invert.amont`"),
+        (vec!["--image", "missing.png"], "missing.png"),
+    ] {
+        let refused = kiln(dir.path(), &[&["plugin", "check", invert.as_str()][..], &args].concat());
+        assert!(!refused.status.success());
+        assert!(text(&refused).contains(needle), "{args:?}: {}", text(&refused));
+    }
+
+    let validator = kiln(dir.path(), &["plugin", "check", &wasm("not-blank")]);
+    assert!(text(&validator).contains("validate -> accept"), "{}", text(&validator));
+    let trapped = kiln(dir.path(), &["plugin", "check", &wasm("trap"), "-p", "how=overflow"]);
+    assert!(!trapped.status.success());
+    assert!(text(&trapped).contains("stack overflow"), "{}", text(&trapped));
+    let legacy = kiln(dir.path(), &["plugin", "check", &wasm("legacy")]);
+    assert!(text(&legacy).contains("kiln:plugin@0.1.0"), "{}", text(&legacy));
+    std::fs::write(dir.path().join("fake.wasm"), b"not wasm at all").unwrap();
+    let fake = kiln(dir.path(), &["plugin", "check", "fake.wasm"]);
+    assert!(!fake.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&fake.stderr).lines().count(),
+        1,
+        "{}",
+        text(&fake)
+    );
+}
+
+/// Every kind's scaffold as a new user gets it: it passes its own test,
+/// builds as a component and passes `kiln plugin check`.
+#[test]
+fn plugin_new_scaffolds_projects_that_build_and_pass_their_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    // One target directory for the three, beside the workspace's, so their
+    // shared dependencies are compiled once.
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold-tests");
+    for kind in ["transform", "validator", "preprocessor"] {
+        let name = format!("my-{kind}");
+        let made = kiln(dir.path(), &["plugin", "new", &name, "--kind", kind]);
+        assert!(made.status.success(), "{}", text(&made));
+        let project = dir.path().join(&name);
+        for cargo_args in [
+            &["test", "--quiet"][..],
+            &["build", "--release", "--quiet", "--target", "wasm32-wasip2"][..],
+        ] {
+            let built = Command::new("cargo")
+                .current_dir(&project)
+                .env("CARGO_TARGET_DIR", &target)
+                .args(cargo_args)
+                .output()
+                .expect("run cargo");
+            assert!(built.status.success(), "{kind}: cargo {cargo_args:?}: {}", text(&built));
+            assert!(
+                !String::from_utf8_lossy(&built.stderr).contains("warning"),
+                "{kind}: cargo {cargo_args:?} warns: {}",
+                text(&built)
+            );
+        }
+        let component = target.join(format!("wasm32-wasip2/release/my_{kind}.wasm"));
+        let checked = kiln(dir.path(), &["plugin", "check", component.to_str().unwrap()]);
+        assert!(checked.status.success(), "{kind}: {}", text(&checked));
+        assert!(
+            text(&checked).contains(&format!("kiln:plugin@0.2.0, {kind}")),
+            "{}",
+            text(&checked)
+        );
+    }
+    let again = kiln(dir.path(), &["plugin", "new", "my-transform"]);
+    assert!(
+        !again.status.success() && text(&again).contains("exists"),
+        "{}",
+        text(&again)
+    );
+    let bad = kiln(dir.path(), &["plugin", "new", "Bad Name"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("plugin name"),
+        "{}",
+        text(&bad)
+    );
+}
