@@ -13,6 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # shared dependencies are compiled once for all of them.
 WASM_TARGET := target/wasm
 WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_TARGET)
+WASM_OUT := $(WASM_TARGET)/wasm32-wasip2/release
+PY_PLUGIN_TOOLS := target/tools/componentize-py
 
 ## Build and start Kiln on embedded defaults: SQLite + files under ./data, 127.0.0.1:8080.
 run: deps
@@ -37,11 +39,35 @@ test: deps lint plugins postgres s3-server
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
 
-## The first-party plugins, the test plugins and the example plugin, as components.
-plugins: deps
+## The first-party plugins, the test plugins and the example plugins, as components:
+## Rust with cargo, the Python validator with componentize-py, the JavaScript
+## transform with componentize-js (each installed, pinned, where missing).
+plugins: deps $(PY_PLUGIN_TOOLS)/.installed examples/vignette/node_modules/.installed
 	$(WASM_BUILD) --manifest-path plugins/Cargo.toml
 	$(WASM_BUILD) --manifest-path tests/plugins/Cargo.toml
 	$(WASM_BUILD) --manifest-path examples/invert/Cargo.toml
+	cd examples/naming-policy && $(CURDIR)/$(PY_PLUGIN_TOOLS)/bin/componentize-py -d ../../wit/v0.2.0 \
+	  -w validator componentize app -o $(CURDIR)/$(WASM_OUT)/naming_policy.wasm
+	cd examples/vignette && node_modules/.bin/componentize-js vignette.js --wit ../../wit/v0.2.0 \
+	  --world-name transform -d stdio random clocks http fetch-event -o $(CURDIR)/$(WASM_OUT)/vignette.wasm
+	cd tests/plugins/noop-py && $(CURDIR)/$(PY_PLUGIN_TOOLS)/bin/componentize-py -d ../../../wit/v0.2.0 \
+	  -w transform componentize app -o $(CURDIR)/$(WASM_OUT)/noop_py.wasm
+	examples/vignette/node_modules/.bin/componentize-js tests/plugins/noop-js/noop.js --wit wit/v0.2.0 \
+	  --world-name transform -d stdio random clocks http fetch-event -o $(WASM_OUT)/noop_js.wasm
+
+$(PY_PLUGIN_TOOLS)/.installed: examples/naming-policy/requirements.txt
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
+	[ -x $(PY_PLUGIN_TOOLS)/bin/pip ] || python3 -m venv $(PY_PLUGIN_TOOLS)
+	$(PY_PLUGIN_TOOLS)/bin/pip install -q --disable-pip-version-check -r examples/naming-policy/requirements.txt
+	touch $@
+
+# Debian's npm conflicts with a Node.js installed from elsewhere, so only when there is none.
+examples/vignette/node_modules/.installed: examples/vignette/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd examples/vignette && npm ci --no-audit --no-fund --silent
+	touch $@
 
 ## A local PostgreSQL on 127.0.0.1:5432 (installed and started when none
 ## answers) with the test suite's own role.
@@ -120,9 +146,12 @@ bench-hostile: plugins
 	cargo build --release --bin kiln
 	cd bench && python3 hostile.py $(addprefix $(CURDIR)/,$(BINARIES))
 
-## The cost of the plugin boundary (instantiation, no-op on 1 MP); not part of `make test`.
+## The cost of the plugin boundary (instantiation, no-op on 1 MP), and of a plugin by
+## its language (no-op transforms in Rust, Python and JavaScript); not part of `make test`.
 bench-plugins: plugins
-	cargo run --release --example plugin_overhead -- $(WASM_TARGET)/wasm32-wasip2/release/noop.wasm
+	cargo run --release --example plugin_overhead -- $(WASM_OUT)/noop.wasm
+	cargo run --release --example plugin_languages -- $(WASM_OUT)/noop.wasm $(WASM_OUT)/noop_py.wasm \
+	  $(WASM_OUT)/noop_js.wasm $(WASM_OUT)/watermark.wasm
 
 lint:
 	cargo fmt --all -- --check

@@ -59,8 +59,9 @@ enum Command {
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Scaffold a plugin project that builds and passes its own test as it is.
-    #[command(after_help = "Example:\n  kiln plugin new soften --kind transform\n  \
-                            cd soften && cargo test && cargo build --release --target wasm32-wasip2")]
+    #[command(after_help = "Examples:\n  kiln plugin new soften --kind transform\n  \
+                            cd soften && cargo test && cargo build --release --target wasm32-wasip2\n  \
+                            kiln plugin new policy --kind validator --lang python")]
     New {
         /// The plugin's name: lower-case letters, digits, - and _.
         name: String,
@@ -106,6 +107,8 @@ enum KindArg {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LangArg {
     Rust,
+    Python,
+    Js,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -148,7 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             PluginCommand::New {
                 name,
                 kind,
-                lang: LangArg::Rust,
+                lang,
                 dir,
                 sdk,
             },
@@ -163,13 +166,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let sdk = sdk
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk")));
-        let written = plugin_tool::scaffold(name, kind, plugin_tool::Language::Rust, &dir, &sdk)?;
+        let language = match lang {
+            LangArg::Rust => plugin_tool::Language::Rust,
+            LangArg::Python => plugin_tool::Language::Python,
+            LangArg::Js => plugin_tool::Language::JavaScript,
+        };
+        let written = plugin_tool::scaffold(name, kind, language, &dir, &sdk)?;
         for path in written {
             println!("wrote {}", path.display());
         }
         println!(
-            "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",
-            dir.display()
+            "next: see {} for how to test and build it",
+            dir.join("README.md").display()
         );
         return Ok(());
     }

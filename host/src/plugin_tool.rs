@@ -184,6 +184,10 @@ fn facts(upload: &[u8]) -> Result<UploadFacts, ToolError> {
         height: info.height,
         frames: 1,
         bytes: upload.len() as u64,
+        path: "/plugin-check/sample".into(),
+        alt: None,
+        labels: Vec::new(),
+        tags: Vec::new(),
     })
 }
 
@@ -241,12 +245,20 @@ fn sample(width: u32, height: u32) -> PluginImage {
 /// The languages `kiln plugin new` scaffolds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
+    /// Against `kiln-sdk`, built with cargo.
     Rust,
+    /// Against the WIT, built with componentize-py.
+    Python,
+    /// Against the WIT, built with componentize-js.
+    JavaScript,
 }
 
+/// The WIT the Python and JavaScript scaffolds build against.
+const WIT: &str = include_str!("../../wit/v0.2.0/plugin.wit");
+
 /// Writes a plugin project named `name` of `kind` into `dir` (which must not
-/// exist yet), depending on the SDK at `sdk`; it builds as written and its
-/// own test passes. Returns the files written.
+/// exist yet); it builds as written and its own test passes. A Rust project
+/// depends on the SDK at `sdk`. Returns the files written.
 pub fn scaffold(name: &str, kind: Kind, language: Language, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ToolError> {
     if !crate::transform::is_plugin_name(name) {
         return Err(ToolError::new(format!(
@@ -256,12 +268,40 @@ pub fn scaffold(name: &str, kind: Kind, language: Language, dir: &Path, sdk: &Pa
     if dir.exists() {
         return Err(ToolError::new(format!("{} exists already", dir.display())));
     }
-    let Language::Rust = language;
-    let sdk = sdk
-        .canonicalize()
-        .map_err(|e| ToolError::new(format!("the SDK is not at {}: {e} (give --sdk)", sdk.display())))?;
-    let crate_name = name.replace('-', "_");
-    let type_name: String = name
+    let files = match language {
+        Language::Rust => rust_files(name, kind, dir, sdk)?,
+        Language::Python => vec![
+            (dir.join("app.py"), fill(python_source(kind), name, kind)),
+            (dir.join("test_app.py"), fill(python_test(kind), name, kind)),
+            (dir.join("requirements.txt"), "componentize-py==0.25.1\n".to_owned()),
+            (dir.join("README.md"), fill(PYTHON_README, name, kind)),
+            (dir.join("wit/plugin.wit"), WIT.to_owned()),
+            (
+                dir.join(".gitignore"),
+                "/.venv\n/bindings\n*.wasm\n__pycache__/\n".to_owned(),
+            ),
+        ],
+        Language::JavaScript => vec![
+            (dir.join("plugin.js"), fill(js_source(kind), name, kind)),
+            (dir.join("plugin.test.js"), fill(js_test(kind), name, kind)),
+            (dir.join("package.json"), fill(JS_PACKAGE, name, kind)),
+            (dir.join("README.md"), fill(JS_README, name, kind)),
+            (dir.join("wit/plugin.wit"), WIT.to_owned()),
+            (dir.join(".gitignore"), "/node_modules\n*.wasm\n".to_owned()),
+        ],
+    };
+    let write_error = |path: &Path, e: std::io::Error| ToolError::new(format!("cannot write {}: {e}", path.display()));
+    for (path, text) in &files {
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
+        std::fs::write(path, text).map_err(|e| write_error(path, e))?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// `my-plugin` → `MyPlugin`, a type name in every language scaffolded.
+fn type_name_of(name: &str) -> String {
+    let words: String = name
         .split(['-', '_'])
         .map(|word| {
             let mut chars = word.chars();
@@ -271,38 +311,41 @@ pub fn scaffold(name: &str, kind: Kind, language: Language, dir: &Path, sdk: &Pa
                 .unwrap_or_default()
         })
         .collect();
-    let type_name = if type_name.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("Plugin{type_name}")
+    if words.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("Plugin{words}")
     } else {
-        type_name
-    };
+        words
+    }
+}
+
+/// A template with its placeholders filled in.
+fn fill(template: &str, name: &str, kind: Kind) -> String {
+    template
+        .replace("{{name}}", name)
+        .replace("{{file}}", &name.replace('-', "_"))
+        .replace("{{kind}}", kind.name())
+        .replace("{{Type}}", &type_name_of(name))
+}
+
+fn rust_files(name: &str, kind: Kind, dir: &Path, sdk: &Path) -> Result<Vec<(PathBuf, String)>, ToolError> {
+    let sdk = sdk
+        .canonicalize()
+        .map_err(|e| ToolError::new(format!("the SDK is not at {}: {e} (give --sdk)", sdk.display())))?;
     let source = match kind {
         Kind::Transform => RUST_TRANSFORM,
         Kind::Validator => RUST_VALIDATOR,
         Kind::Preprocessor => RUST_PREPROCESSOR,
-    }
-    .replace("{{name}}", name)
-    .replace("{{Type}}", &type_name);
-    let manifest = RUST_MANIFEST.replace("{{name}}", name).replace(
-        "{{sdk}}",
-        &sdk.display().to_string().replace('\\', "\\\\").replace('"', "\\\""),
-    );
-    let readme = RUST_README
-        .replace("{{name}}", name)
-        .replace("{{crate}}", &crate_name)
-        .replace("{{kind}}", kind.name());
-    let files = [
-        (dir.join("Cargo.toml"), manifest),
-        (dir.join("src/lib.rs"), source),
-        (dir.join("README.md"), readme),
+    };
+    let sdk = sdk.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    Ok(vec![
+        (
+            dir.join("Cargo.toml"),
+            fill(RUST_MANIFEST, name, kind).replace("{{sdk}}", &sdk),
+        ),
+        (dir.join("src/lib.rs"), fill(source, name, kind)),
+        (dir.join("README.md"), fill(RUST_README, name, kind)),
         (dir.join(".gitignore"), "/target\n".to_owned()),
-    ];
-    let write_error = |path: &Path, e: std::io::Error| ToolError::new(format!("cannot write {}: {e}", path.display()));
-    std::fs::create_dir_all(dir.join("src")).map_err(|e| write_error(dir, e))?;
-    for (path, text) in &files {
-        std::fs::write(path, text).map_err(|e| write_error(path, e))?;
-    }
-    Ok(files.into_iter().map(|(path, _)| path).collect())
+    ])
 }
 
 const RUST_MANIFEST: &str = r#"[package]
@@ -334,14 +377,14 @@ A Kiln {{kind}} plugin.
 ```sh
 cargo test                                           # the logic, natively
 cargo build --release --target wasm32-wasip2          # the component
-kiln plugin check target/wasm32-wasip2/release/{{crate}}.wasm
+kiln plugin check target/wasm32-wasip2/release/{{file}}.wasm
 ```
 
 Then configure it in Kiln:
 
 ```toml
 [plugins.{{name}}]
-path = "target/wasm32-wasip2/release/{{crate}}.wasm"
+path = "target/wasm32-wasip2/release/{{file}}.wasm"
 ```
 "#;
 
@@ -432,7 +475,7 @@ mod tests {
     use super::*;
 
     fn info(width: u32) -> UploadInfo {
-        UploadInfo { content_type: "image/png".into(), width, height: 10, frames: 1, bytes: 100 }
+        UploadInfo { content_type: "image/png".into(), width, height: 10, frames: 1, bytes: 100, ..Default::default() }
     }
 
     #[test]
@@ -479,11 +522,408 @@ mod tests {
 
     #[test]
     fn large_uploads_are_refused() {
-        let info = |bytes| UploadInfo { content_type: "image/png".into(), width: 1, height: 1, frames: 1, bytes };
+        let info = |bytes| UploadInfo { bytes, ..Default::default() };
         let config = Settings::from_pairs([("max-bytes", "3")]);
         let plugin = {{Type}}::new();
         assert_eq!(plugin.preprocess(vec![1, 2], &info(2), &config), Ok(vec![1, 2]));
         assert!(plugin.preprocess(vec![1; 4], &info(4), &config).is_err());
     }
 }
+"#;
+
+fn python_source(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Transform => PYTHON_TRANSFORM,
+        Kind::Validator => PYTHON_VALIDATOR,
+        Kind::Preprocessor => PYTHON_PREPROCESSOR,
+    }
+}
+
+fn python_test(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Transform => PYTHON_TRANSFORM_TEST,
+        Kind::Validator => PYTHON_VALIDATOR_TEST,
+        Kind::Preprocessor => PYTHON_PREPROCESSOR_TEST,
+    }
+}
+
+const PYTHON_README: &str = r#"# {{name}}
+
+A Kiln {{kind}} plugin in Python, built with componentize-py against
+`wit/plugin.wit` (`kiln:plugin@0.2.0`).
+
+```sh
+python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
+.venv/bin/componentize-py -d wit -w {{kind}} bindings bindings      # the WIT's types, for the test
+PYTHONPATH=bindings python3 -m unittest                             # the logic, natively
+.venv/bin/componentize-py -d wit -w {{kind}} componentize app -o {{file}}.wasm
+kiln plugin check {{file}}.wasm
+```
+
+Then configure it in Kiln:
+
+```toml
+[plugins.{{name}}]
+path = "{{file}}.wasm"
+```
+"#;
+
+const PYTHON_TRANSFORM: &str = r#""""{{name}}: brightens or darkens the image by `{{name}}.amount`."""
+
+from wit_world import exports
+from wit_world.imports import types
+
+
+class Transformer(exports.Transformer):
+    def describe(self) -> types.Description:
+        return types.Description(
+            name="{{name}}",
+            version="0.1.0",
+            kind=types.Kind.TRANSFORM,
+            summary="Brightens or darkens the image",
+            params=[
+                types.Param(
+                    name="amount",
+                    accepts=types.ParamType_Float(types.FloatRange(min=-1.0, max=1.0)),
+                    default="0.2",
+                    doc="-1 is black, 0 leaves the image, 1 is white",
+                )
+            ],
+        )
+
+    def transform(self, input, params, config) -> types.Image:
+        # Kiln checked `amount` against the description and filled in its default.
+        amount = float(dict(params)["amount"])
+        target = 0.0 if amount < 0 else 255.0
+        table = bytes(round(v + (target - v) * abs(amount)) for v in range(256))
+        pixels = bytearray(input.pixels.translate(table))
+        pixels[3::4] = input.pixels[3::4]  # alpha stays
+        return types.Image(width=input.width, height=input.height, layout=input.layout, pixels=bytes(pixels))
+"#;
+
+const PYTHON_TRANSFORM_TEST: &str = r#"import unittest
+
+from app import Transformer
+from wit_world.imports import types
+
+
+def image(pixels):
+    return types.Image(width=1, height=1, layout=types.Layout.RGBA8, pixels=bytes(pixels))
+
+
+class TransformTest(unittest.TestCase):
+    def test_zero_leaves_the_image_and_one_is_white(self):
+        same = Transformer().transform(image([10, 100, 200, 255]), [("amount", "0")], [])
+        self.assertEqual(same.pixels, bytes([10, 100, 200, 255]))
+        white = Transformer().transform(image([10, 100, 200, 128]), [("amount", "1")], [])
+        self.assertEqual(white.pixels, bytes([255, 255, 255, 128]))
+
+    def test_it_declares_amount(self):
+        self.assertEqual([p.name for p in Transformer().describe().params], ["amount"])
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
+
+const PYTHON_VALIDATOR: &str = r#""""{{name}}: refuses uploads narrower than the config's `min-width`
+(default 16 pixels)."""
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import types
+
+
+class Validation(exports.Validation):
+    def describe(self) -> types.Description:
+        return types.Description(
+            name="{{name}}",
+            version="0.1.0",
+            kind=types.Kind.VALIDATOR,
+            summary="Refuses uploads narrower than min-width",
+            params=[],
+        )
+
+    def validate(self, upload, info, preview, config) -> types.Verdict:
+        text = dict(config).get("min-width", "16")
+        if not text.isdigit():
+            raise Err(types.Error_Failed(f"config `min-width` must be a whole number, not {text!r}"))
+        if info.width < int(text):
+            return types.Verdict_Reject(f"the image is {info.width} pixels wide; at least {text} are required")
+        return types.Verdict_Accept()
+"#;
+
+const PYTHON_VALIDATOR_TEST: &str = r#"import unittest
+
+from app import Validation
+from wit_world.imports import types
+
+
+def info(width):
+    return types.UploadInfo(
+        content_type="image/png", width=width, height=10, frames=1, bytes=100,
+        path="/a", alt=None, labels=[], tags=[],
+    )
+
+
+class ValidateTest(unittest.TestCase):
+    def test_narrow_uploads_are_refused(self):
+        preview = types.Image(width=1, height=1, layout=types.Layout.RGBA8, pixels=bytes(4))
+        config = [("min-width", "20")]
+        self.assertIsInstance(Validation().validate(b"", info(30), preview, config), types.Verdict_Accept)
+        self.assertIsInstance(Validation().validate(b"", info(10), preview, config), types.Verdict_Reject)
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
+
+const PYTHON_PREPROCESSOR: &str = r#""""{{name}}: refuses uploads larger than the config's `max-bytes`
+(default 10 MB) and keeps every other one as it is."""
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import types
+
+
+class Preprocessing(exports.Preprocessing):
+    def describe(self) -> types.Description:
+        return types.Description(
+            name="{{name}}",
+            version="0.1.0",
+            kind=types.Kind.PREPROCESSOR,
+            summary="Refuses uploads larger than max-bytes",
+            params=[],
+        )
+
+    def preprocess(self, upload, info, config) -> bytes:
+        most = int(dict(config).get("max-bytes", "10000000"))
+        if info.bytes > most:
+            raise Err(types.Error_Failed(f"the upload is {info.bytes} bytes; at most {most} are kept"))
+        return upload
+"#;
+
+const PYTHON_PREPROCESSOR_TEST: &str = r#"import unittest
+
+from app import Preprocessing
+from componentize_py_types import Err
+from wit_world.imports import types
+
+
+def info(size):
+    return types.UploadInfo(
+        content_type="image/png", width=1, height=1, frames=1, bytes=size,
+        path="/a", alt=None, labels=[], tags=[],
+    )
+
+
+class PreprocessTest(unittest.TestCase):
+    def test_large_uploads_are_refused(self):
+        config = [("max-bytes", "3")]
+        self.assertEqual(Preprocessing().preprocess(b"ab", info(2), config), b"ab")
+        with self.assertRaises(Err):
+            Preprocessing().preprocess(b"abcd", info(4), config)
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
+
+fn js_source(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Transform => JS_TRANSFORM,
+        Kind::Validator => JS_VALIDATOR,
+        Kind::Preprocessor => JS_PREPROCESSOR,
+    }
+}
+
+fn js_test(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Transform => JS_TRANSFORM_TEST,
+        Kind::Validator => JS_VALIDATOR_TEST,
+        Kind::Preprocessor => JS_PREPROCESSOR_TEST,
+    }
+}
+
+const JS_PACKAGE: &str = r#"{
+  "name": "{{name}}",
+  "version": "0.1.0",
+  "private": true,
+  "type": "module",
+  "scripts": {
+    "build": "componentize-js plugin.js --wit wit --world-name {{kind}} -d stdio random clocks http fetch-event -o {{file}}.wasm",
+    "test": "node --test"
+  },
+  "devDependencies": {
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
+  }
+}
+"#;
+
+const JS_README: &str = r#"# {{name}}
+
+A Kiln {{kind}} plugin in JavaScript, built with componentize-js against
+`wit/plugin.wit` (`kiln:plugin@0.2.0`).
+
+```sh
+npm install
+npm test                 # the logic, natively, with node --test
+npm run build            # {{file}}.wasm
+kiln plugin check {{file}}.wasm
+```
+
+Then configure it in Kiln:
+
+```toml
+[plugins.{{name}}]
+path = "{{file}}.wasm"
+```
+
+A call fails by throwing an error whose `payload` is the WIT `error`:
+`{ tag: "failed", val: "what went wrong" }`, or
+`{ tag: "invalid-param", val: { name, reason } }`.
+"#;
+
+const JS_TRANSFORM: &str = r#"// {{name}}: brightens or darkens the image by `{{name}}.amount`.
+
+export const transformer = {
+  describe() {
+    return {
+      name: "{{name}}",
+      version: "0.1.0",
+      kind: "transform",
+      summary: "Brightens or darkens the image",
+      params: [
+        {
+          name: "amount",
+          accepts: { tag: "float", val: { min: -1, max: 1 } },
+          default: "0.2",
+          doc: "-1 is black, 0 leaves the image, 1 is white",
+        },
+      ],
+    };
+  },
+
+  transform(input, params, _config) {
+    // Kiln checked `amount` against the description and filled in its default.
+    const amount = Number(Object.fromEntries(params).amount);
+    const target = amount < 0 ? 0 : 255;
+    const table = new Uint8Array(256);
+    for (let v = 0; v < 256; v++) table[v] = Math.round(v + (target - v) * Math.abs(amount));
+    const pixels = input.pixels;
+    for (let i = 0; i < pixels.length; i++) {
+      if ((i & 3) !== 3) pixels[i] = table[pixels[i]];
+    }
+    return { width: input.width, height: input.height, layout: "rgba8", pixels };
+  },
+};
+"#;
+
+const JS_TRANSFORM_TEST: &str = r#"import assert from "node:assert/strict";
+import { test } from "node:test";
+import { transformer } from "./plugin.js";
+
+const image = (pixels) => ({ width: 1, height: 1, layout: "rgba8", pixels: new Uint8Array(pixels) });
+
+test("zero leaves the image, one is white", () => {
+  assert.deepEqual([...transformer.transform(image([10, 100, 200, 255]), [["amount", "0"]], []).pixels], [10, 100, 200, 255]);
+  assert.deepEqual([...transformer.transform(image([10, 100, 200, 128]), [["amount", "1"]], []).pixels], [255, 255, 255, 128]);
+});
+
+test("it declares amount", () => {
+  assert.deepEqual(transformer.describe().params.map((p) => p.name), ["amount"]);
+});
+"#;
+
+const JS_VALIDATOR: &str = r#"// {{name}}: refuses uploads narrower than the config's `min-width`
+// (default 16 pixels).
+
+class PluginFailure extends Error {
+  constructor(payload) {
+    super(payload.val);
+    this.payload = payload;
+  }
+}
+
+export const validation = {
+  describe() {
+    return {
+      name: "{{name}}",
+      version: "0.1.0",
+      kind: "validator",
+      summary: "Refuses uploads narrower than min-width",
+      params: [],
+    };
+  },
+
+  validate(_upload, info, _preview, config) {
+    const text = Object.fromEntries(config)["min-width"] ?? "16";
+    if (!/^\d+$/.test(text)) {
+      throw new PluginFailure({ tag: "failed", val: `config \`min-width\` must be a whole number, not ${text}` });
+    }
+    if (info.width < Number(text)) {
+      return { tag: "reject", val: `the image is ${info.width} pixels wide; at least ${text} are required` };
+    }
+    return { tag: "accept" };
+  },
+};
+"#;
+
+const JS_VALIDATOR_TEST: &str = r#"import assert from "node:assert/strict";
+import { test } from "node:test";
+import { validation } from "./plugin.js";
+
+const info = (width) => ({ contentType: "image/png", width, height: 10, frames: 1, bytes: 100n, path: "/a", labels: [], tags: [] });
+
+test("narrow uploads are refused", () => {
+  const config = [["min-width", "20"]];
+  assert.equal(validation.validate(new Uint8Array(), info(30), null, config).tag, "accept");
+  assert.equal(validation.validate(new Uint8Array(), info(10), null, config).tag, "reject");
+  assert.throws(() => validation.validate(new Uint8Array(), info(10), null, [["min-width", "x"]]));
+});
+"#;
+
+const JS_PREPROCESSOR: &str = r#"// {{name}}: refuses uploads larger than the config's `max-bytes`
+// (default 10 MB) and keeps every other one as it is.
+
+class PluginFailure extends Error {
+  constructor(payload) {
+    super(payload.val);
+    this.payload = payload;
+  }
+}
+
+export const preprocessing = {
+  describe() {
+    return {
+      name: "{{name}}",
+      version: "0.1.0",
+      kind: "preprocessor",
+      summary: "Refuses uploads larger than max-bytes",
+      params: [],
+    };
+  },
+
+  preprocess(upload, info, config) {
+    const most = BigInt(Object.fromEntries(config)["max-bytes"] ?? "10000000");
+    if (info.bytes > most) {
+      throw new PluginFailure({ tag: "failed", val: `the upload is ${info.bytes} bytes; at most ${most} are kept` });
+    }
+    return upload;
+  },
+};
+"#;
+
+const JS_PREPROCESSOR_TEST: &str = r#"import assert from "node:assert/strict";
+import { test } from "node:test";
+import { preprocessing } from "./plugin.js";
+
+const info = (bytes) => ({ contentType: "image/png", width: 1, height: 1, frames: 1, bytes, path: "/a", labels: [], tags: [] });
+
+test("large uploads are refused", () => {
+  const config = [["max-bytes", "3"]];
+  assert.deepEqual([...preprocessing.preprocess(new Uint8Array([1, 2]), info(2n), config)], [1, 2]);
+  assert.throws(() => preprocessing.preprocess(new Uint8Array(4), info(4n), config));
+});
 "#;

@@ -74,6 +74,10 @@ fn to_info(info: types::UploadInfo) -> UploadInfo {
         height: info.height,
         frames: info.frames,
         bytes: info.bytes,
+        path: info.path,
+        alt: info.alt,
+        labels: info.labels,
+        tags: info.tags,
     }
 }
 

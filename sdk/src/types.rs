@@ -95,8 +95,10 @@ impl Settings {
     }
 }
 
-/// What the host knows about an upload, read from its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the host knows about an upload: read from its bytes (never from
+/// client headers), and where and with what metadata it was sent.
+/// `Default` is for tests: `UploadInfo { width: 10, ..Default::default() }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadInfo {
     /// The sniffed MIME type, e.g. `image/jpeg`.
     pub content_type: String,
@@ -105,6 +107,11 @@ pub struct UploadInfo {
     pub height: u32,
     pub frames: u32,
     pub bytes: u64,
+    /// The asset path, with its leading slash (`/users/7/avatar`).
+    pub path: String,
+    pub alt: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub tags: Vec<String>,
 }
 
 /// A validator's decision.

@@ -175,7 +175,9 @@ impl Builder {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut key = self.key;
-        let base = tokio::time::timeout(Duration::from_secs(30), async {
+        // Generous: a first start compiles every plugin, and the Python and
+        // JavaScript components are tens of megabytes of wasm.
+        let base = tokio::time::timeout(Duration::from_secs(180), async {
             while let Some(line) = lines.next_line().await.expect("read kiln stdout") {
                 if let Some(rest) = line.strip_prefix("kiln listening on ") {
                     return rest.trim().to_owned();

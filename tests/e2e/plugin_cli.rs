@@ -95,10 +95,45 @@ fn plugin_check_describes_and_runs_each_kind() {
     );
 }
 
+/// The CLI touches no catalog or store: its slow tests run on one stack
+/// of the two the suite runs on.
+fn once_per_suite() -> bool {
+    std::env::var("E2E_STACK").as_deref() != Ok("postgres-s3")
+}
+
+fn checked(dir: &Path, component: &Path, kind: &str) {
+    let checked = kiln(dir, &["plugin", "check", component.to_str().unwrap()]);
+    assert!(checked.status.success(), "{kind}: {}", text(&checked));
+    assert!(
+        text(&checked).contains(&format!("kiln:plugin@0.2.0, {kind}")),
+        "{}",
+        text(&checked)
+    );
+}
+
+fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(program);
+    command.current_dir(dir).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} in {}: {}",
+        dir.display(),
+        text(&output)
+    );
+    output
+}
+
 /// Every kind's scaffold as a new user gets it: it passes its own test,
 /// builds as a component and passes `kiln plugin check`.
 #[test]
 fn plugin_new_scaffolds_projects_that_build_and_pass_their_tests() {
+    if !once_per_suite() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // One target directory for the three, beside the workspace's, so their
     // shared dependencies are compiled once.
@@ -146,4 +181,72 @@ fn plugin_new_scaffolds_projects_that_build_and_pass_their_tests() {
         "{}",
         text(&bad)
     );
+}
+
+/// The Python and JavaScript scaffolds, with the tools `make plugins`
+/// installs (componentize-py in `target/tools`, componentize-js in the
+/// JavaScript example's `node_modules`, which the scaffolds borrow rather
+/// than installing the same packages again).
+#[test]
+fn python_and_javascript_scaffolds_build_and_pass_their_tests() {
+    if !once_per_suite() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let componentize_py = root.join("target/tools/componentize-py/bin/componentize-py");
+    let node_modules = root.join("examples/vignette/node_modules");
+    assert!(
+        componentize_py.is_file() && node_modules.is_dir(),
+        "run `make plugins` first: it installs componentize-py and componentize-js"
+    );
+    let componentize_py = componentize_py.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["transform", "validator", "preprocessor"] {
+        let name = format!("py-{kind}");
+        let made = kiln(
+            dir.path(),
+            &["plugin", "new", &name, "--kind", kind, "--lang", "python"],
+        );
+        assert!(made.status.success(), "{}", text(&made));
+        let project = dir.path().join(&name);
+        run(
+            &project,
+            componentize_py,
+            &["-d", "wit", "-w", kind, "bindings", "bindings"],
+            &[],
+        );
+        let tested = run(
+            &project,
+            "python3",
+            &["-m", "unittest"],
+            &[("PYTHONPATH", Path::new("bindings"))],
+        );
+        assert!(
+            String::from_utf8_lossy(&tested.stderr).contains("OK"),
+            "{}",
+            text(&tested)
+        );
+        let wasm = format!("py_{kind}.wasm");
+        run(
+            &project,
+            componentize_py,
+            &["-d", "wit", "-w", kind, "componentize", "app", "-o", &wasm],
+            &[],
+        );
+        checked(dir.path(), &project.join(&wasm), kind);
+
+        let name = format!("js-{kind}");
+        let made = kiln(dir.path(), &["plugin", "new", &name, "--kind", kind, "--lang", "js"]);
+        assert!(made.status.success(), "{}", text(&made));
+        let project = dir.path().join(&name);
+        std::os::unix::fs::symlink(&node_modules, project.join("node_modules")).unwrap();
+        let tested = run(&project, "npm", &["test"], &[]);
+        assert!(
+            String::from_utf8_lossy(&tested.stdout).contains("# fail 0"),
+            "{}",
+            text(&tested)
+        );
+        run(&project, "npm", &["run", "-s", "build"], &[]);
+        checked(dir.path(), &project.join(format!("js_{kind}.wasm")), kind);
+    }
 }

@@ -564,3 +564,115 @@ async fn plugin_output_larger_than_the_server_allows_is_refused() {
         "{message}"
     );
 }
+
+/// An upload to `path` with `metadata` (JSON), as a multipart form.
+async fn upload_with(kiln: &Kiln, path: &str, metadata: serde_json::Value) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(noisy_png(40, 30))
+                .file_name("x.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+        .text("metadata", metadata.to_string());
+    kiln.authed(Method::POST, &format!("/assets/{path}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The example plugins in Python (a validator, componentize-py) and
+/// JavaScript (a transform, componentize-js), over HTTP like any other.
+#[tokio::test]
+async fn plugins_in_python_and_javascript_run_like_rust_ones() {
+    let config = [
+        plugin(
+            "naming-policy",
+            "config = { require-alt = true, required-labels = \"owner\" }",
+        ),
+        format!(
+            "[plugins.broken-policy]\npath = \"{}\"\nconfig = {{ require-alt = \"maybe\" }}\n",
+            wasm("naming-policy")
+        ),
+        plugin("vignette", ""),
+        "[[paths]]\npattern = \"/**\"\nallowed-fx = [\"vignette\"]\n".into(),
+        "[[paths]]\npattern = \"/strict/**\"\nvalidators = [\"naming-policy\"]\n".into(),
+        "[[paths]]\npattern = \"/broken/**\"\nvalidators = [\"broken-policy\"]\n".into(),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).start().await;
+    let complete = serde_json::json!({"alt": "A test card", "labels": {"owner": "web"}});
+    for (path, metadata, needle) in [
+        ("strict/Bad_Name", complete.clone(), "Bad_Name"),
+        (
+            "strict/good-name",
+            serde_json::json!({"labels": {"owner": "web"}}),
+            "alt text",
+        ),
+        ("strict/good-name", serde_json::json!({"alt": "A test card"}), "owner"),
+    ] {
+        let json = assert_error(upload_with(&kiln, path, metadata).await, 422, "rejected").await;
+        let message = json["message"].as_str().unwrap();
+        assert!(
+            message.contains("naming-policy") && message.contains(needle),
+            "{path}: {message}"
+        );
+    }
+    assert_eq!(
+        upload_with(&kiln, "strict/good-name", complete.clone()).await.status(),
+        201
+    );
+    let broken = assert_error(upload_with(&kiln, "broken/a", complete).await, 422, "plugin_failed").await;
+    let message = broken["message"].as_str().unwrap();
+    assert!(
+        message.contains("broken-policy") && message.contains("require-alt"),
+        "{message}"
+    );
+    assert!(
+        kiln.stored_objects().await.len() == 1,
+        "only the accepted upload is stored"
+    );
+
+    kiln.upload_ok("photo", noisy_png(64, 48)).await;
+    let plain = png_of(&kiln, "/assets/photo?format=png").await;
+    let faded = png_of(
+        &kiln,
+        "/assets/photo?format=png&fx=vignette&vignette.strength=1&vignette.colour=000000",
+    )
+    .await;
+    let (corner, centre) = (
+        (pixel(&plain, 0, 0), pixel(&faded, 0, 0)),
+        (pixel(&plain, 32, 24), pixel(&faded, 32, 24)),
+    );
+    assert!(
+        corner.1[0] + corner.1[1] + corner.1[2] < 10.0,
+        "the corner reaches black: {corner:?}"
+    );
+    assert!((centre.0[0] - centre.1[0]).abs() < 3.0, "the centre stays: {centre:?}");
+    for (query, param) in [
+        ("vignette.strength=2", "vignette.strength"),
+        ("vignette.shape=square", "vignette.shape"),
+        ("vignette.blur=1", "vignette.blur"),
+    ] {
+        let json = assert_error(
+            kiln.fetch(&format!("/assets/photo?fx=vignette&{query}")).await,
+            400,
+            "invalid_param",
+        )
+        .await;
+        assert!(
+            json["message"].as_str().unwrap().contains(&format!("`{param}`")),
+            "{json}"
+        );
+    }
+    kiln.upload_ok("tiny", jpeg(4, 4, 1)).await;
+    let tiny = assert_error(kiln.fetch("/assets/tiny?fx=vignette").await, 422, "plugin_failed").await;
+    let message = tiny["message"].as_str().unwrap();
+    assert!(message.contains("vignette") && message.contains("8x8"), "{message}");
+    let listing = kiln.json("/plugins").await;
+    let vignette = &listing["plugins"][0];
+    assert_eq!(vignette["name"], "vignette");
+    assert_eq!(vignette["params"].as_array().unwrap().len(), 3);
+}

@@ -12,13 +12,20 @@ use crate::probe::{self, ImageInfo, ProbeError, SourceColour};
 use crate::store::ObjectKey;
 use crate::transform::{LqipKinds, Plan, Source, TransformError};
 
-fn facts(source: &Source, bytes: usize) -> UploadFacts {
+/// What validators and preprocessors are told: what the bytes say, and
+/// where and with what metadata they were sent.
+fn facts(source: &Source, bytes: usize, sent: (&AssetPath, &EntryMetadata)) -> UploadFacts {
+    let (path, metadata) = sent;
     UploadFacts {
         content_type: source.format.mime().to_owned(),
         width: source.width,
         height: source.height,
         frames: source.pages,
         bytes: bytes as u64,
+        path: format!("/{path}"),
+        alt: metadata.alt.clone(),
+        labels: metadata.labels.clone().into_iter().collect(),
+        tags: metadata.tags.clone(),
     }
 }
 
@@ -92,13 +99,14 @@ impl Assets {
             .inspect(bytes.clone(), info, kinds(stored_as_is(&info)?), validating)
             .await?;
         if let Some(preview) = inspection.preview.take() {
-            self.validate(&bytes, &inspection.source, preview, settings).await?;
+            let facts = facts(&inspection.source, bytes.len(), (path, &metadata));
+            self.validate(&bytes, facts, preview, settings).await?;
         }
         let (bytes, info) = if settings.preprocessors.is_empty() {
             (bytes, info)
         } else {
             let (bytes, info) = self
-                .preprocess_with_plugins(bytes, info, &inspection.source, settings)
+                .preprocess_with_plugins(bytes, info, &inspection.source, settings, (path, &metadata))
                 .await?;
             let stored = self.preprocess_plan(settings, &header_source(&info))?.is_none();
             inspection = self.inspect(bytes.clone(), info, kinds(stored), false).await?;
@@ -181,11 +189,10 @@ impl Assets {
     async fn validate(
         &self,
         bytes: &Bytes,
-        source: &Source,
+        facts: UploadFacts,
         preview: crate::plugin::PluginImage,
         settings: &PathSettings,
     ) -> Result<(), AssetError> {
-        let facts = facts(source, bytes.len());
         for name in &settings.validators {
             let (plugin, upload, facts, preview) = (name.clone(), bytes.clone(), facts.clone(), preview.clone());
             let verdict = self
@@ -213,10 +220,11 @@ impl Assets {
         mut info: probe::ImageInfo,
         source: &Source,
         settings: &PathSettings,
+        sent: (&AssetPath, &EntryMetadata),
     ) -> Result<(Bytes, probe::ImageInfo), AssetError> {
         let mut source = *source;
         for name in &settings.preprocessors {
-            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(&source, bytes.len()));
+            let (plugin, upload, facts) = (name.clone(), bytes.clone(), facts(&source, bytes.len(), sent));
             let replaced = self
                 .transformer
                 .run_plugin(move |plugins| {

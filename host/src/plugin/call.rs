@@ -55,6 +55,12 @@ pub struct UploadFacts {
     pub height: u32,
     pub frames: u32,
     pub bytes: u64,
+    /// The asset path with its leading slash (told to API 0.2 plugins only,
+    /// as are the metadata below).
+    pub path: String,
+    pub alt: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub tags: Vec<String>,
 }
 
 fn store(plugin: &Plugin) -> Store<State> {
@@ -158,25 +164,41 @@ fn v2_error(plugin: &Plugin, error: v2::types::Error) -> PluginError {
     }
 }
 
-/// The image and upload-info conversions into one API version's types.
-macro_rules! wit_conversions {
-    ($version:ident) => {{
-        (
-            |image: PluginImage| $version::types::Image {
-                width: image.width,
-                height: image.height,
-                layout: $version::types::Layout::Rgba8,
-                pixels: image.pixels,
-            },
-            |facts: &UploadFacts| $version::types::UploadInfo {
-                content_type: facts.content_type.clone(),
-                width: facts.width,
-                height: facts.height,
-                frames: facts.frames,
-                bytes: facts.bytes,
-            },
-        )
+/// The image conversion into one API version's types.
+macro_rules! to_wit_image {
+    ($version:ident, $image:expr) => {{
+        let image: PluginImage = $image;
+        $version::types::Image {
+            width: image.width,
+            height: image.height,
+            layout: $version::types::Layout::Rgba8,
+            pixels: image.pixels,
+        }
     }};
+}
+
+fn v1_info(facts: &UploadFacts) -> v1::types::UploadInfo {
+    v1::types::UploadInfo {
+        content_type: facts.content_type.clone(),
+        width: facts.width,
+        height: facts.height,
+        frames: facts.frames,
+        bytes: facts.bytes,
+    }
+}
+
+fn v2_info(facts: &UploadFacts) -> v2::types::UploadInfo {
+    v2::types::UploadInfo {
+        content_type: facts.content_type.clone(),
+        width: facts.width,
+        height: facts.height,
+        frames: facts.frames,
+        bytes: facts.bytes,
+        path: facts.path.clone(),
+        alt: facts.alt.clone(),
+        labels: facts.labels.clone(),
+        tags: facts.tags.clone(),
+    }
 }
 
 pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)]) -> Result<Transformed, PluginError> {
@@ -184,9 +206,8 @@ pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)
     let (input_size, input) = ((image.width, image.height), image);
     let (output, input_pixels) = match &plugin.pre {
         Pres::Transform(pre) => {
-            let (to_wit, _) = wit_conversions!(v2);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
-            let input = to_wit(input);
+            let input = to_wit_image!(v2, input);
             let result = bindings
                 .kiln_plugin_transformer()
                 .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
@@ -197,9 +218,8 @@ pub fn transform(plugin: &Plugin, image: PluginImage, params: &[(String, String)
         Pres::V1 {
             transform: Some(pre), ..
         } => {
-            let (to_wit, _) = wit_conversions!(v1);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
-            let input = to_wit(input);
+            let input = to_wit_image!(v1, input);
             let result = bindings
                 .kiln_plugin_transformer()
                 .call_transform(&mut store, &input, &params.to_vec(), &plugin.config)
@@ -250,17 +270,11 @@ pub fn validate(
     let reject = |reason: String| Verdict::Reject(reason.chars().take(500).collect());
     match &plugin.pre {
         Pres::Validator(pre) => {
-            let (to_wit, to_wit_info) = wit_conversions!(v2);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let preview = to_wit_image!(v2, preview);
             let verdict = bindings
                 .kiln_plugin_validation()
-                .call_validate(
-                    &mut store,
-                    upload,
-                    &to_wit_info(facts),
-                    &to_wit(preview),
-                    &plugin.config,
-                )
+                .call_validate(&mut store, upload, &v2_info(facts), &preview, &plugin.config)
                 .map_err(|e| classify(plugin, e))?
                 .map_err(|e| v2_failure(plugin, e))?;
             Ok(match verdict {
@@ -271,17 +285,11 @@ pub fn validate(
         Pres::V1 {
             validator: Some(pre), ..
         } => {
-            let (to_wit, to_wit_info) = wit_conversions!(v1);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
+            let preview = to_wit_image!(v1, preview);
             let verdict = bindings
                 .kiln_plugin_validation()
-                .call_validate(
-                    &mut store,
-                    upload,
-                    &to_wit_info(facts),
-                    &to_wit(preview),
-                    &plugin.config,
-                )
+                .call_validate(&mut store, upload, &v1_info(facts), &preview, &plugin.config)
                 .map_err(|e| classify(plugin, e))?;
             Ok(match verdict {
                 v1::types::Verdict::Accept => Verdict::Accept,
@@ -296,11 +304,10 @@ pub fn preprocess(plugin: &Plugin, upload: &[u8], facts: &UploadFacts) -> Result
     let mut store = store(plugin);
     match &plugin.pre {
         Pres::Preprocessor(pre) => {
-            let (_, to_wit_info) = wit_conversions!(v2);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
             bindings
                 .kiln_plugin_preprocessing()
-                .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
+                .call_preprocess(&mut store, upload, &v2_info(facts), &plugin.config)
                 .map_err(|e| classify(plugin, e))?
                 .map_err(|e| v2_failure(plugin, e))
         }
@@ -308,11 +315,10 @@ pub fn preprocess(plugin: &Plugin, upload: &[u8], facts: &UploadFacts) -> Result
             preprocessor: Some(pre),
             ..
         } => {
-            let (_, to_wit_info) = wit_conversions!(v1);
             let bindings = pre.instantiate(&mut store).map_err(|e| classify(plugin, e))?;
             bindings
                 .kiln_plugin_preprocessing()
-                .call_preprocess(&mut store, upload, &to_wit_info(facts), &plugin.config)
+                .call_preprocess(&mut store, upload, &v1_info(facts), &plugin.config)
                 .map_err(|e| classify(plugin, e))?
                 .map_err(|message| failed(plugin, message))
         }

@@ -91,6 +91,7 @@ mod tests {
             height,
             frames: 1,
             bytes: 1,
+            ..Default::default()
         }
     }
 

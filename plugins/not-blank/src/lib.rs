@@ -82,6 +82,7 @@ mod tests {
             height: 4,
             frames: 1,
             bytes: 1,
+            ..Default::default()
         };
         let plugin = NotBlank::new();
         assert!(matches!(
