@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod delivery;
 mod errors;
+mod explain;
 mod hardening;
 mod hostile;
 mod ingest;

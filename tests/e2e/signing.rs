@@ -13,7 +13,7 @@ use sha2::Sha256;
 use crate::harness::{Kiln, assert_error};
 use crate::images::{decode, jpeg, png};
 
-const NEW_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+pub const NEW_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const OLD_KEY: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 fn config() -> String {
@@ -25,14 +25,14 @@ fn config() -> String {
 }
 
 /// `s` by SPEC §6: HMAC-SHA256 over `path?canonical-query`, base64url without padding.
-fn signature(key_hex: &str, path: &str, canonical_query: &str) -> String {
+pub fn signature(key_hex: &str, path: &str, canonical_query: &str) -> String {
     let key = hex::decode(key_hex).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{path}?{canonical_query}").as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 

@@ -67,6 +67,13 @@ impl ApiError {
         Self::bad_request("invalid_param", format!("parameter `{param}`: {why}"))
     }
 
+    /// The code and message this error answers with (for answers that
+    /// describe an error rather than fail with it, as `/api/explain`).
+    pub fn code_and_message(&self) -> (&'static str, String) {
+        let (_, code, message) = self.parts();
+        (code, message)
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),

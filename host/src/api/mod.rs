@@ -5,6 +5,7 @@
 mod assets;
 mod delivery;
 mod error;
+mod explain;
 mod management;
 mod operations;
 mod request_id;
@@ -264,7 +265,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// Every route template, as the request metrics name them (fewer than
 /// `metrics::MOST_ROUTES`, which leaves one for `unmatched`).
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 18] = [
     "/health",
     "/metrics",
     "/ready",
@@ -279,6 +280,7 @@ const ROUTES: [&str; 17] = [
     "/api/plugins",
     "/api/webhooks",
     "/api/webhooks/{name}/replay",
+    "/api/explain",
     "/assets",
     "/assets/",
     "/assets/{*rest}",
@@ -302,6 +304,7 @@ pub fn router(state: AppState) -> Router {
         plugins_route,
         webhooks_route,
         replay_route,
+        explain_route,
         bare,
         bare_slash,
         assets_route,
@@ -318,6 +321,7 @@ pub fn router(state: AppState) -> Router {
         .route(plugins_route, get(operations::plugins).fallback(only_get))
         .route(webhooks_route, get(operations::webhooks).fallback(only_get))
         .route(replay_route, any(operations::replay))
+        .route(explain_route, get(explain::explain).fallback(only_get))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
         .route(public_plugins_route, get(public_plugins).fallback(only_get))

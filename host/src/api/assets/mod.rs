@@ -11,7 +11,7 @@ mod views;
 mod writes;
 
 pub use access::reject_params;
-pub use reads::not_found;
+pub use reads::{not_found, parse_fetch_query};
 pub use views::metadata_json;
 
 use reads::{FetchRequest, fetch};
