@@ -543,9 +543,9 @@ def run(args):
             "auto-avif/kiln": kiln_auto_round,
             "auto-avif/ipx": lambda r, t: wrk(ipx.url, ipx_avif, t, server=ipx),
         }, COLD_ROUNDS, round_seconds))
-        for key, base, paths, headers in [("auto-avif/kiln", kiln.url, kiln_auto, {"Accept": BROWSER_ACCEPT}),
-                                          ("auto-avif/ipx", ipx.url, ipx_avif, None)]:
-            results[key]["mean_bytes"], results[key]["content_types"] = mean_bytes(base, paths, headers)
+        for label, base, paths, headers in [("auto-avif/kiln", kiln.url, kiln_auto, {"Accept": BROWSER_ACCEPT}),
+                                            ("auto-avif/ipx", ipx.url, ipx_avif, None)]:
+            results[label]["mean_bytes"], results[label]["content_types"] = mean_bytes(base, paths, headers)
 
         print("(d) cold transforms with plugins", flush=True)
         # (a) again next to the plugin runs, on variants of its own, so that
