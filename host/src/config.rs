@@ -488,7 +488,7 @@ impl Config {
         }
         let profiles = self.profiles()?;
         for (name, plugin) in &self.plugins {
-            if !crate::transform::is_plugin_name(name) {
+            if !crate::plugin::is_plugin_name(name) {
                 return Err(ConfigError::Invalid(format!(
                     "plugins.{name}: a plugin name is lower-case letters, digits, - and _"
                 )));

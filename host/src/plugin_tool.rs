@@ -260,7 +260,7 @@ const WIT: &str = include_str!("../../wit/v0.2.0/plugin.wit");
 /// exist yet); it builds as written and its own test passes. A Rust project
 /// depends on the SDK at `sdk`. Returns the files written.
 pub fn scaffold(name: &str, kind: Kind, language: Language, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ToolError> {
-    if !crate::transform::is_plugin_name(name) {
+    if !crate::plugin::is_plugin_name(name) {
         return Err(ToolError::new(format!(
             "{name:?} is not a plugin name: lower-case letters, digits, - and _"
         )));

@@ -103,14 +103,6 @@ impl ParamType {
     }
 }
 
-fn is_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= LONGEST_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 impl Description {
     /// Checks what a plugin answered, exported as `exported`; `Err` says
     /// what is wrong with it, for the plugin's author.
@@ -142,7 +134,7 @@ impl Description {
         }
         for (index, param) in self.params.iter().enumerate() {
             let name = &param.name;
-            if !is_name(name) {
+            if !super::is_plugin_name(name) {
                 return Err(format!(
                     "parameter {name:?}: a name is 1 to {LONGEST_NAME} lower-case letters, digits, - and _"
                 ));

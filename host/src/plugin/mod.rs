@@ -54,6 +54,16 @@ fn default_timeout_ms() -> u64 {
     1000
 }
 
+/// Plugin names and their parameters' names: 1 to 64 lower-case letters,
+/// digits, `-` and `_`.
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 /// The upper bound on `memory-mb`, which sizes the pooling allocator's slots.
 pub const MAX_MEMORY_MB: u32 = 1024;
 

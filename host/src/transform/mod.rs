@@ -28,7 +28,7 @@ use rs_vips::enums::{BandFormat, Interpretation};
 use rs_vips::voption::{Setter, VOption};
 
 pub use encoded::{Encoded, PipelineError, Timings};
-pub use params::{OutputFormat, ParamError, ParamLimits, Params, is_plugin_name};
+pub use params::{OutputFormat, ParamError, ParamLimits, Params};
 pub use plan::{FxStep, Plan, Source};
 pub use pool::{PoolError, Queue};
 pub use webp::encode_samples as encode_webp;

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::plugin::is_plugin_name;
+
 /// How a resize fits the `w`×`h` box (CSS `object-fit` meanings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -241,15 +243,6 @@ pub struct Params {
 
 /// At most this many plugins in one `fx`.
 pub const MAX_FX: usize = 8;
-
-/// Plugin names: lower-case letters, digits, `-` and `_`.
-pub fn is_plugin_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parameter `{param}`: {message}")]
