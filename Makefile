@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
+.PHONY: run test deps console browser lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -17,7 +17,7 @@ WASM_OUT := $(WASM_TARGET)/wasm32-wasip2/release
 PY_PLUGIN_TOOLS := target/tools/componentize-py
 
 ## Build and start Kiln on embedded defaults: SQLite + files under ./data, 127.0.0.1:8080.
-run: deps
+run: deps console
 	cargo run --release --bin kiln -- serve
 
 # The PostgreSQL the end-to-end suite runs against, as a role of its own
@@ -31,13 +31,33 @@ export E2E_MOTO_VENV := $(CURDIR)/$(MOTO_VENV)
 ## Everything CI runs: formatting, clippy, unit tests (host, SDK, plugins), and the
 ## end-to-end suite twice: on SQLite + files, then on PostgreSQL + S3 (moto).
 ## The tests of two processes sharing PostgreSQL and S3 run in both. Then the
-## patched libwebp encoder against the published source (tests/libwebp/check.py).
-test: deps lint plugins postgres s3-server
+## patched libwebp encoder against the published source (tests/libwebp/check.py),
+## and the console in headless Chromium (console/test, node --test).
+test: deps console browser lint plugins postgres s3-server
 	cargo test --workspace --all-targets
 	python3 tests/libwebp/check.py
 	E2E_STACK=postgres-s3 cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
+	cd console && KILN_BIN=$(CURDIR)/target/debug/kiln KILN_WASM=$(CURDIR)/$(WASM_OUT) npm test
+
+## The web console (console/): TypeScript checked by tsc and bundled by esbuild into
+## console/dist, which `kiln` embeds when it is compiled (host/build.rs).
+console: console/dist/index.html
+
+console/dist/index.html: console/node_modules/.installed console/build.mjs console/tsconfig.json $(wildcard console/src/*)
+	cd console && npm run build --silent
+
+console/node_modules/.installed: console/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd console && npm ci --no-audit --no-fund --silent
+	touch $@
+
+## Debian's Chromium, which the console's tests drive with playwright-core (no browser download).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 ## The first-party plugins, the test plugins and the example plugins, as components:
 ## Rust with cargo, the Python validator with componentize-py, the JavaScript

@@ -221,3 +221,80 @@ async fn variants_are_listed_and_purged_and_made_again() {
     .await;
     assert_eq!(variants("usersx/a").await, [10, 20], "nothing refused purged anything");
 }
+
+/// `GET /api/key`: any valid key learns its own name, scopes and prefix (the
+/// console offers what they allow); nothing else, and nothing to others.
+#[tokio::test]
+async fn a_key_is_told_what_it_may_do() {
+    let config = [
+        key_config("ops", "key-ops", r#"["read", "write", "delete", "admin"]"#, "/"),
+        key_config("avatars", "key-avatars", r#"["write"]"#, "/users/1/"),
+    ]
+    .concat();
+    let kiln = Kiln::builder().config(&config).key("key-ops").start().await;
+    for (key, expected) in [
+        (
+            "key-ops",
+            serde_json::json!({"name": "ops", "scopes": ["read", "write", "delete", "admin"], "prefix": "/"}),
+        ),
+        (
+            "key-avatars",
+            serde_json::json!({"name": "avatars", "scopes": ["write"], "prefix": "/users/1"}),
+        ),
+    ] {
+        let response = kiln.get("/api/key").bearer_auth(key).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap(), expected);
+    }
+    assert_error(kiln.get("/api/key").send().await.unwrap(), 401, "unauthorized").await;
+    let wrong = kiln.get("/api/key").bearer_auth("key-nobody").send().await.unwrap();
+    assert_error(wrong, 401, "unauthorized").await;
+    let with_params = kiln
+        .get("/api/key?name=ops")
+        .bearer_auth("key-ops")
+        .send()
+        .await
+        .unwrap();
+    assert_error(with_params, 400, "invalid_param").await;
+    let posted = kiln.authed(reqwest::Method::POST, "/api/key").send().await.unwrap();
+    assert_error(posted, 405, "method_not_allowed").await;
+}
+
+/// `/console/`: the console's files from inside the binary, same-origin only;
+/// `/console` leads there; other names under it are JSON 404s.
+#[tokio::test]
+async fn the_console_is_served_from_the_binary() {
+    let kiln = Kiln::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let bare = client.get(kiln.url("/console")).send().await.unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "/console/");
+    let page = kiln.get("/console/").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
+    let etag = page.headers()["etag"].clone();
+    assert!(page.text().await.unwrap().contains("Kiln"));
+    let again = kiln
+        .get("/console/")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_error(
+        kiln.get("/console/no-such-file.js").send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let posted = kiln.authed(reqwest::Method::POST, "/console/").send().await.unwrap();
+    assert_error(posted, 405, "method_not_allowed").await;
+}

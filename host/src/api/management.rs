@@ -55,6 +55,22 @@ pub async fn list_assets(
     Ok(axum::Json(json!({ "entries": listed, "next_cursor": next })).into_response())
 }
 
+/// `GET /api/key`: the presented key's name, scopes and prefix. The one
+/// route under `/api` that any valid key may call (it tells a key only about
+/// itself), so that the console offers what the key may do.
+pub async fn key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    reject_params(uri.query().unwrap_or_default())?;
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let key = state.0.keys.authenticate(authorization)?;
+    let scopes: Vec<&str> = key.scopes().iter().map(|scope| scope.name()).collect();
+    let prefix = key.prefix().map_or_else(|| "/".to_owned(), ToString::to_string);
+    Ok(axum::Json(json!({ "name": key.name, "scopes": scopes, "prefix": prefix })).into_response())
+}
+
 /// `GET /api/assets/{path}/-/entry/{n}/variants`: the entry's made
 /// variants; `DELETE` on the same URL purges them, so the next request for
 /// each makes it again.

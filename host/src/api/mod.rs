@@ -3,6 +3,7 @@
 //! never touch SQL or files themselves.
 
 mod assets;
+mod console;
 mod delivery;
 mod error;
 mod explain;
@@ -265,7 +266,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// Every route template, as the request metrics name them (fewer than
 /// `metrics::MOST_ROUTES`, which leaves one for `unmatched`).
-const ROUTES: [&str; 18] = [
+const ROUTES: [&str; 22] = [
     "/health",
     "/metrics",
     "/ready",
@@ -281,6 +282,10 @@ const ROUTES: [&str; 18] = [
     "/api/webhooks",
     "/api/webhooks/{name}/replay",
     "/api/explain",
+    "/api/key",
+    "/console",
+    "/console/",
+    "/console/{*file}",
     "/assets",
     "/assets/",
     "/assets/{*rest}",
@@ -305,6 +310,10 @@ pub fn router(state: AppState) -> Router {
         webhooks_route,
         replay_route,
         explain_route,
+        key_route,
+        console_bare,
+        console_index,
+        console_file,
         bare,
         bare_slash,
         assets_route,
@@ -322,6 +331,10 @@ pub fn router(state: AppState) -> Router {
         .route(webhooks_route, get(operations::webhooks).fallback(only_get))
         .route(replay_route, any(operations::replay))
         .route(explain_route, get(explain::explain).fallback(only_get))
+        .route(key_route, get(management::key).fallback(only_get))
+        .route(console_bare, any(console::bare))
+        .route(console_index, any(console::file))
+        .route(console_file, any(console::file))
         .route(ready_route, get(ready).fallback(only_get))
         .route(profiles_route, get(profiles).fallback(only_get))
         .route(public_plugins_route, get(public_plugins).fallback(only_get))

@@ -112,6 +112,15 @@ impl ApiKey {
         })
     }
 
+    pub fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
+    /// The path the key is confined to; `None` is every path.
+    pub fn prefix(&self) -> Option<&AssetPath> {
+        self.prefix.as_ref()
+    }
+
     /// Checks that this key may use `scope` on `path` (and everything below it).
     /// For what belongs to no asset path (`/metrics`, `/api`): the `admin` scope.
     pub fn authorize_admin(&self) -> Result<(), AuthError> {
