@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps console browser lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
+.PHONY: run test deps console browser docs-images lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -16,9 +16,10 @@ WASM_BUILD := cargo build --release --target wasm32-wasip2 --target-dir $(WASM_T
 WASM_OUT := $(WASM_TARGET)/wasm32-wasip2/release
 PY_PLUGIN_TOOLS := target/tools/componentize-py
 
-## Build and start Kiln on embedded defaults: SQLite + files under ./data, 127.0.0.1:8080.
+## Build and start Kiln on embedded defaults: SQLite + files under ./data, 127.0.0.1:8080;
+## CONFIG=FILE starts it with that configuration instead.
 run: deps console
-	cargo run --release --bin kiln -- serve
+	cargo run --release --bin kiln -- $(if $(CONFIG),--config $(CONFIG)) serve
 
 # The PostgreSQL the end-to-end suite runs against, as a role of its own
 # (`kiln_e2e`, which may create databases): `make postgres` adds the role
@@ -32,7 +33,8 @@ export E2E_MOTO_VENV := $(CURDIR)/$(MOTO_VENV)
 ## end-to-end suite twice: on SQLite + files, then on PostgreSQL + S3 (moto).
 ## The tests of two processes sharing PostgreSQL and S3 run in both. Then the
 ## patched libwebp encoder against the published source (tests/libwebp/check.py),
-## and the console in headless Chromium (console/test, node --test).
+## the console in headless Chromium (console/test, node --test), and every shell
+## block of README.md and docs/ against a live kiln (tests/docs/run.py).
 test: deps console browser lint plugins postgres s3-server
 	cargo test --workspace --all-targets
 	python3 tests/libwebp/check.py
@@ -40,6 +42,12 @@ test: deps console browser lint plugins postgres s3-server
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
 	cd console && KILN_BIN=$(CURDIR)/target/debug/kiln KILN_WASM=$(CURDIR)/$(WASM_OUT) npm test
+	python3 tests/docs/run.py --kiln target/debug/kiln
+
+## The before/after pictures of docs/transformations.md, made by `kiln process`.
+docs-images:
+	cargo build --bin kiln
+	bash docs/make-images.sh
 
 ## The web console (console/): TypeScript checked by tsc and bundled by esbuild into
 ## console/dist, which `kiln` embeds when it is compiled (host/build.rs).

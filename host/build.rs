@@ -1,4 +1,4 @@
-//! Two things the compiler needs from outside the Rust code.
+//! What the compiler needs from outside the Rust code.
 //!
 //! **Codec symbols.** libwebp-sys links libwebp 1.6 into the binary.
 //! Debian's libwebp has no symbol versions, so without `--exclude-libs` the
@@ -10,9 +10,14 @@
 //! linkers (GNU ld, gold, lld); Apple's and Microsoft's do not export a
 //! static library's symbols from an executable in the first place.
 //!
-//! **The console.** `api/console.rs` embeds the folder `KILN_CONSOLE_DIR`
+//! **The console.** `api/console.rs` embeds the folder `EMBEDDED_CONSOLE_DIR`
 //! names: `console/dist` once `make console` has built it, otherwise a page
 //! that says how to build it, so that `cargo build` alone still succeeds.
+//!
+//! **Versions.** The libjpeg-turbo that turbojpeg-sys built, for `kiln version`.
+//!
+//! Cargo also sets these variables when it runs the tests, which start
+//! `kiln`: none may begin with `KILN_`, which `kiln` reads as configuration.
 use std::path::PathBuf;
 
 fn main() {
@@ -35,7 +40,22 @@ fn main() {
         std::fs::write(out.join("index.html"), UNBUILT).expect("OUT_DIR is writable");
         out
     };
-    println!("cargo:rustc-env=KILN_CONSOLE_DIR={}", folder.display());
+    println!("cargo:rustc-env=EMBEDDED_CONSOLE_DIR={}", folder.display());
+
+    // libjpeg-turbo has no run-time version call; its headers say which was built.
+    let jpeg = std::env::var("DEP_TURBOJPEG_INCLUDE")
+        .ok()
+        .into_iter()
+        .flat_map(|dirs| dirs.split(',').map(PathBuf::from).collect::<Vec<_>>())
+        .find_map(|dir| {
+            let header = std::fs::read_to_string(dir.join("jconfig.h")).ok()?;
+            header.lines().find_map(|line| {
+                let version = line.strip_prefix("#define LIBJPEG_TURBO_VERSION")?;
+                Some(version.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=BUILT_LIBJPEG_TURBO_VERSION={jpeg}");
 }
 
 const UNBUILT: &str = "<!doctype html>\n<meta charset=\"utf-8\">\n<title>Kiln console</title>\n\

@@ -5,6 +5,8 @@
 //! its own — so an invalid config fails at start with a message naming the
 //! key, never later on a request. Path rules live in [`rules`].
 
+#[cfg(test)]
+mod documented;
 mod rules;
 
 use std::collections::BTreeMap;

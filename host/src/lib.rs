@@ -21,6 +21,7 @@ mod metrics;
 mod plugin;
 pub mod plugin_tool;
 mod probe;
+pub mod process;
 mod remote;
 mod secret;
 mod server;
@@ -46,6 +47,17 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::{Config, PathRules};
+
+/// What `kiln version` prints: Kiln's version, the image libraries in this
+/// build, and the plugin API versions it loads.
+pub fn version_report() -> String {
+    let mut report = format!("kiln {}\n", env!("CARGO_PKG_VERSION"));
+    for (library, version) in transform::codec_versions() {
+        report.push_str(&format!("{library} {version}\n"));
+    }
+    report.push_str(&format!("plugin API {}\n", plugin::API_VERSIONS.join(", ")));
+    report
+}
 
 /// Opens the catalog and the store, binds the listener, and serves until
 /// SIGINT or SIGTERM; in-flight requests are then given

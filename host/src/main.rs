@@ -1,6 +1,6 @@
 //! The `kiln` command line: `serve`, `config check` / `config explain`,
-//! `sign-url`, `sign-upload`, `generate-secret` and `plugin new` / `plugin
-//! check`.
+//! `sign-url`, `sign-upload`, `generate-secret`, `generate-key`, `process`,
+//! `plugin new` / `plugin check` and `version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +32,10 @@ enum Command {
         command: ConfigCommand,
     },
     /// Sign a URL with the first of `[signing] keys`, printing it signed.
+    #[command(
+        after_help = "Examples:\n  kiln sign-url '/assets/users/1/avatar?w=256&format=webp'\n  \
+                            kiln sign-url 'https://images.example.com/assets/docs/a/-/link?w=800' --ttl 3600"
+    )]
     SignUrl {
         /// A URL or a path with its query, e.g. `/assets/users/1/avatar?w=256`.
         url: String,
@@ -40,6 +44,8 @@ enum Command {
         ttl: Option<u64>,
     },
     /// Print the query of a signed upload URL: POSTs to paths under PREFIX until it expires.
+    #[command(after_help = "Example:\n  kiln sign-upload /users/123 --ttl 600\n  \
+                            # then: curl -X POST --data-binary @a.jpg \"$KILN/assets/users/123/avatar?$(…)\"")]
     SignUpload {
         /// An asset path prefix such as /users/123.
         prefix: String,
@@ -47,8 +53,55 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
-    /// Print a new random signing key (hex) for `[signing] keys`.
-    GenerateSecret,
+    /// Print new random secrets in hex, e.g. for `[signing] keys`.
+    #[command(after_help = "Examples:\n  kiln generate-secret\n  kiln generate-secret --length 64 --count 2")]
+    GenerateSecret {
+        /// Random bytes in each secret (printed as twice as many hex digits).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=1024))]
+        length: u16,
+        /// How many secrets to print, one a line.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        count: u16,
+    },
+    /// Print a new API key, once, and the `[[api-keys]]` lines that accept it (its hash only).
+    #[command(after_help = "Examples:\n  kiln generate-key --name ci\n  \
+                            kiln generate-key --name avatars --scopes write --prefix /users >> kiln.toml")]
+    GenerateKey {
+        /// The key's name in the config, shown in logs and errors.
+        #[arg(long, default_value = "api")]
+        name: String,
+        /// What the key may do: any of read, write, delete, admin.
+        #[arg(long, value_delimiter = ',', default_value = "read,write,delete,admin")]
+        scopes: Vec<ScopeArg>,
+        /// The paths the key may touch.
+        #[arg(long, default_value = "/")]
+        prefix: String,
+    },
+    /// Run the server's pipeline (profiles, parameters, plugins) on local
+    /// files, several at a time, and write the results into a directory.
+    #[command(
+        after_help = "Examples:\n  kiln process photos/*.jpg --ops \"w=300&format=webp\" --out thumbs\n  \
+                            kiln --config kiln.toml process in/*.png --profile thumb --ops \"fx=duotone\" --out out"
+    )]
+    Process {
+        /// The images to process.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The transformation, as a URL query: w=300&format=webp.
+        #[arg(long, default_value = "")]
+        ops: String,
+        /// A configured profile, laid under --ops.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Where to write the results (made if missing), each named after its file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Files made at once; the number of cores by default.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Print Kiln's version, its image libraries' and the plugin API versions it loads.
+    Version,
     /// Write and try plugins.
     Plugin {
         #[command(subcommand)]
@@ -97,6 +150,14 @@ enum PluginCommand {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum ScopeArg {
+    Read,
+    Write,
+    Delete,
+    Admin,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum KindArg {
     Transform,
@@ -142,9 +203,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::GenerateSecret = command {
-        println!("{}", signing::generate_secret());
-        return Ok(());
+    match &command {
+        Command::GenerateSecret { length, count } => {
+            for _ in 0..*count {
+                println!("{}", signing::generate_secret(usize::from(*length)));
+            }
+            return Ok(());
+        }
+        Command::GenerateKey { name, scopes, prefix } => {
+            print!("{}", new_key(name, scopes, prefix)?);
+            return Ok(());
+        }
+        Command::Version => {
+            print!("{}", kiln::version_report());
+            return Ok(());
+        }
+        _ => {}
     }
     if let Command::Plugin {
         command:
@@ -184,10 +258,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     init_logging(config.log.format);
     match command {
-        Command::GenerateSecret
+        Command::GenerateSecret { .. }
+        | Command::GenerateKey { .. }
+        | Command::Version
         | Command::Plugin {
             command: PluginCommand::New { .. },
         } => Ok(()),
+        Command::Process {
+            files,
+            ops,
+            profile,
+            out,
+            jobs,
+        } => process(&config, &files, &ops, profile.as_deref(), &out, jobs),
         Command::Plugin {
             command:
                 PluginCommand::Check {
@@ -287,4 +370,98 @@ fn configured_signer(config: &Config) -> anyhow::Result<Signer> {
         bail!("no [signing] keys in the configuration; make one with `kiln generate-secret`");
     }
     Ok(signer)
+}
+
+/// A new key and the config lines for it, checked as the server will check them.
+fn new_key(name: &str, scopes: &[ScopeArg], prefix: &str) -> anyhow::Result<String> {
+    let key = kiln::auth::generate_key("kiln_");
+    let scopes: Vec<kiln::auth::Scope> = [
+        (ScopeArg::Read, kiln::auth::Scope::Read),
+        (ScopeArg::Write, kiln::auth::Scope::Write),
+        (ScopeArg::Delete, kiln::auth::Scope::Delete),
+        (ScopeArg::Admin, kiln::auth::Scope::Admin),
+    ]
+    .into_iter()
+    .filter(|(arg, _)| scopes.contains(arg))
+    .map(|(_, scope)| scope)
+    .collect();
+    let entry = kiln::auth::ApiKeyConfig {
+        name: name.to_owned(),
+        sha256: kiln::auth::key_hash(&key),
+        scopes,
+        prefix: prefix.to_owned(),
+    };
+    kiln::auth::ApiKey::from_config(&entry)?;
+    let table = toml::to_string(&std::collections::BTreeMap::from([("api-keys", [&entry])]))?;
+    Ok(format!(
+        "# API key {name:?}, shown this once; Kiln keeps only its SHA-256 below.\n# {key}\n{table}"
+    ))
+}
+
+/// `kiln process`: every file through the pipeline, `jobs` at a time, with a
+/// progress bar on stderr and a summary at the end.
+fn process(
+    config: &Config,
+    files: &[PathBuf],
+    ops: &str,
+    profile: Option<&str>,
+    out: &std::path::Path,
+    jobs: Option<usize>,
+) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let processor = kiln::process::Processor::new(config, ops, profile)?;
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let (mut made, mut failed, mut bytes_in, mut bytes_out) = (0u64, 0u64, 0u64, 0u64);
+    runtime.block_on(async {
+        let names = kiln::process::output_names(files);
+        let mut results = futures_util::stream::iter(files.iter().zip(&names))
+            .map(|(file, name)| {
+                let processor = &processor;
+                async move { (file, processor.process(file, out, name).await) }
+            })
+            .buffer_unordered(jobs);
+        while let Some((file, result)) = results.next().await {
+            match result {
+                Ok(done) => {
+                    made += 1;
+                    bytes_in += done.bytes_in;
+                    bytes_out += done.bytes_out;
+                    bar.set_message(format!("{}", done.written.display()));
+                }
+                Err(error) => {
+                    failed += 1;
+                    // Not `bar.println`, which prints nothing when stderr is not a terminal.
+                    bar.suspend(|| eprintln!("kiln: {}: {error}", file.display()));
+                }
+            }
+            bar.inc(1);
+        }
+    });
+    bar.finish_and_clear();
+    let megabytes = |bytes: u64| bytes as f64 / 1_048_576.0;
+    println!(
+        "{made} of {} files made into {} ({failed} failed): {:.2} MiB in, {:.2} MiB out, {:.2} s",
+        files.len(),
+        out.display(),
+        megabytes(bytes_in),
+        megabytes(bytes_out),
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        bail!("{failed} of {} files failed", files.len());
+    }
+    Ok(())
 }

@@ -576,3 +576,13 @@ pub fn fails_with_config(config: &str, args: &[&str]) -> (String, tempfile::Temp
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
     (stderr, dir)
 }
+
+/// Runs the `kiln` command line in `dir`, with no `KILN_CONFIG` from outside.
+pub fn kiln_cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(dir)
+        .env_remove("KILN_CONFIG")
+        .args(args)
+        .output()
+        .expect("run kiln")
+}

@@ -6,6 +6,7 @@ mod images;
 
 mod auth;
 mod batch;
+mod cli;
 mod delivery;
 mod errors;
 mod explain;

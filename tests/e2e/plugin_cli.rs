@@ -5,17 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::harness::wasm;
+use crate::harness::{kiln_cli as kiln, wasm};
 use crate::images::{decode, png};
-
-fn kiln(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .current_dir(dir)
-        .env_remove("KILN_CONFIG")
-        .args(args)
-        .output()
-        .expect("run kiln")
-}
 
 fn text(output: &Output) -> String {
     format!(

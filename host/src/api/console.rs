@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::error::ApiError;
 
 #[derive(rust_embed::Embed)]
-#[folder = "$KILN_CONSOLE_DIR"]
+#[folder = "$EMBEDDED_CONSOLE_DIR"]
 struct Files;
 
 /// Only Kiln's own origin: no script, style, font or image from anywhere

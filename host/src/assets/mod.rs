@@ -160,6 +160,79 @@ pub fn source_of(entry: &Entry) -> Source {
     }
 }
 
+/// The canonical plan for `params` on an original described by `source`, at
+/// a path with `settings`: the URL's `fx` (each allowed at the path and a
+/// loaded transform), then the path's own `transforms`. The server's reads
+/// and `kiln process` plan alike through it.
+pub fn plan(
+    transformer: &Transformer,
+    source: &Source,
+    params: &Params,
+    settings: &PathSettings,
+    accept: Option<&str>,
+) -> Result<Plan, ParamError> {
+    let invalid = |message: String| ParamError {
+        param: "fx".into(),
+        message,
+    };
+    let plugins = transformer.plugins();
+    let named = params.fx.clone().unwrap_or_default();
+    let chain = named
+        .iter()
+        .map(|n| (n, true))
+        .chain(settings.transforms.iter().map(|n| (n, false)));
+    let mut fx = Vec::new();
+    for (name, from_url) in chain {
+        if from_url && !settings.allowed_fx.contains(name) {
+            return Err(invalid(format!(
+                "plugin {name:?} is not allowed at this path (see allowed-fx)"
+            )));
+        }
+        let plugin = plugins
+            .get(name)
+            .ok_or_else(|| invalid(format!("there is no plugin {name:?}")))?;
+        if !plugin.is(Kind::Transform) {
+            return Err(invalid(format!("plugin {name:?} is not a transform")));
+        }
+        let no_params = BTreeMap::new();
+        let given = params.plugin_params.get(name).unwrap_or(&no_params);
+        let params = plugin.canonical_params(given).map_err(|problem| ParamError {
+            param: format!("{name}.{}", problem.key),
+            message: problem.message,
+        })?;
+        fx.push(FxStep {
+            name: name.clone(),
+            hash: plugin.hash.clone(),
+            params,
+        });
+    }
+    if let Some(stray) = params
+        .plugin_params
+        .keys()
+        .find(|p| !fx.iter().any(|step| &step.name == *p))
+    {
+        return Err(ParamError {
+            param: format!("{stray}.*"),
+            message: format!("plugin {stray:?} is not in this request's chain; name it in fx"),
+        });
+    }
+    let max = transformer.limits().max_dimension;
+    let plan = Plan::new(params, source, accept, max, fx.clone())?;
+    // `format=auto` asks for the best format the server can make: AVIF's
+    // encoder holds several times what the others do, so a result too
+    // large to make as AVIF is negotiated again without it (WebP, as a
+    // browser that takes AVIF takes WebP too).
+    if plan.negotiated && plan.output.format == OutputFormat::Avif && !transformer.can_make(&plan, source) {
+        let without_avif: Vec<&str> = accept
+            .unwrap_or_default()
+            .split(',')
+            .filter(|item| !item.trim_start().to_ascii_lowercase().starts_with("image/avif"))
+            .collect();
+        return Plan::new(params, source, Some(&without_avif.join(",")), max, fx);
+    }
+    Ok(plan)
+}
+
 impl Assets {
     /// `memory_bytes` bounds the bytes kept in memory for repeated reads (0:
     /// none); `max_variants` the variants one entry may have.
@@ -198,66 +271,7 @@ impl Assets {
         settings: &PathSettings,
         accept: Option<&str>,
     ) -> Result<Plan, ParamError> {
-        let invalid = |message: String| ParamError {
-            param: "fx".into(),
-            message,
-        };
-        let plugins = self.transformer.plugins();
-        let named = params.fx.clone().unwrap_or_default();
-        let chain = named
-            .iter()
-            .map(|n| (n, true))
-            .chain(settings.transforms.iter().map(|n| (n, false)));
-        let mut fx = Vec::new();
-        for (name, from_url) in chain {
-            if from_url && !settings.allowed_fx.contains(name) {
-                return Err(invalid(format!(
-                    "plugin {name:?} is not allowed at this path (see allowed-fx)"
-                )));
-            }
-            let plugin = plugins
-                .get(name)
-                .ok_or_else(|| invalid(format!("there is no plugin {name:?}")))?;
-            if !plugin.is(Kind::Transform) {
-                return Err(invalid(format!("plugin {name:?} is not a transform")));
-            }
-            let no_params = BTreeMap::new();
-            let given = params.plugin_params.get(name).unwrap_or(&no_params);
-            let params = plugin.canonical_params(given).map_err(|problem| ParamError {
-                param: format!("{name}.{}", problem.key),
-                message: problem.message,
-            })?;
-            fx.push(FxStep {
-                name: name.clone(),
-                hash: plugin.hash.clone(),
-                params,
-            });
-        }
-        if let Some(stray) = params
-            .plugin_params
-            .keys()
-            .find(|p| !fx.iter().any(|step| &step.name == *p))
-        {
-            return Err(ParamError {
-                param: format!("{stray}.*"),
-                message: format!("plugin {stray:?} is not in this request's chain; name it in fx"),
-            });
-        }
-        let (source, max) = (source_of(entry), self.transformer.limits().max_dimension);
-        let plan = Plan::new(params, &source, accept, max, fx.clone())?;
-        // `format=auto` asks for the best format the server can make: AVIF's
-        // encoder holds several times what the others do, so a result too
-        // large to make as AVIF is negotiated again without it (WebP, as a
-        // browser that takes AVIF takes WebP too).
-        if plan.negotiated && plan.output.format == OutputFormat::Avif && !self.transformer.can_make(&plan, &source) {
-            let without_avif: Vec<&str> = accept
-                .unwrap_or_default()
-                .split(',')
-                .filter(|item| !item.trim_start().to_ascii_lowercase().starts_with("image/avif"))
-                .collect();
-            return Plan::new(params, &source, Some(&without_avif.join(",")), max, fx);
-        }
-        Ok(plan)
+        plan(&self.transformer, &source_of(entry), params, settings, accept)
     }
 
     pub async fn find(&self, path: &AssetPath, selection: &Selection) -> Result<Option<Arc<Entry>>, AssetError> {

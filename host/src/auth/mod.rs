@@ -188,7 +188,7 @@ impl KeyRing {
             Ok(text) => (text.trim().to_owned(), None),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let key = generate_key("kiln_dev_");
-                let hash = hex::encode(Sha256::digest(key.as_bytes()));
+                let hash = key_hash(&key);
                 std::fs::create_dir_all(data_dir)?;
                 std::fs::write(&file, format!("{hash}\n"))?;
                 (hash, Some(NewDevelopmentKey(key)))
@@ -222,6 +222,11 @@ impl KeyRing {
         }
         found.ok_or(AuthError::InvalidKey)
     }
+}
+
+/// What `[[api-keys]]` holds of a key: the hex SHA-256 of its text.
+pub fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// A random secret with a readable prefix: 32 bytes, base64url.

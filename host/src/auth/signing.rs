@@ -242,11 +242,11 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// 32 random bytes in hex, for `[signing] keys`.
-pub fn generate_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    hex::encode(bytes)
+/// `bytes` random bytes in hex, for `[signing] keys`.
+pub fn generate_secret(bytes: usize) -> String {
+    let mut secret = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    hex::encode(secret)
 }
 
 #[cfg(test)]
@@ -335,6 +335,6 @@ mod tests {
     fn keys_must_be_long_hex() {
         assert!(Signer::from_hex(&["zz"]).is_err());
         assert!(Signer::from_hex(&["aa".repeat(8)]).is_err());
-        assert_eq!(generate_secret().len(), 64);
+        assert_eq!(generate_secret(32).len(), 64);
     }
 }

@@ -489,3 +489,21 @@ fn inspect_blocking(
     };
     Ok(Inspection { source, lqip, preview })
 }
+
+/// The image libraries in this build and their versions, for `kiln version`:
+/// Debian's libvips (linked), and the libjpeg-turbo and libwebp built in.
+pub fn codec_versions() -> Vec<(&'static str, String)> {
+    // "8.14.1-Tue Feb 28 …": the version, without its build date.
+    let libvips = rs_vips::Vips::version_string()
+        .ok()
+        .and_then(|text| text.split('-').next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into());
+    // SAFETY: a pure function of the linked library, with no arguments.
+    let webp = unsafe { libwebp_sys::WebPGetEncoderVersion() };
+    let libwebp = format!("{}.{}.{}", (webp >> 16) & 0xff, (webp >> 8) & 0xff, webp & 0xff);
+    vec![
+        ("libvips", libvips),
+        ("libjpeg-turbo", env!("BUILT_LIBJPEG_TURBO_VERSION").to_owned()),
+        ("libwebp", libwebp),
+    ]
+}
