@@ -1,6 +1,6 @@
 // Usage: storage and traffic over time, the most requested entries and
 // missing paths, plugin statistics and webhook state, all from `/api`.
-import { json, type Listing } from "./api";
+import { json, KilnError, type Listing } from "./api";
 import { bytes, h, replace, when } from "./dom";
 import type { Session } from "./main";
 import { bars, line, type Point } from "./charts";
@@ -55,12 +55,12 @@ function table(headings: string[], rows: (Node | string)[][], empty: string): No
 }
 
 /** Bytes of originals still stored, by the day they were uploaded, summed up to each day of the period. */
-async function storedOverTime(period: string[]): Promise<Point[]> {
+async function storedOverTime(period: string[], prefix: string): Promise<Point[]> {
   const perDay = new Map<string, number>();
   let before = 0;
   let cursor: string | null = null;
   for (let page = 0; page < MOST_PAGES; page++) {
-    const params = new URLSearchParams({ limit: "1000" });
+    const params = new URLSearchParams({ limit: "1000", prefix });
     if (cursor) params.set("cursor", cursor);
     const listing: Listing = await json<Listing>("GET", `/api/assets?${params}`);
     for (const entry of listing.entries) {
@@ -78,15 +78,26 @@ async function storedOverTime(period: string[]): Promise<Point[]> {
   });
 }
 
-export async function usageView(_session: Session, _rest: string, query: URLSearchParams): Promise<Node> {
+/** A section's content, or Kiln's reason it cannot be shown to this key. */
+function settled<T>(result: PromiseSettledResult<T>, draw: (value: T) => Node): Node {
+  if (result.status === "fulfilled") return draw(result.value);
+  const error = result.reason;
+  return h("p", { class: "error" }, error instanceof KilnError ? error.shown : String(error));
+}
+
+export async function usageView(session: Session, _rest: string, query: URLSearchParams): Promise<Node> {
   const span = Number(query.get("days")) || 30;
   const to = new Date().toISOString().slice(0, 10);
   const fromDate = new Date();
   fromDate.setUTCDate(fromDate.getUTCDate() - (span - 1));
   const from = fromDate.toISOString().slice(0, 10);
   const period = new URLSearchParams({ from, to });
-  const [usage, top, plugins, webhooks] = await Promise.all([
-    json<Usage>("GET", `/api/usage?${period}`),
+  // A key confined to a prefix sees the usage under it; the rankings,
+  // plugins and webhooks belong to the whole server and need a key for "/".
+  const scoped = new URLSearchParams(period);
+  if (session.key.prefix !== "/") scoped.set("prefix", session.key.prefix);
+  const usage = await json<Usage>("GET", `/api/usage?${scoped}`);
+  const [top, plugins, webhooks] = await Promise.allSettled([
     json<Top>("GET", `/api/usage/top?${period}&limit=10`),
     json<{ plugins: PluginStats[] }>("GET", "/api/plugins"),
     json<{ webhooks: Webhook[] }>("GET", "/api/webhooks"),
@@ -96,7 +107,7 @@ export async function usageView(_session: Session, _rest: string, query: URLSear
   const requests = all.map((day) => ({ label: day.slice(5), value: byDay.get(day)?.requests ?? 0 }));
   const served = all.map((day) => ({ label: day.slice(5), value: byDay.get(day)?.bytes ?? 0 }));
   const storage = h("div", {}, h("p", { class: "muted" }, "Reading the catalog…"));
-  storedOverTime(all)
+  storedOverTime(all, session.key.prefix)
     .then((points) => replace(storage, line("Bytes of originals stored, by upload day", points, bytes), h("p", { class: "muted" }, "Originals still stored, summed by the day they were uploaded.")))
     .catch(() => replace(storage, h("p", { class: "muted" }, "Storage over time is not available.")));
 
@@ -106,7 +117,7 @@ export async function usageView(_session: Session, _rest: string, query: URLSear
   return h(
     "section",
     { class: "usage" },
-    h("h1", {}, "Usage ", choose),
+    h("h1", {}, "Usage ", session.key.prefix !== "/" ? h("span", { class: "muted" }, `under ${session.key.prefix} `) : null, choose),
     h(
       "div",
       { class: "cards" },
@@ -121,11 +132,11 @@ export async function usageView(_session: Session, _rest: string, query: URLSear
     h("h2", {}, "Storage over time"),
     storage,
     h("h2", {}, "Most requested entries"),
-    table(["Path", "Entry", "Requests"], top.entries.map((e) => [h("a", { href: `#/entry/${e.path.replace(/^\//, "")}?n=${e.entry}` }, e.path), String(e.entry), e.requests.toLocaleString()]), "No requests counted in this period yet."),
+    settled(top, (top) => table(["Path", "Entry", "Requests"], top.entries.map((e) => [h("a", { href: `#/entry/${e.path.replace(/^\//, "")}?n=${e.entry}` }, e.path), String(e.entry), e.requests.toLocaleString()]), "No requests counted in this period yet.")),
     h("h2", {}, "Paths not found most often"),
-    table(["Path", "Requests"], top.not_found.map((m) => [m.path, m.requests.toLocaleString()]), "None."),
+    settled(top, (top) => table(["Path", "Requests"], top.not_found.map((m) => [m.path, m.requests.toLocaleString()]), "None.")),
     h("h2", {}, "Plugins"),
-    table(
+    settled(plugins, (plugins) => table(
       ["Plugin", "Kinds", "API", "Calls", "Failures", "p50", "p99"],
       plugins.plugins.map((p) => [
         p.name,
@@ -137,12 +148,12 @@ export async function usageView(_session: Session, _rest: string, query: URLSear
         p.p99_ms === null ? "–" : `${p.p99_ms} ms`,
       ]),
       "No plugins are configured.",
-    ),
+    )),
     h("h2", {}, "Webhooks"),
-    table(
+    settled(webhooks, (webhooks) => table(
       ["Endpoint", "URL", "State", "Pending", "Last attempt", "Outcome"],
       webhooks.webhooks.map((w) => [w.name, w.url ?? "", w.state, String(w.pending), w.last_attempt_at ? when(w.last_attempt_at) : "never", w.last_outcome ?? "–"]),
       "No webhooks are configured.",
-    ),
+    )),
   );
 }

@@ -209,6 +209,50 @@ test("playground: a plugin applied through the controls its description draws", 
   await page.screenshot({ path: new URL("playground-plugin.png", screenshots).pathname });
 });
 
+test("playground: a profile as a preset, a focal point by clicking, a crop by dragging", async () => {
+  await page.goto(`${kiln.base}/console/#/play/gallery/cups?n=1`);
+  await previewDone();
+  await page.getByLabel("Width").fill("");
+  await page.getByLabel("Apply duotone").uncheck();
+  await page.getByLabel("Profile").selectOption("thumb");
+  await page.waitForFunction(() => document.querySelector("#variant-url")?.value.includes("profile=thumb"));
+  await previewDone();
+  assert.match(await page.locator("#result-stats").textContent(), /^160 × 160 /);
+
+  // The original is drawn at its own aspect; a click a quarter of the way across sets fp.
+  const original = page.locator("#original");
+  await page.waitForFunction(() => document.querySelector("#original")?.naturalWidth > 0);
+  await original.scrollIntoViewIfNeeded();
+  let box = await original.boundingBox();
+  await page.mouse.click(box.x + box.width * 0.25, box.y + box.height * 0.5);
+  await page.waitForFunction(() => document.querySelector("#variant-url")?.value.includes("fp=0.25,0.50"));
+  assert.equal(await page.getByLabel("Focal point").inputValue(), "0.25,0.50");
+  await previewDone();
+
+  // Dragging from (10%, 20%) to (60%, 70%) of the shown original crops those source pixels (800x500).
+  await page.getByLabel("Focal point").fill("");
+  await page.locator("#pick-mode").selectOption("crop");
+  await original.scrollIntoViewIfNeeded();
+  box = await original.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.5, { steps: 4 });
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.7, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /crop=\d+,\d+,\d+,\d+/.test(document.querySelector("#variant-url")?.value ?? ""));
+  const [x, y, w, h] = (await page.getByLabel("Crop").inputValue()).split(",").map(Number);
+  for (const [got, want] of [[x, 80], [y, 100], [w, 400], [h, 250]]) assert.ok(Math.abs(got - want) <= 4, `${[x, y, w, h]}`);
+  await page.getByLabel("Profile").selectOption("");
+  await page.getByLabel("Fit").selectOption("");
+  await page.waitForFunction(() => {
+    const url = document.querySelector("#variant-url")?.value ?? "";
+    return url.includes("crop=") && !url.includes("profile=") && !url.includes("fit=");
+  });
+  await previewDone();
+  const cropped = (await page.locator("#result-stats").textContent()).match(/^(\d+) × (\d+)/);
+  assert.ok(Math.abs(Number(cropped[1]) - w) <= 1 && Math.abs(Number(cropped[2]) - h) <= 1, cropped[0]);
+});
+
 test("playground: where signing is on, the URL is signed by the server", async () => {
   await page.goto(`${kiln.base}/console/#/play/signed/boats?n=1`);
   await previewDone();
@@ -244,6 +288,21 @@ test("usage: storage and requests drawn as charts", async () => {
   assert.ok((await page.locator("svg.chart").count()) >= 2);
   await page.getByRole("cell", { name: "duotone" }).waitFor();
   await shot("usage");
+});
+
+test("a key confined to a prefix sees the usage under it, and why it sees no more", async () => {
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  await signIn(other, kiln.galleryKey);
+  await other.locator("#nav a", { hasText: "Usage" }).waitFor();
+  await other.goto(`${kiln.base}/console/#/usage`);
+  await other.locator("#originals-count").waitFor();
+  assert.equal(await other.locator("#originals-count").textContent(), "1");
+  await other.getByText("may only touch paths under /gallery").first().waitFor();
+  await other.goto(`${kiln.base}/console/#/browse`);
+  await other.locator(".asset-path", { hasText: "/gallery/cups" }).waitFor();
+  assert.equal(await other.locator(".asset-path").count(), 1);
+  await context.close();
 });
 
 test("entry: edit metadata, purge its variants, delete it", async () => {

@@ -19,6 +19,7 @@ export async function startKiln() {
   const dir = await mkdtemp(join(tmpdir(), "kiln-console-"));
   const adminKey = `kiln_console_admin_${randomBytes(12).toString("hex")}`;
   const uploaderKey = `kiln_console_uploader_${randomBytes(12).toString("hex")}`;
+  const galleryKey = `kiln_console_gallery_${randomBytes(12).toString("hex")}`;
   const config = `
 data-dir = "${dir}/data"
 
@@ -42,6 +43,12 @@ name = "uploader"
 sha256 = "${sha256(uploaderKey)}"
 scopes = ["write"]
 prefix = "/uploads"
+
+[[api-keys]]
+name = "gallery-admin"
+sha256 = "${sha256(galleryKey)}"
+scopes = ["read", "admin"]
+prefix = "/gallery"
 
 [profiles.thumb]
 w = 160
@@ -89,6 +96,7 @@ signing = "transforms"
     base,
     adminKey,
     uploaderKey,
+    galleryKey,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r()));

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs every shell block of README.md and docs/*.md against a live Kiln.
+"""Runs every shell block of README.md and docs/*.md against a live Kiln,
+after checking that their relative links lead to files of the repository.
 
 Each file gets a fresh `kiln --config examples/quickstart.toml serve` in a
 directory of its own, holding `photo.jpg` (a fixture photo) and a link to
@@ -101,6 +102,23 @@ def run_file(markdown: Path, kiln: Path) -> tuple[int, list[str]]:
     return len(shell), skipped
 
 
+LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
+
+
+def broken_links(files) -> list[str]:
+    """Relative links that lead nowhere, and any that leave the repository."""
+    broken = []
+    for markdown in files:
+        for match in LINK.finditer(markdown.read_text()):
+            link = match.group(1)
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            target = (markdown.parent / link).resolve()
+            if not target.exists() or ROOT not in target.parents:
+                broken.append(f"{markdown.relative_to(ROOT)}: {link}")
+    return broken
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--kiln", type=Path, default=ROOT / "target/debug/kiln")
@@ -108,6 +126,9 @@ def main():
     args = parser.parse_args()
     kiln = args.kiln.resolve()
     files = [f.resolve() for f in args.files] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = broken_links(files)
+    if broken:
+        raise SystemExit("broken links:\n" + "\n".join(broken))
     total = 0
     for markdown in files:
         ran, skipped = run_file(markdown, kiln)

@@ -173,7 +173,7 @@ where
                 endpoint.push(", disabled_at = excluded.disabled_at");
             }
 
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             let settled = !D::fetch(&mut tx, &mut settle).await?.is_empty();
             if settled {
                 D::fetch(&mut tx, &mut endpoint).await?;
@@ -242,7 +242,7 @@ where
             let mut enable = QueryBuilder::new("UPDATE webhook_endpoints SET disabled_at = NULL WHERE name = ");
             enable.push_bind(endpoint.to_owned());
 
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             let requeued = D::fetch(&mut tx, &mut requeue).await?.len() as u64;
             D::fetch(&mut tx, &mut enable).await?;
             tx.commit().await?;

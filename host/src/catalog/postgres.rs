@@ -26,6 +26,7 @@ const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 impl Dialect for PostgresDialect {
     type Db = Postgres;
     const GREATEST: &'static str = "GREATEST";
+    const BEGIN_WRITE: &'static str = "BEGIN";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const KEY_COLUMNS: &'static str = "key, key_hash";
     const KEY_CONFLICT: &'static str = "key_hash";

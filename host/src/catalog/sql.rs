@@ -30,6 +30,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// The larger of two integers: `MAX` or `GREATEST`.
     const GREATEST: &'static str;
 
+    /// Starts a transaction that will write. SQLite's `BEGIN IMMEDIATE`
+    /// takes the write lock first, waiting for it under the busy timeout; a
+    /// plain `BEGIN` that reads and then writes cannot wait when another
+    /// writer committed in between, and fails with "database is locked".
+    const BEGIN_WRITE: &'static str;
+
     /// Ends the subquery that picks a job to claim: PostgreSQL skips rows
     /// another transaction holds; SQLite runs one writer at a time.
     const SKIP_LOCKED: &'static str;
@@ -90,8 +96,9 @@ impl<D: Dialect> SqlCatalog<D> {
         }
     }
 
-    pub(super) fn pool(&self) -> &Pool<D::Db> {
-        &self.pool
+    /// A transaction for a change (see [`Dialect::BEGIN_WRITE`]).
+    pub(super) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D::Db>, sqlx::Error> {
+        self.pool.begin_with(D::BEGIN_WRITE).await
     }
 
     /// Runs the catalog operation `operation`, counting it by its outcome
@@ -230,7 +237,7 @@ where
             values.push_bind(entry.purges as i64);
             query.push(") RETURNING id");
 
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let id: i64 = first(D::fetch(&mut tx, &mut query).await?)?.try_get(0)?;
             replace_labels::<D>(&mut tx, id, &entry.metadata).await?;
             insert_jobs::<D>(&mut tx, jobs).await?;
@@ -294,7 +301,7 @@ where
             query.push(" AND entry = ").push_bind(entry as i64);
             query.push(format!(" RETURNING id, {COLUMNS}"));
 
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let Some(row) = D::fetch(&mut tx, &mut query).await?.into_iter().next() else {
                 return Ok(None);
             };
@@ -334,7 +341,7 @@ where
             push_entries(entries, &mut count_purge, "entries");
             count_purge.push(" RETURNING entry");
 
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let variant_rows = D::fetch(&mut tx, &mut delete_variants).await?;
             let entry_rows = D::fetch(&mut tx, &mut count_purge).await?;
             tx.commit().await?;
@@ -433,7 +440,7 @@ where
             query.push(", lease_token = NULL");
             push_pending_lease::<D>(&mut query, path, entry, &variant.key, token);
 
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let recorded = !D::fetch(&mut tx, &mut query).await?.is_empty();
             if recorded {
                 let change = Change::VariantCreated { path, entry, variant };
@@ -457,7 +464,7 @@ where
             let mut query = QueryBuilder::new("DELETE FROM variants");
             push_pending_lease::<D>(&mut query, path, entry, key, token);
 
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let abandoned = !D::fetch(&mut tx, &mut query).await?.is_empty();
             if let (true, Some(error)) = (abandoned, failure) {
                 let change = Change::VariantFailed {
@@ -508,7 +515,7 @@ where
 
     async fn queue_jobs(&self, jobs: &[NewJob]) -> Result<(), CatalogError> {
         self.metered("queue_jobs", async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             insert_jobs::<D>(&mut tx, jobs).await?;
             tx.commit().await?;
             Ok(())
@@ -702,7 +709,7 @@ where
         push_entries(doomed, &mut delete_entries, "entries");
         delete_entries.push(format!(" RETURNING {COLUMNS}"));
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let variant_rows = D::fetch(&mut tx, &mut select_variants).await?;
         D::fetch(&mut tx, &mut delete_variants).await?;
         let entry_rows = D::fetch(&mut tx, &mut delete_entries).await?;

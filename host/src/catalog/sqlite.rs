@@ -22,6 +22,7 @@ pub struct SqliteDialect;
 impl Dialect for SqliteDialect {
     type Db = Sqlite;
     const GREATEST: &'static str = "MAX";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const SKIP_LOCKED: &'static str = "";
     const KEY_COLUMNS: &'static str = "key";
     const KEY_CONFLICT: &'static str = "key";

@@ -113,7 +113,7 @@ where
 {
     async fn add_usage(&self, batch: &UsageBatch) -> Result<(), CatalogError> {
         self.metered("add_usage", async {
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             let most = batch.most_a_day;
             let mut bounded = Bounded::<D>::new(
                 most,
@@ -312,7 +312,7 @@ where
 
     async fn prune_usage(&self, before: Day) -> Result<(), CatalogError> {
         self.metered("prune_usage", async {
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             for table in ["usage_daily", "usage_paths"] {
                 let mut query = QueryBuilder::new(format!("DELETE FROM {table} WHERE day < "));
                 query.push_bind(before);
