@@ -41,7 +41,7 @@ test: deps console browser lint plugins postgres s3-server
 	E2E_STACK=postgres-s3 cargo test --test e2e
 	cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugin-tests
 	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
-	cd console && KILN_BIN=$(CURDIR)/target/debug/kiln KILN_WASM=$(CURDIR)/$(WASM_OUT) npm test
+	cd console && TEST_KILN_BIN=$(CURDIR)/target/debug/kiln TEST_KILN_WASM=$(CURDIR)/$(WASM_OUT) npm test
 	python3 tests/docs/run.py --kiln target/debug/kiln
 
 ## The before/after pictures of docs/transformations.md, made by `kiln process`.

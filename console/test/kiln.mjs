@@ -1,6 +1,6 @@
-// A real `kiln` for the browser tests: started from KILN_BIN on a port of
+// A real `kiln` for the browser tests: started from TEST_KILN_BIN on a port of
 // its own, on SQLite and files in a temporary directory, with two API keys,
-// a signing key, and the duotone and not-blank plugins from KILN_WASM.
+// a signing key, and the duotone and not-blank plugins from TEST_KILN_WASM.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -14,8 +14,8 @@ const root = resolve(here, "../..");
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
 export async function startKiln() {
-  const bin = process.env.KILN_BIN ?? join(root, "target/debug/kiln");
-  const wasm = process.env.KILN_WASM ?? join(root, "target/wasm/wasm32-wasip2/release");
+  const bin = process.env.TEST_KILN_BIN ?? join(root, "target/debug/kiln");
+  const wasm = process.env.TEST_KILN_WASM ?? join(root, "target/wasm/wasm32-wasip2/release");
   const dir = await mkdtemp(join(tmpdir(), "kiln-console-"));
   const adminKey = `kiln_console_admin_${randomBytes(12).toString("hex")}`;
   const uploaderKey = `kiln_console_uploader_${randomBytes(12).toString("hex")}`;
@@ -78,7 +78,12 @@ signing = "transforms"
   await writeFile(file, config);
   const child = spawn(bin, ["--config", file, "serve"], {
     cwd: dir,
-    env: { ...process.env, KILN_SERVER__LISTEN: "127.0.0.1:0", KILN_LOG: process.env.KILN_LOG ?? "warn" },
+    // kiln reads every KILN_* variable as configuration: none from outside.
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("KILN_"))),
+      KILN_SERVER__LISTEN: "127.0.0.1:0",
+      KILN_LOG: process.env.TEST_KILN_LOG ?? "warn",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });

@@ -50,9 +50,13 @@ def blocks(markdown: Path):
         yield start + 1, language, "\n".join(body), reason.group(1) if reason else None
 
 
+def outside_env() -> dict:
+    """This environment without KILN_* variables, which kiln reads as configuration."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("KILN_")}
+
+
 def start_kiln(kiln: Path, workdir: Path):
-    env = dict(os.environ, KILN_SERVER__LISTEN="127.0.0.1:0", KILN_LOG="warn")
-    env.pop("KILN_CONFIG", None)
+    env = dict(outside_env(), KILN_SERVER__LISTEN="127.0.0.1:0", KILN_LOG="warn")
     server = subprocess.Popen(
         [str(kiln), "--config", "examples/quickstart.toml", "serve"],
         cwd=workdir, env=env, stdout=subprocess.PIPE, text=True,
@@ -87,8 +91,7 @@ def run_file(markdown: Path, kiln: Path) -> tuple[int, list[str]]:
                 code = code.replace("127.0.0.1:8080", address).replace("localhost:8080", address)
                 script.append(f"echo '::block {markdown.relative_to(ROOT)}:{line}' >&2")
                 script.append(code)
-            env = dict(os.environ, KEY=key or "", PATH=f"{kiln.parent}:{os.environ['PATH']}")
-            env.pop("KILN_CONFIG", None)
+            env = dict(outside_env(), KEY=key or "", PATH=f"{kiln.parent}:{os.environ['PATH']}")
             done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=workdir, env=env,
                                   capture_output=True, text=True, timeout=600)
         finally:
