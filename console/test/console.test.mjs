@@ -122,6 +122,19 @@ test("upload photos with progress to 100%, and a refusal in Kiln's words", async
   assert.equal(await refused.count(), 1);
   assert.match(await refused.textContent(), /415/);
   assert.doesNotMatch(await refused.textContent(), /vips/i);
+  // Dropped on the drop zone, as a file dragged from the desktop is.
+  await page.getByLabel("Path", { exact: true }).fill("/dropped/kite");
+  const photo = (await readFile(new URL("libwebp/kite-800.jpg", fixtures))).toString("base64");
+  const dropped = await page.evaluateHandle((base64) => {
+    const transfer = new DataTransfer();
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], "kite.jpg", { type: "image/jpeg" }));
+    return transfer;
+  }, photo);
+  await page.locator(".drop").dispatchEvent("drop", { dataTransfer: dropped });
+  await page.locator(".upload", { hasText: "kite.jpg" }).locator(".outcome a").waitFor();
+  assert.equal(await page.locator(".upload", { hasText: "kite.jpg" }).locator(".percent").textContent(), "100%");
+
   // A validator's reason, in its words and Kiln's.
   const blank = await page.evaluate(() => {
     const canvas = document.createElement("canvas");
@@ -131,7 +144,7 @@ test("upload photos with progress to 100%, and a refusal in Kiln's words", async
   });
   await page.getByLabel("Path", { exact: true }).fill("/gallery/blank");
   await page.locator("#upload-files").setInputFiles({ name: "blank.png", mimeType: "image/png", buffer: Buffer.from(blank, "base64") });
-  const rejected = page.locator(".upload").nth(3).locator(".outcome.error");
+  const rejected = page.locator(".upload", { hasText: "blank.png" }).locator(".outcome.error");
   await rejected.waitFor();
   assert.match(await rejected.textContent(), /not-blank/);
   assert.match(await rejected.textContent(), /rejected, 422/);
@@ -143,7 +156,7 @@ test("upload photos with progress to 100%, and a refusal in Kiln's words", async
 test("browse the tree and open an entry", async () => {
   await page.goto(`${kiln.base}/console/#/browse`);
   await page.locator(".asset-path", { hasText: "/gallery/cups" }).waitFor();
-  await page.waitForFunction(() => document.querySelectorAll("img.thumb:not(.placeholder)").length === 2);
+  await page.waitForFunction(() => document.querySelectorAll("img.thumb:not(.placeholder)").length === 3);
   await shot("browse");
   await page.locator(".asset-path", { hasText: "/gallery/cups" }).click();
   await page.locator("h1", { hasText: "/gallery/cups" }).waitFor();
@@ -283,7 +296,7 @@ test("explain a URL", async () => {
 test("usage: storage and requests drawn as charts", async () => {
   await page.goto(`${kiln.base}/console/#/usage`);
   await page.locator("#originals-count").waitFor();
-  assert.equal(await page.locator("#originals-count").textContent(), "2");
+  assert.equal(await page.locator("#originals-count").textContent(), "3");
   assert.ok(Number(await page.locator("#variants-count").textContent()) >= 3);
   assert.ok((await page.locator("svg.chart").count()) >= 2);
   await page.getByRole("cell", { name: "duotone" }).waitFor();
