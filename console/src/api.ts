@@ -32,6 +32,11 @@ export class KilnError extends Error {
   }
 }
 
+/** What to show of any error: Kiln's own words where it answered. */
+export function shown(error: unknown): string {
+  return error instanceof KilnError ? error.shown : String(error);
+}
+
 async function errorFrom(response: Response): Promise<KilnError> {
   try {
     const body = (await response.json()) as { error?: string; message?: string; request_id?: string };

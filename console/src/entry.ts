@@ -1,14 +1,10 @@
 // One entry: its original's metadata, its made variants (purge), its alt,
 // labels and tags (edit), and delete behind a confirmation.
-import { assetUrl, call, entry as loadEntry, image, json, KilnError, type Entry, type Listing, type Variant } from "./api";
+import { assetUrl, call, entry as loadEntry, image, json, shown, type Entry, type Listing, type Variant } from "./api";
 import { bytes, h, replace, toast, when } from "./dom";
 import { placeholder } from "./lqip";
 import type { Session } from "./main";
 import { parseLabels, parseTags } from "./upload";
-
-function shownError(error: unknown): string {
-  return error instanceof KilnError ? error.shown : String(error);
-}
 
 function variantsTable(variants: Variant[]): Node {
   if (!variants.length) return h("p", { class: "muted", id: "no-variants" }, "No variants made yet.");
@@ -84,7 +80,7 @@ export async function entryView(session: Session, path: string, query: URLSearch
       await refreshVariants();
       toast("Variants purged; each is made again when next asked for.");
     } catch (error) {
-      toast(shownError(error), "error");
+      toast(shown(error), "error");
     }
   });
 
@@ -126,7 +122,7 @@ function editForm(found: Entry, self: string): Node {
       await json("PUT", self, { alt: alt.value.trim() || null, labels: parseLabels(labels.value), tags: parseTags(tags.value) });
       toast("Saved.");
     } catch (error) {
-      problem.textContent = shownError(error);
+      problem.textContent = shown(error);
     }
   });
   return form;
@@ -167,7 +163,7 @@ function deleteControl(found: Entry, self: string): Node {
       location.hash = `#/browse?prefix=${encodeURIComponent(parent)}`;
     } catch (error) {
       dialog.close();
-      toast(shownError(error), "error");
+      toast(shown(error), "error");
     }
   });
   const open = h("button", { type: "button", class: "danger" }, "Delete this entry…");

@@ -1,7 +1,7 @@
 // The URL explainer: any Kiln URL read as a fetch would read it, through
 // `GET /api/explain` — the entry it selects, its canonical transformation,
 // its signature, whether the variant is made, and the path's merged rules.
-import { json } from "./api";
+import { json, shown } from "./api";
 import { copy, h, replace, toast, when } from "./dom";
 import type { EntrySummary } from "./api";
 import type { Session } from "./main";
@@ -78,7 +78,7 @@ export async function explainView(_session: Session, _rest: string, query: URLSe
       const answer = await json<Explanation>("GET", `/api/explain?url=${encodeURIComponent(input.value.trim())}`);
       replace(out, render(answer));
     } catch (error) {
-      replace(out, h("p", { class: "error", role: "alert" }, error instanceof Error ? (error as { shown?: string }).shown ?? error.message : String(error)));
+      replace(out, h("p", { class: "error", role: "alert" }, shown(error)));
     }
   };
   form.addEventListener("submit", (event) => {

@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the navigation the key's scopes allow, and
 // a router over the URL fragment (`#/entry/users/1/avatar/3`), so every view
 // has a URL of its own and the server serves one page.
-import { forgetKey, identify, keepKey, KilnError, storedKey, type KeyInfo, type Scope } from "./api";
+import { forgetKey, identify, keepKey, KilnError, shown, storedKey, type KeyInfo, type Scope } from "./api";
 import { h, replace } from "./dom";
 import { browseView } from "./browse";
 import { entryView } from "./entry";
@@ -65,8 +65,7 @@ async function render(): Promise<void> {
   try {
     replace(main, await route.view(session, decodeURIComponent(rest), query));
   } catch (error) {
-    const shown = error instanceof KilnError ? error.shown : String(error);
-    replace(main, h("section", {}, h("h1", {}, route.label), h("p", { class: "error", role: "alert" }, shown)));
+    replace(main, h("section", {}, h("h1", {}, route.label), h("p", { class: "error", role: "alert" }, shown(error))));
   }
 }
 
@@ -116,7 +115,7 @@ function signIn(): Node {
       await render();
     } catch (error) {
       problem.textContent =
-        error instanceof KilnError && error.status === 401 ? "That key is not valid for this Kiln." : error instanceof KilnError ? error.shown : String(error);
+        error instanceof KilnError && error.status === 401 ? "That key is not valid for this Kiln." : shown(error);
     }
   });
   queueMicrotask(() => input.focus());

@@ -3,7 +3,7 @@
 // a debounced live preview with its size, bytes, format and where the time
 // went (Server-Timing); before/after; the URL, signed through the server
 // when the path needs it, and responsive-image snippets.
-import { assetUrl, entry as loadEntry, image, json, KilnError, type Entry, type Fetched, type Timing } from "./api";
+import { assetUrl, entry as loadEntry, image, json, shown, type Entry, type Fetched, type Timing } from "./api";
 import { bytes, copy, debounce, h, replace, toast } from "./dom";
 import type { Session } from "./main";
 import { GROUPS, NATIVE, query, type NativeParam, type PluginDescription, type PluginParam } from "./params";
@@ -21,10 +21,6 @@ interface State {
   values: Map<string, string>;
   fx: string[];
   pluginValues: Map<string, string>;
-}
-
-function shownError(error: unknown): string {
-  return error instanceof KilnError ? error.shown : String(error);
 }
 
 function nativeControl(param: NativeParam, state: State, changed: () => void): Node {
@@ -257,7 +253,7 @@ export async function playgroundView(session: Session, path: string, search: URL
       if (mine !== sequence) return;
       stats.dataset.state = "error";
       stats.textContent = "No preview.";
-      problem.textContent = shownError(error);
+      problem.textContent = shown(error);
     }
   }, 300);
 

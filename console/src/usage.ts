@@ -1,6 +1,6 @@
 // Usage: storage and traffic over time, the most requested entries and
 // missing paths, plugin statistics and webhook state, all from `/api`.
-import { json, KilnError, type Listing } from "./api";
+import { json, shown, type Listing } from "./api";
 import { bytes, h, replace, when } from "./dom";
 import type { Session } from "./main";
 import { bars, line, type Point } from "./charts";
@@ -81,8 +81,7 @@ async function storedOverTime(period: string[], prefix: string): Promise<Point[]
 /** A section's content, or Kiln's reason it cannot be shown to this key. */
 function settled<T>(result: PromiseSettledResult<T>, draw: (value: T) => Node): Node {
   if (result.status === "fulfilled") return draw(result.value);
-  const error = result.reason;
-  return h("p", { class: "error" }, error instanceof KilnError ? error.shown : String(error));
+  return h("p", { class: "error" }, shown(result.reason));
 }
 
 export async function usageView(session: Session, _rest: string, query: URLSearchParams): Promise<Node> {
