@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::assets;
-use crate::config::{Config, PathSettings, Profiles};
+use crate::config::{Config, PathSettings};
 use crate::metrics::Metrics;
 use crate::plugin::{Kind, Plugins};
 use crate::probe::{self, ProbeError};
@@ -81,7 +81,6 @@ pub struct Processor {
     transformer: Transformer,
     params: Params,
     settings: PathSettings,
-    profiles: Profiles,
 }
 
 impl Processor {
@@ -120,7 +119,7 @@ impl Processor {
             config.limits.params(),
         )?;
         // What can be refused before any file is read is refused once, here.
-        profiles.apply(params.clone()).map_err(|message| ProcessError::Param {
+        let params = profiles.apply(params).map_err(|message| ProcessError::Param {
             param: "profile".into(),
             message,
         })?;
@@ -139,7 +138,6 @@ impl Processor {
             transformer,
             params,
             settings,
-            profiles,
         })
     }
 
@@ -154,14 +152,14 @@ impl Processor {
             .transformer
             .inspect(bytes.clone(), info, LqipKinds::default(), false)
             .await?;
-        let params = self
-            .profiles
-            .apply(self.params.clone())
-            .map_err(|message| ProcessError::Param {
-                param: "profile".into(),
-                message,
-            })?;
-        let plan = assets::plan(&self.transformer, &inspection.source, &params, &self.settings, None)?;
+
+        let plan = assets::plan(
+            &self.transformer,
+            &inspection.source,
+            &self.params,
+            &self.settings,
+            None,
+        )?;
         let extension = plan.output.format.image_format().extension();
         let written = out.join(format!("{name}.{extension}"));
         let (bytes_in, width, height, made) = if plan.identity {
