@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 APT_PACKAGES := pkg-config libvips-dev libvips-tools build-essential cmake nasm curl openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps console browser docs-images lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
+.PHONY: run test deps console browser openapi docs-images lint plugins postgres s3-server fuzz bench bench-deps bench-counting bench-listing bench-libwebp bench-plugins bench-hostile fmt clean
 
 # Every WebAssembly component goes to one target directory, so the SDK and
 # shared dependencies are compiled once for all of them.
@@ -43,6 +43,11 @@ test: deps console browser lint plugins postgres s3-server
 	cargo test --manifest-path examples/invert/Cargo.toml --target-dir target/plugin-tests
 	cd console && TEST_KILN_BIN=$(CURDIR)/target/debug/kiln TEST_KILN_WASM=$(CURDIR)/$(WASM_OUT) npm test
 	python3 tests/docs/run.py --kiln target/debug/kiln
+
+## docs/openapi.json: the HTTP API's OpenAPI document, as `GET /openapi.json` serves it
+## (a unit test and the end-to-end suite hold the two equal).
+openapi:
+	cargo run --quiet --bin kiln -- openapi > docs/openapi.json
 
 ## The before/after pictures of docs/transformations.md, made by `kiln process`.
 docs-images:

@@ -7,6 +7,7 @@ import { browseView } from "./browse";
 import { entryView } from "./entry";
 import { explainView } from "./explain";
 import { playgroundView } from "./playground";
+import { referenceView } from "./reference";
 import { uploadView } from "./upload";
 import { usageView } from "./usage";
 
@@ -28,6 +29,7 @@ const ROUTES: Route[] = [
   { name: "upload", label: "Upload", needs: "write", view: uploadView, nav: true },
   { name: "explain", label: "Explain a URL", needs: "admin", view: explainView, nav: true },
   { name: "usage", label: "Usage", needs: "admin", view: usageView, nav: true },
+  { name: "reference", label: "API reference", needs: null, view: referenceView, nav: true },
   { name: "entry", label: "Entry", needs: null, view: entryView, nav: false },
   { name: "play", label: "Playground", needs: null, view: playgroundView, nav: false },
 ];
@@ -49,12 +51,18 @@ function current(): { name: string; rest: string; query: URLSearchParams } {
 async function render(): Promise<void> {
   const main = document.getElementById("main");
   if (!main) return;
+  const { name, rest, query } = current();
+  if (!session && name === "reference") {
+    // The reference is the server's public document: readable before signing in.
+    drawNav();
+    replace(main, await referenceView(null, rest, query).catch((error) => h("p", { class: "error", role: "alert" }, shown(error))));
+    return;
+  }
   if (!session) {
     replace(main, signIn());
     drawNav();
     return;
   }
-  const { name, rest, query } = current();
   const route = ROUTES.find((r) => r.name === name) ?? ROUTES[0]!;
   drawNav(route.name);
   if (route.needs && !session.can(route.needs)) {
@@ -102,6 +110,7 @@ function signIn(): Node {
     input,
     h("button", { type: "submit" }, "Sign in"),
     problem,
+    h("p", { class: "muted" }, h("a", { href: "#/reference" }, "Read the HTTP API reference"), " — no key needed."),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -83,7 +83,7 @@ test("a key's scopes decide what the page offers", async () => {
   await signIn(other, kiln.uploaderKey);
   await other.locator("#nav a").first().waitFor();
   const offered = await other.locator("#nav a").allTextContents();
-  assert.deepEqual(offered, ["Browse", "Upload"]);
+  assert.deepEqual(offered, ["Browse", "Upload", "API reference"]);
   await other.goto(`${kiln.base}/console/#/usage`);
   await other.getByText("lacks the admin scope").waitFor();
   // The key is never put in a URL.
@@ -97,7 +97,7 @@ test("sign in with the keyboard", async () => {
   await page.keyboard.type(kiln.adminKey);
   await page.keyboard.press("Enter");
   await page.locator("#nav a", { hasText: "Usage" }).waitFor();
-  assert.deepEqual(await page.locator("#nav a").allTextContents(), ["Browse", "Upload", "Explain a URL", "Usage"]);
+  assert.deepEqual(await page.locator("#nav a").allTextContents(), ["Browse", "Upload", "Explain a URL", "Usage", "API reference"]);
 });
 
 test("upload photos with progress to 100%, and a refusal in Kiln's words", async () => {
@@ -355,6 +355,33 @@ test("dark mode by preference, readable at phone width", async () => {
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
   await shot("playground-phone-dark", phone);
+  await context.close();
+});
+
+test("the API reference is drawn from the server's OpenAPI document, before signing in", async () => {
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  const asked = [];
+  other.on("request", (request) => asked.push(request.url()));
+  await other.goto(`${kiln.base}/console/`);
+  await other.getByRole("link", { name: "Read the HTTP API reference" }).click();
+  await other.locator("#op-list_assets").waitFor();
+  const document = await (await fetch(`${kiln.base}/openapi.json`)).json();
+  // Every operation but the HEADs (listed with their GETs) is drawn, and no more.
+  const operations = Object.values(document.paths).flatMap((item) =>
+    Object.entries(item).filter(([method]) => method !== "head").map(([, op]) => op.operationId),
+  );
+  assert.equal(await other.locator(".reference-op").count(), operations.length);
+  for (const id of ["upload", "get_entry", "make_variants", "sign", "explain", "health"]) {
+    assert.ok(operations.includes(id), id);
+    await other.locator(`#op-${id}`).waitFor();
+  }
+  assert.match(await other.locator("#op-upload").locator("xpath=..").textContent(), /multipart\/form-data/);
+  assert.equal(await other.locator("#openapi-raw").getAttribute("href"), "/openapi.json");
+  await shot("reference", other);
+  await other.getByRole("link", { name: "EntryView" }).first().click();
+  await other.locator("#schema-EntryView").getByText("With every field of").waitFor();
+  assert.ok(asked.every((url) => url.startsWith(kiln.base)), asked.join("\n"));
   await context.close();
 });
 

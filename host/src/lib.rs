@@ -31,6 +31,9 @@ mod usage;
 mod views;
 mod webhooks;
 
+/// The HTTP API's OpenAPI 3.1 document, as `GET /openapi.json` serves it.
+pub use api::openapi_json;
+
 /// What the fuzz targets (`host/fuzz`) and the plugin benchmark drive
 /// directly. Not an API: it changes with the code.
 #[doc(hidden)]

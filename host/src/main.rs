@@ -102,6 +102,9 @@ enum Command {
     },
     /// Print Kiln's version, its image libraries' and the plugin API versions it loads.
     Version,
+    /// Print the HTTP API's OpenAPI 3.1 document, as `GET /openapi.json` serves it.
+    #[command(after_help = "Example:\n  kiln openapi > openapi.json")]
+    Openapi,
     /// Write and try plugins.
     Plugin {
         #[command(subcommand)]
@@ -218,6 +221,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", kiln::version_report());
             return Ok(());
         }
+        Command::Openapi => {
+            print!("{}", kiln::openapi_json()?);
+            return Ok(());
+        }
         _ => {}
     }
     if let Command::Plugin {
@@ -261,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GenerateSecret { .. }
         | Command::GenerateKey { .. }
         | Command::Version
+        | Command::Openapi
         | Command::Plugin {
             command: PluginCommand::New { .. },
         } => Ok(()),

@@ -3,13 +3,8 @@
 use reqwest::Method;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Kiln, assert_error};
+use crate::harness::{Kiln, assert_error, key_config};
 use crate::images::png;
-
-fn key_config(name: &str, key: &str, scopes: &str, prefix: &str) -> String {
-    let hash = hex::encode(Sha256::digest(key.as_bytes()));
-    format!("[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\nprefix = \"{prefix}\"\n")
-}
 
 async fn configured() -> Kiln {
     let config = [

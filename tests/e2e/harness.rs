@@ -494,6 +494,13 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> serde_
     json
 }
 
+/// The `[[api-keys]]` lines of a key (its SHA-256 only), `scopes` as TOML.
+pub fn key_config(name: &str, key: &str, scopes: &str, prefix: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\nprefix = \"{prefix}\"\n")
+}
+
 /// The Python of the test tools' virtualenv (moto, standardwebhooks),
 /// which `make test` makes.
 pub fn test_python() -> PathBuf {

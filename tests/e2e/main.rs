@@ -16,6 +16,7 @@ mod ingest;
 mod lifecycle;
 mod management;
 mod metrics;
+mod openapi;
 mod pipeline;
 mod plugin_cli;
 mod plugins;

@@ -2,15 +2,8 @@
 //! prefix they name: `GET /api/assets`, keyset-paged; an entry's variants,
 //! listed and purged; purges under a prefix.
 
-use sha2::{Digest, Sha256};
-
-use crate::harness::{Kiln, assert_error, variant_widths};
+use crate::harness::{Kiln, assert_error, key_config, variant_widths};
 use crate::images::png;
-
-fn key_config(name: &str, key: &str, scopes: &str, prefix: &str) -> String {
-    let hash = hex::encode(Sha256::digest(key.as_bytes()));
-    format!("[[api-keys]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = {scopes}\nprefix = \"{prefix}\"\n")
-}
 
 async fn page(kiln: &Kiln, key: &str, query: &str) -> reqwest::Response {
     kiln.get(&format!("/api/assets?{query}"))

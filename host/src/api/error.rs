@@ -117,12 +117,24 @@ impl ApiError {
     }
 }
 
+/// Every error's body (SPEC §7).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable code: `invalid_param`, `not_found`, `unauthorized` …
+    #[schema(example = "invalid_param")]
+    pub error: &'a str,
+    /// What happened and how to fix it, in one sentence.
+    pub message: &'a str,
+    /// The request's id, as in the `X-Request-Id` answer header and the log.
+    pub request_id: Option<String>,
+}
+
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({
-        "error": code,
-        "message": message,
-        "request_id": super::request_id::current(),
-    });
+    let body = ErrorBody {
+        error: code,
+        message,
+        request_id: super::request_id::current(),
+    };
     (status, axum::Json(body)).into_response()
 }
 

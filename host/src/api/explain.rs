@@ -7,31 +7,103 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::assets::parse_fetch_query;
 use super::error::ApiError;
-use super::management::authorize_admin;
+use super::management::presented_key;
 use crate::address::{Address, Ordering};
 use crate::auth::signing::{SignatureError, unix_now};
 use crate::catalog::Selection;
-use crate::config::Signing;
+use crate::config::{PathSettings, Signing};
+use crate::views::EntrySummary;
+
+/// What a URL means. Only `path` and `rules` are always there: the rest
+/// stops where Kiln would stop, with `error` saying what it would answer.
+#[derive(Serialize, ToSchema)]
+pub struct Explanation {
+    pub path: String,
+    pub rules: Rules,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureCheck>,
+    /// The `kiln sign-url` command that makes this URL, where the path signs URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_url: Option<Option<String>>,
+    /// The entry the URL selects; null when none does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Option<EntrySummary>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantExplained>,
+    /// The error Kiln would answer for this URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Refusal>,
+}
+
+/// The path rules that apply, merged.
+#[derive(Serialize, ToSchema)]
+pub struct Rules {
+    /// The `[[paths]]` patterns that matched, in the order they apply.
+    pub patterns: Vec<String>,
+    /// The merged settings, as `[[paths]]` keys.
+    #[schema(value_type = Object)]
+    pub settings: PathSettings,
+    pub max_upload_bytes: u64,
+}
+
+/// Whether the URL needs a signature, carries one, and whether it holds.
+#[derive(Serialize, ToSchema)]
+pub struct SignatureCheck {
+    pub required: bool,
+    pub signed: bool,
+    /// Null when there was nothing to check.
+    pub valid: Option<bool>,
+    /// The signed `exp`, unix seconds.
+    pub expires: Option<u64>,
+    /// `missing`, `invalid` or `expired`.
+    pub problem: Option<&'static str>,
+    pub message: Option<String>,
+}
+
+/// The variant the URL names.
+#[derive(Serialize, ToSchema)]
+pub struct VariantExplained {
+    /// The canonical transformation: the variant's key.
+    pub transformation: String,
+    /// True when the URL is served the original's bytes.
+    pub original: bool,
+    pub width: u32,
+    pub height: u32,
+    pub format: &'static str,
+    /// True when `format=auto` chose the format (here without an `Accept`).
+    pub negotiated: bool,
+    /// Whether the variant is made; null when the store could not say.
+    pub cached: Option<bool>,
+}
+
+/// An error as Kiln would answer it.
+#[derive(Serialize, ToSchema)]
+pub struct Refusal {
+    pub error: &'static str,
+    pub message: String,
+}
 
 pub async fn explain(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let key = presented_key(&state, &headers)?;
     let mut url = None;
-    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        match key.as_ref() {
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
             "url" if url.is_none() => url = Some(value.into_owned()),
             "url" => return Err(ApiError::invalid_param("url", "is given twice")),
             other => return Err(ApiError::invalid_param(other, "unknown parameter; explain takes `url`")),
         }
     }
-    authorize_admin(&state, &headers, None)?;
+    key.authorize_admin_over(None)?;
     let url = url.ok_or_else(|| ApiError::invalid_param("url", "is required: a Kiln URL under /assets/"))?;
     // The URL explained is bounded by the request's own (`uri_too_long`).
     let (path, query) = split_url(&url)?;
@@ -61,27 +133,32 @@ fn split_url(url: &str) -> Result<(&str, &str), ApiError> {
     Ok((path, query))
 }
 
-async fn explained(state: &AppState, path: &str, query: &str, address: &Address) -> Value {
+async fn explained(state: &AppState, path: &str, query: &str, address: &Address) -> Explanation {
     let resolved = state.0.rules.resolve(&address.path);
-    let rules = json!({
-        "patterns": resolved.patterns,
-        "settings": resolved.settings,
-        "max_upload_bytes": resolved.max_upload_bytes,
-    });
-    let mut answer = json!({
-        "path": address.path.to_string(),
-        "rules": rules,
-    });
+    let signing = resolved.settings.signing;
+    let mut answer = Explanation {
+        path: address.path.to_string(),
+        rules: Rules {
+            patterns: resolved.patterns.clone(),
+            settings: resolved.settings.clone(),
+            max_upload_bytes: resolved.max_upload_bytes,
+        },
+        signature: None,
+        sign_url: None,
+        entry: None,
+        variant: None,
+        error: None,
+    };
     let fetch = match parse_fetch_query(state, query) {
         Ok(fetch) => fetch,
         Err(error) => {
-            answer["error"] = error_json(&error);
+            answer.error = Some(refusal(&error));
             return answer;
         }
     };
     let transforming = !fetch.pairs.is_empty();
-    answer["signature"] = signature_json(state, resolved.settings.signing, transforming, path, query);
-    answer["sign_url"] = sign_url_line(resolved.settings.signing, path, query);
+    answer.signature = Some(signature_check(state, signing, transforming, path, query));
+    answer.sign_url = Some(sign_url_line(signing, path, query));
     let selection = Selection {
         ordering: address.selectors.ordering.unwrap_or(Ordering::New),
         labels: fetch.labels.clone(),
@@ -89,21 +166,23 @@ async fn explained(state: &AppState, path: &str, query: &str, address: &Address)
     let entry = match state.0.assets.find(&address.path, &selection).await {
         Ok(Some(entry)) => entry,
         Ok(None) => {
-            answer["entry"] = Value::Null;
-            answer["error"] =
-                json!({"error": "not_found", "message": "no entry at this path matches the URL's selectors"});
+            answer.entry = Some(None);
+            answer.error = Some(Refusal {
+                error: "not_found",
+                message: "no entry at this path matches the URL's selectors".into(),
+            });
             return answer;
         }
         Err(error) => {
-            answer["error"] = error_json(&error.into());
+            answer.error = Some(refusal(&error.into()));
             return answer;
         }
     };
-    answer["entry"] = crate::views::entry_summary_json(&entry);
-    let plan = match state.0.assets.plan(&entry, &fetch.params, &resolved.settings, None) {
+    answer.entry = Some(Some(EntrySummary::of(&entry)));
+    let plan = match state.0.assets.plan(&entry, &fetch.params, &answer.rules.settings, None) {
         Ok(plan) => plan,
         Err(error) => {
-            answer["error"] = error_json(&error.into());
+            answer.error = Some(refusal(&error.into()));
             return answer;
         }
     };
@@ -112,25 +191,24 @@ async fn explained(state: &AppState, path: &str, query: &str, address: &Address)
         true => Ok(true),
         false => state.0.assets.existing(&entry, &plan).await.map(|made| made.is_some()),
     };
-    answer["variant"] = json!({
-        "transformation": key,
-        "original": plan.identity,
-        "width": plan.width,
-        "height": plan.height,
-        "format": plan.output.format.name(),
-        "negotiated": plan.negotiated,
-        "cached": cached.ok(),
+    answer.variant = Some(VariantExplained {
+        transformation: key,
+        original: plan.identity,
+        width: plan.width,
+        height: plan.height,
+        format: plan.output.format.name(),
+        negotiated: plan.negotiated,
+        cached: cached.ok(),
     });
     answer
 }
 
-fn error_json(error: &ApiError) -> Value {
-    let (code, message) = error.code_and_message();
-    json!({"error": code, "message": message})
+fn refusal(error: &ApiError) -> Refusal {
+    let (error, message) = error.code_and_message();
+    Refusal { error, message }
 }
 
-/// Whether the URL needs a signature, carries one, and whether it holds.
-fn signature_json(state: &AppState, signing: Signing, transforming: bool, path: &str, query: &str) -> Value {
+fn signature_check(state: &AppState, signing: Signing, transforming: bool, path: &str, query: &str) -> SignatureCheck {
     let signed = form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == "s");
     let required = signing.requires(transforming);
     let checked = (signed || required).then(|| state.0.signer.verify(path, query, unix_now()));
@@ -146,21 +224,21 @@ fn signature_json(state: &AppState, signing: Signing, transforming: bool, path: 
             (Some(false), expires, Some(problem), Some(error.to_string()))
         }
     };
-    json!({
-        "required": required,
-        "signed": signed,
-        "valid": valid,
-        "expires": expires,
-        "problem": problem,
-        "message": message,
-    })
+    SignatureCheck {
+        required,
+        signed,
+        valid,
+        expires,
+        problem,
+        message,
+    }
 }
 
 /// The `kiln sign-url` line that makes this URL (without its `s`; with
 /// `--ttl` for an `exp` still ahead), where the path signs its URLs.
-fn sign_url_line(signing: Signing, path: &str, query: &str) -> Value {
+fn sign_url_line(signing: Signing, path: &str, query: &str) -> Option<String> {
     if signing == Signing::None {
-        return Value::Null;
+        return None;
     }
     let mut exp = None;
     let kept: Vec<&str> = query
@@ -183,5 +261,5 @@ fn sign_url_line(signing: Signing, path: &str, query: &str) -> Value {
         .filter(|ttl| *ttl > 0)
         .map(|ttl| format!(" --ttl {ttl}"))
         .unwrap_or_default();
-    json!(format!("kiln sign-url '{}'{ttl}", target.replace('\'', "%27")))
+    Some(format!("kiln sign-url '{}'{ttl}", target.replace('\'', "%27")))
 }

@@ -7,14 +7,53 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
-use super::assets::{metadata_json, not_found, reject_params};
+use super::assets::{not_found, reject_params};
 use super::error::ApiError;
 use crate::address::{Address, AssetPath, Ordering};
+use crate::auth::ApiKey;
 use crate::catalog::{Entries, ListCursor, Selection};
-use crate::views::entry_summary_json;
+use crate::views::{EntrySummary, VariantView};
+
+/// A page of `GET /api/assets`.
+#[derive(Serialize, ToSchema)]
+pub struct Listing {
+    pub entries: Vec<EntrySummary>,
+    /// Give it as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/key`: what the presented key may do.
+#[derive(Serialize, ToSchema)]
+pub struct KeyView {
+    pub name: String,
+    /// Any of `read`, `write`, `delete`, `admin`.
+    pub scopes: Vec<&'static str>,
+    /// The paths the key may touch; `/` for all.
+    pub prefix: String,
+}
+
+/// An entry's made variants.
+#[derive(Serialize, ToSchema)]
+pub struct VariantList {
+    pub variants: Vec<VariantView>,
+}
+
+/// How many variants a purge removed.
+#[derive(Serialize, ToSchema)]
+pub struct Purged {
+    pub purged: usize,
+}
+
+/// What `DELETE /api/variants` purged: entries looked at, variants removed.
+#[derive(Serialize, ToSchema)]
+pub struct PurgedUnder {
+    pub entries: u64,
+    pub purged: usize,
+}
 
 /// Entries a page lists unless `limit` says otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 100;
@@ -28,16 +67,17 @@ pub async fn list_assets(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let key = presented_key(&state, &headers)?;
     let (mut prefix, mut cursor, mut limit) = (None, None, DEFAULT_LIMIT);
-    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        match key.as_ref() {
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
             "prefix" => prefix = parse_prefix(&value)?,
             "cursor" => cursor = Some(decode_cursor(&value)?),
             "limit" => limit = parse_limit(&value, MOST)?,
             other => return Err(ApiError::invalid_param(other, "takes prefix, cursor and limit")),
         }
     }
-    authorize_admin(&state, &headers, prefix.as_ref())?;
+    key.authorize_admin_over(prefix.as_ref())?;
     let entries = state
         .0
         .assets
@@ -51,8 +91,12 @@ pub async fn list_assets(
                 .map(|e| encode_cursor(&(e.path.as_str().to_owned(), e.entry)))
         })
         .flatten();
-    let listed: Vec<serde_json::Value> = entries.iter().map(entry_summary_json).collect();
-    Ok(axum::Json(json!({ "entries": listed, "next_cursor": next })).into_response())
+    let entries = entries.iter().map(EntrySummary::of).collect();
+    Ok(axum::Json(Listing {
+        entries,
+        next_cursor: next,
+    })
+    .into_response())
 }
 
 /// `GET /api/key`: the presented key's name, scopes and prefix. The one
@@ -63,12 +107,14 @@ pub async fn key(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let key = presented_key(&state, &headers)?;
     reject_params(uri.query().unwrap_or_default())?;
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let key = state.0.keys.authenticate(authorization)?;
-    let scopes: Vec<&str> = key.scopes().iter().map(|scope| scope.name()).collect();
-    let prefix = key.prefix().map_or_else(|| "/".to_owned(), ToString::to_string);
-    Ok(axum::Json(json!({ "name": key.name, "scopes": scopes, "prefix": prefix })).into_response())
+    Ok(axum::Json(KeyView {
+        name: key.name.clone(),
+        scopes: key.scopes().iter().map(|scope| scope.name()).collect(),
+        prefix: key.prefix().map_or_else(|| "/".to_owned(), ToString::to_string),
+    })
+    .into_response())
 }
 
 /// `GET /api/assets/{path}/-/entry/{n}/variants`: the entry's made
@@ -84,6 +130,7 @@ pub async fn entry_variants(
     if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
         return Err(ApiError::MethodNotAllowed { allow });
     }
+    let key = presented_key(&state, &headers)?;
     let raw = uri.path().strip_prefix("/api/assets/").unwrap_or_default();
     let address = Address::parse(raw)?;
     let selectors = &address.selectors;
@@ -97,7 +144,7 @@ pub async fn entry_variants(
         }
     };
     reject_params(uri.query().unwrap_or_default())?;
-    authorize_admin(&state, &headers, Some(&address.path))?;
+    key.authorize_admin_over(Some(&address.path))?;
     let assets = &state.0.assets;
     let selection = Selection {
         ordering: Ordering::Entry(number),
@@ -109,12 +156,12 @@ pub async fn entry_variants(
         if found == 0 {
             return Err(missing());
         }
-        return Ok(axum::Json(json!({ "purged": purged })).into_response());
+        return Ok(axum::Json(Purged { purged }).into_response());
     }
     let entry = assets.find(&address.path, &selection).await?.ok_or_else(missing)?;
     let variants = assets.variants(&entry).await?;
-    let listed = metadata_json(&entry, &variants)["variants"].take();
-    Ok(axum::Json(json!({ "variants": listed })).into_response())
+    let variants = variants.iter().map(VariantView::of).collect();
+    Ok(axum::Json(VariantList { variants }).into_response())
 }
 
 /// `DELETE /api/variants?prefix=`: purges the made variants of every entry
@@ -124,18 +171,19 @@ pub async fn purge_under(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let key = presented_key(&state, &headers)?;
     let mut prefix = None;
-    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        match key.as_ref() {
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
             "prefix" => prefix = parse_prefix(&value)?,
             other => return Err(ApiError::invalid_param(other, "takes prefix")),
         }
     }
     let prefix = prefix
         .ok_or_else(|| ApiError::invalid_param("prefix", "is required: the path whose entries' variants to purge"))?;
-    authorize_admin(&state, &headers, Some(&prefix))?;
+    key.authorize_admin_over(Some(&prefix))?;
     let (entries, purged) = state.0.assets.purge_variants(Entries::Under(&prefix)).await?;
-    Ok(axum::Json(json!({ "entries": entries, "purged": purged })).into_response())
+    Ok(axum::Json(PurgedUnder { entries, purged }).into_response())
 }
 
 /// A `limit` parameter: 1 to `most`.
@@ -158,10 +206,12 @@ pub fn parse_prefix(value: &str) -> Result<Option<AssetPath>, ApiError> {
     }
 }
 
-pub fn authorize_admin(state: &AppState, headers: &HeaderMap, over: Option<&AssetPath>) -> Result<(), ApiError> {
+/// The key the request presents, or `401`: checked before the query is
+/// read, so that a caller without a key learns nothing from the answers.
+/// Its scopes are checked once the query says which paths it touches.
+pub fn presented_key<'s>(state: &'s AppState, headers: &HeaderMap) -> Result<&'s ApiKey, ApiError> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.0.keys.authenticate(authorization)?.authorize_admin_over(over)?;
-    Ok(())
+    Ok(state.0.keys.authenticate(authorization)?)
 }
 
 fn encode_cursor((path, entry): &ListCursor) -> String {

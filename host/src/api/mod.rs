@@ -8,6 +8,7 @@ mod delivery;
 mod error;
 mod explain;
 mod management;
+mod openapi;
 mod operations;
 mod request_id;
 mod upload;
@@ -33,6 +34,7 @@ use crate::plugin::Kind;
 use crate::remote::Fetcher;
 
 pub use error::ApiError;
+pub use openapi::document_json as openapi_json;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -221,17 +223,42 @@ fn metrics_text(state: &AppState) -> Response {
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
+/// A signed URL lives at most a year.
+const MOST_TTL: u64 = 365 * 24 * 3600;
+
+/// `POST /api/sign`: the URL to sign and how long it may live.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SignRequest {
+    /// An asset URL or path, with its transformation parameters.
+    #[schema(example = "/assets/users/123/avatar?w=300")]
+    url: String,
+    /// Seconds until it expires (`exp`); without it, it never does.
+    #[schema(minimum = 1, maximum = 31_536_000)]
+    ttl: Option<u64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct SignedUrl {
+    url: String,
+}
+
+/// `/health` and `/ready`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Status {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// `GET /plugins`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct PublicPlugins {
+    plugins: Vec<crate::views::PluginView>,
+}
+
 /// `POST /api/sign` (`admin`): `{"url", "ttl"?}` → `{"url"}` signed with the
 /// first signing key, so front ends never hold one.
 async fn sign(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Result<Response, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct SignRequest {
-        url: String,
-        ttl: Option<u64>,
-    }
-    /// A signed URL lives at most a year.
-    const MOST_TTL: u64 = 365 * 24 * 3600;
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     state.0.keys.authenticate(authorization)?.authorize_admin()?;
     let request: SignRequest = upload::read_json(&headers, body, state.0.config.limits.max_json_bytes).await?;
@@ -246,7 +273,7 @@ async fn sign(State(state): State<AppState>, headers: HeaderMap, body: axum::bod
         .signer
         .sign_url(&request.url, request.ttl, crate::auth::signing::unix_now())
         .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-    Ok(axum::Json(serde_json::json!({ "url": signed })).into_response())
+    Ok(axum::Json(SignedUrl { url: signed }).into_response())
 }
 
 async fn only_post() -> ApiError {
@@ -266,7 +293,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// Every route template, as the request metrics name them (fewer than
 /// `metrics::MOST_ROUTES`, which leaves one for `unmatched`).
-const ROUTES: [&str; 22] = [
+const ROUTES: [&str; 23] = [
     "/health",
     "/metrics",
     "/ready",
@@ -283,6 +310,7 @@ const ROUTES: [&str; 22] = [
     "/api/webhooks/{name}/replay",
     "/api/explain",
     "/api/key",
+    "/openapi.json",
     "/console",
     "/console/",
     "/console/{*file}",
@@ -311,6 +339,7 @@ pub fn router(state: AppState) -> Router {
         replay_route,
         explain_route,
         key_route,
+        openapi_route,
         console_bare,
         console_index,
         console_file,
@@ -332,6 +361,7 @@ pub fn router(state: AppState) -> Router {
         .route(replay_route, any(operations::replay))
         .route(explain_route, get(explain::explain).fallback(only_get))
         .route(key_route, get(management::key).fallback(only_get))
+        .route(openapi_route, get(openapi::serve).fallback(only_get))
         .route(console_bare, any(console::bare))
         .route(console_index, any(console::file))
         .route(console_file, any(console::file))
@@ -359,7 +389,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health() -> Response {
-    axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+    axum::Json(Status { status: "ok" }).into_response()
 }
 
 /// How long `/ready` waits for the catalog and the store (SPEC §8: within 2 s).
@@ -368,7 +398,7 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(1500)
 async fn ready(State(state): State<AppState>) -> Response {
     let checked = tokio::time::timeout(READY_WITHIN, state.0.assets.ready()).await;
     match checked {
-        Ok(Ok(())) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(Ok(())) => axum::Json(Status { status: "ready" }).into_response(),
         Ok(Err(error)) => not_ready(&error.to_string()),
         Err(_) => not_ready("the catalog or the store did not answer in time"),
     }
@@ -403,9 +433,9 @@ async fn public_plugins(State(state): State<AppState>) -> Response {
         .plugins()
         .iter()
         .filter(|plugin| plugin.is(Kind::Transform))
-        .map(|plugin| crate::views::plugin_json(plugin))
+        .map(|plugin| crate::views::PluginView::of(plugin))
         .collect();
-    axum::Json(serde_json::json!({ "plugins": plugins })).into_response()
+    axum::Json(PublicPlugins { plugins }).into_response()
 }
 
 async fn only_delete() -> ApiError {

@@ -6,11 +6,14 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::management::{authorize_admin, parse_limit, parse_prefix};
+use super::management::{parse_limit, parse_prefix, presented_key};
 use crate::catalog::{Day, OTHER, Ranking, Timestamp};
 use crate::metrics::bucket_ceiling;
 
@@ -80,12 +83,137 @@ fn shown(path: &str) -> String {
 
 /// A request that takes no parameters, from a key with `admin` over every path.
 fn admin_without_params(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
+    let key = presented_key(state, headers)?;
     super::assets::reject_params(uri.query().unwrap_or_default())?;
-    authorize_admin(state, headers, None)
+    Ok(key.authorize_admin_over(None)?)
 }
 
 fn query_pairs(uri: &axum::http::Uri) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+}
+
+/// `GET /api/usage`: storage now and traffic per day (`from`, `to` inclusive).
+#[derive(Serialize, ToSchema)]
+pub struct Usage {
+    /// The prefix asked about, without slashes; null for every path.
+    prefix: Option<String>,
+    #[schema(format = Date)]
+    from: String,
+    #[schema(format = Date)]
+    to: String,
+    storage: Storage,
+    /// Traffic is counted per prefix of `analytics.prefix-depth` segments:
+    /// the prefix whose traffic is shown, null for all.
+    traffic_prefix: Option<String>,
+    traffic: Traffic,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Storage {
+    originals: Stored,
+    variants: Stored,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Stored {
+    count: u64,
+    bytes: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Traffic {
+    requests: u64,
+    bytes: u64,
+    days: Vec<TrafficDay>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TrafficDay {
+    #[schema(format = Date)]
+    day: String,
+    requests: u64,
+    bytes: u64,
+}
+
+/// `GET /api/usage/top`: the most requested entries, and the paths most
+/// often asked for that found nothing.
+#[derive(Serialize, ToSchema)]
+pub struct Top {
+    #[schema(format = Date)]
+    from: String,
+    #[schema(format = Date)]
+    to: String,
+    entries: Vec<TopEntry>,
+    not_found: Vec<TopPath>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TopEntry {
+    /// With a leading slash; `other` gathers what is past the tally's bound.
+    path: String,
+    entry: u64,
+    requests: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TopPath {
+    path: String,
+    requests: u64,
+}
+
+/// `GET /api/plugins`.
+#[derive(Serialize, ToSchema)]
+pub struct PluginsWithStats {
+    plugins: Vec<PluginStats>,
+}
+
+/// A plugin, its limits, and every process's calls of it.
+#[derive(Serialize, ToSchema)]
+struct PluginStats {
+    #[serde(flatten)]
+    plugin: crate::views::PluginView,
+    sha256: String,
+    memory_mb: u64,
+    timeout_ms: u64,
+    calls: u64,
+    /// Calls by outcome other than `ok`: `timeout`, `trap`, `error` …
+    failures: BTreeMap<String, u64>,
+    /// Milliseconds, the ceiling of the duration bucket; null before any call.
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+/// `GET /api/webhooks`.
+#[derive(Serialize, ToSchema)]
+pub struct Webhooks {
+    webhooks: Vec<WebhookState>,
+}
+
+/// A configured endpoint with what the outbox knows of it.
+#[derive(Serialize, ToSchema)]
+struct WebhookState {
+    name: String,
+    /// Without its query or credentials, which may hold secrets.
+    url: Option<String>,
+    events: Vec<String>,
+    paths: Vec<String>,
+    /// `enabled`, or `disabled` after the endpoint answered `410`.
+    #[schema(example = "enabled")]
+    state: &'static str,
+    #[schema(format = DateTime)]
+    disabled_at: Option<String>,
+    pending: u64,
+    #[schema(format = DateTime)]
+    oldest_pending: Option<String>,
+    #[schema(format = DateTime)]
+    last_attempt_at: Option<String>,
+    last_outcome: Option<String>,
+}
+
+/// `POST /api/webhooks/{name}/replay`: messages queued again.
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    queued: u64,
 }
 
 /// `GET /api/usage?prefix=&from=&to=`: what is stored at and below `prefix`
@@ -96,15 +224,16 @@ pub async fn usage(
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let (mut prefix, mut from, mut to) = (None, None, None);
-    for (key, value) in query_pairs(&uri) {
-        match key.as_ref() {
+    let key = presented_key(&state, &headers)?;
+    for (name, value) in query_pairs(&uri) {
+        match name.as_ref() {
             "prefix" => prefix = parse_prefix(&value)?,
             "from" => from = Some(parse_day("from", &value)?),
             "to" => to = Some(parse_day("to", &value)?),
             other => return Err(ApiError::invalid_param(other, "takes prefix, from and to")),
         }
     }
-    authorize_admin(&state, &headers, prefix.as_ref())?;
+    key.authorize_admin_over(prefix.as_ref())?;
     let (from, to) = period(from, to)?;
     let catalog = state.0.assets.catalog();
     let storage = catalog.storage(prefix.as_ref()).await?;
@@ -115,21 +244,31 @@ pub async fn usage(
     let (requests, bytes) = days
         .iter()
         .fold((0, 0), |(r, b), day| (r + day.requests, b + day.bytes));
-    let days: Vec<_> = days
+    let days = days
         .iter()
-        .map(|day| json!({ "day": format_day(day.day), "requests": day.requests, "bytes": day.bytes }))
+        .map(|day| TrafficDay {
+            day: format_day(day.day),
+            requests: day.requests,
+            bytes: day.bytes,
+        })
         .collect();
-    Ok(axum::Json(json!({
-        "prefix": prefix.as_ref().map(|p| p.to_string()),
-        "from": format_day(from),
-        "to": format_day(to),
-        "storage": {
-            "originals": { "count": storage.originals, "bytes": storage.original_bytes },
-            "variants": { "count": storage.variants, "bytes": storage.variant_bytes },
+    Ok(axum::Json(Usage {
+        prefix: prefix.as_ref().map(|p| p.to_string()),
+        from: format_day(from),
+        to: format_day(to),
+        storage: Storage {
+            originals: Stored {
+                count: storage.originals,
+                bytes: storage.original_bytes,
+            },
+            variants: Stored {
+                count: storage.variants,
+                bytes: storage.variant_bytes,
+            },
         },
-        "traffic_prefix": counted_under.map(shown),
-        "traffic": { "requests": requests, "bytes": bytes, "days": days },
-    }))
+        traffic_prefix: counted_under.map(shown),
+        traffic: Traffic { requests, bytes, days },
+    })
     .into_response())
 }
 
@@ -141,33 +280,41 @@ pub async fn top(
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let (mut from, mut to, mut limit) = (None, None, DEFAULT_TOP);
-    for (key, value) in query_pairs(&uri) {
-        match key.as_ref() {
+    let key = presented_key(&state, &headers)?;
+    for (name, value) in query_pairs(&uri) {
+        match name.as_ref() {
             "from" => from = Some(parse_day("from", &value)?),
             "to" => to = Some(parse_day("to", &value)?),
             "limit" => limit = parse_limit(&value, MOST_TOP)?,
             other => return Err(ApiError::invalid_param(other, "takes from, to and limit")),
         }
     }
-    authorize_admin(&state, &headers, None)?;
+    key.authorize_admin_over(None)?;
     let (from, to) = period(from, to)?;
     let catalog = state.0.assets.catalog();
     let entries = catalog.top(Ranking::Entries, from, to, limit).await?;
     let missing = catalog.top(Ranking::Missing, from, to, limit).await?;
-    let entries: Vec<_> = entries
+    let entries = entries
         .iter()
-        .map(|e| json!({ "path": shown(&e.path), "entry": e.entry, "requests": e.requests }))
+        .map(|e| TopEntry {
+            path: shown(&e.path),
+            entry: e.entry,
+            requests: e.requests,
+        })
         .collect();
-    let missing: Vec<_> = missing
+    let not_found = missing
         .iter()
-        .map(|m| json!({ "path": shown(&m.path), "requests": m.requests }))
+        .map(|m| TopPath {
+            path: shown(&m.path),
+            requests: m.requests,
+        })
         .collect();
-    Ok(axum::Json(json!({
-        "from": format_day(from),
-        "to": format_day(to),
-        "entries": entries,
-        "not_found": missing,
-    }))
+    Ok(axum::Json(Top {
+        from: format_day(from),
+        to: format_day(to),
+        entries,
+        not_found,
+    })
     .into_response())
 }
 
@@ -180,7 +327,7 @@ pub async fn plugins(
 ) -> Result<Response, ApiError> {
     admin_without_params(&state, &headers, &uri)?;
     let stats = state.0.assets.catalog().plugin_stats().await?;
-    let plugins: Vec<_> = state
+    let plugins = state
         .0
         .assets
         .transformer()
@@ -189,32 +336,29 @@ pub async fn plugins(
         .map(|plugin| {
             let stats = stats.iter().find(|s| s.plugin == plugin.name);
             let calls: u64 = stats.map_or(0, |s| s.calls.iter().map(|(_, n)| n).sum());
-            let failures: serde_json::Map<String, serde_json::Value> = stats
+            let failures = stats
                 .map(|s| {
                     s.calls
                         .iter()
                         .filter(|(outcome, _)| outcome != "ok")
-                        .map(|(outcome, n)| (outcome.clone(), json!(n)))
+                        .map(|(outcome, n)| (outcome.clone(), *n))
                         .collect()
                 })
                 .unwrap_or_default();
             let durations = stats.map(|s| s.durations.as_slice()).unwrap_or_default();
-            let mut shown = crate::views::plugin_json(plugin);
-            shown.as_object_mut().into_iter().for_each(|fields| {
-                fields.extend([
-                    ("sha256".into(), json!(plugin.sha256)),
-                    ("memory_mb".into(), json!(plugin.memory_mb)),
-                    ("timeout_ms".into(), json!(plugin.timeout.as_millis() as u64)),
-                    ("calls".into(), json!(calls)),
-                    ("failures".into(), json!(failures)),
-                    ("p50_ms".into(), json!(percentile(durations, 0.50))),
-                    ("p99_ms".into(), json!(percentile(durations, 0.99))),
-                ])
-            });
-            shown
+            PluginStats {
+                plugin: crate::views::PluginView::of(plugin),
+                sha256: plugin.sha256.clone(),
+                memory_mb: u64::from(plugin.memory_mb),
+                timeout_ms: u64::try_from(plugin.timeout.as_millis()).unwrap_or(u64::MAX),
+                calls,
+                failures,
+                p50_ms: percentile(durations, 0.50),
+                p99_ms: percentile(durations, 0.99),
+            }
         })
         .collect();
-    Ok(axum::Json(json!({ "plugins": plugins })).into_response())
+    Ok(axum::Json(PluginsWithStats { plugins }).into_response())
 }
 
 /// The `q` quantile of calls counted by duration bucket, in milliseconds:
@@ -247,34 +391,37 @@ pub async fn webhooks(
     admin_without_params(&state, &headers, &uri)?;
     let states = state.0.assets.catalog().endpoint_states().await?;
     let time = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
-    let endpoints: Vec<_> = state
+    let webhooks = state
         .0
         .config
         .webhooks
         .iter()
         .map(|webhook| {
             let known = states.iter().find(|s| s.name == webhook.name);
-            json!({
-                "name": webhook.name,
-                // Without a query or credentials, which may hold secrets.
-                "url": reqwest::Url::parse(&webhook.url).ok().map(|mut url| {
+            WebhookState {
+                name: webhook.name.clone(),
+                url: reqwest::Url::parse(&webhook.url).ok().map(|mut url| {
                     url.set_query(None);
                     let _ = url.set_password(None);
                     let _ = url.set_username("");
                     url.to_string()
                 }),
-                "events": webhook.events,
-                "paths": webhook.paths,
-                "state": if known.is_some_and(|k| k.disabled_at.is_some()) { "disabled" } else { "enabled" },
-                "disabled_at": time(known.and_then(|k| k.disabled_at)),
-                "pending": known.map_or(0, |k| k.pending),
-                "oldest_pending": time(known.and_then(|k| k.oldest_pending)),
-                "last_attempt_at": time(known.and_then(|k| k.last_attempt_at)),
-                "last_outcome": known.and_then(|k| k.last_outcome.clone()),
-            })
+                events: webhook.events.clone(),
+                paths: webhook.paths.clone(),
+                state: if known.is_some_and(|k| k.disabled_at.is_some()) {
+                    "disabled"
+                } else {
+                    "enabled"
+                },
+                disabled_at: time(known.and_then(|k| k.disabled_at)),
+                pending: known.map_or(0, |k| k.pending),
+                oldest_pending: time(known.and_then(|k| k.oldest_pending)),
+                last_attempt_at: time(known.and_then(|k| k.last_attempt_at)),
+                last_outcome: known.and_then(|k| k.last_outcome.clone()),
+            }
         })
         .collect();
-    Ok(axum::Json(json!({ "webhooks": endpoints })).into_response())
+    Ok(axum::Json(Webhooks { webhooks }).into_response())
 }
 
 /// `POST /api/webhooks/{name}/replay?since=`: queues every settled message
@@ -295,13 +442,14 @@ pub async fn replay(
         .and_then(|rest| rest.strip_suffix("/replay"))
         .unwrap_or_default();
     let mut since = None;
-    for (key, value) in query_pairs(&uri) {
-        match key.as_ref() {
+    let key = presented_key(&state, &headers)?;
+    for (name, value) in query_pairs(&uri) {
+        match name.as_ref() {
             "since" => since = Some(parse_instant(&value)?),
             other => return Err(ApiError::invalid_param(other, "takes since")),
         }
     }
-    authorize_admin(&state, &headers, None)?;
+    key.authorize_admin_over(None)?;
     if !state.0.config.webhooks.iter().any(|webhook| webhook.name == name) {
         return Err(ApiError::NotFound(
             "no webhook endpoint is configured by that name".into(),
@@ -314,7 +462,7 @@ pub async fn replay(
         )
     })?;
     let queued = state.0.assets.catalog().replay_messages(name, since).await?;
-    Ok(axum::Json(json!({ "queued": queued })).into_response())
+    Ok(axum::Json(Replayed { queued }).into_response())
 }
 
 /// An RFC 3339 instant, or a date (its midnight, UTC).

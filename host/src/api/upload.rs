@@ -19,16 +19,25 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 pub enum Upload {
     Image { bytes: Bytes, metadata: EntryMetadata },
-    FromUrl(UrlIngest),
+    FromUrl { url: String, metadata: EntryMetadata },
 }
 
-/// `POST` with `application/json`: fetch the original from a URL.
-#[derive(Debug, Deserialize)]
+/// `POST` with `application/json`: the original fetched from a URL (one
+/// `[remote]` allows), and the entry's metadata. The fields are
+/// `EntryMetadata`'s spelled out, since serde's `flatten` cannot refuse
+/// unknown fields.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UrlIngest {
     pub url: String,
-    #[serde(flatten)]
-    pub metadata: EntryMetadata,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub alt: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub tags: Vec<String>,
 }
 
 /// The media type of a request without its parameters, lower-cased.
@@ -50,8 +59,9 @@ pub async fn read_upload(headers: &HeaderMap, body: Body, limit: u64, json_limit
         "multipart/form-data" => read_multipart(headers, body, limit).await,
         "application/json" => {
             let bytes = read_limited(headers, body, json_limit).await?;
-            let request: UrlIngest = parse_json(&bytes)?;
-            Ok(Upload::FromUrl(request))
+            let UrlIngest { url, alt, labels, tags } = parse_json(&bytes)?;
+            let metadata = EntryMetadata { alt, labels, tags };
+            Ok(Upload::FromUrl { url, metadata })
         }
         _ => Ok(Upload::Image {
             bytes: read_limited(headers, body, limit).await?,

@@ -137,15 +137,20 @@ impl Timestamp {
     }
 }
 
-/// What a client may set on an entry: replaced whole by PUT.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a client may set on an entry: replaced whole by PUT. Label keys,
+/// values and tags are 1 to 256 characters without control characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryMetadata {
+    /// Text for `alt` attributes and download names.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub alt: Option<String>,
+    /// Keys and values that `label:{key}={value}` filters select by (at most 64).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub tags: Vec<String>,
 }
 

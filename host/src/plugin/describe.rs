@@ -25,18 +25,20 @@ pub struct Description {
     pub params: Vec<Param>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A parameter a plugin declares: URLs give it as `{plugin}.{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Param {
     pub name: String,
     /// `int`, `float`, `bool`, `colour`, `enum` or `string`, with its bounds.
     #[serde(flatten)]
     pub accepts: ParamType,
+    /// The value used when a URL gives none, in its one spelling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     pub doc: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ParamType {
     Int {

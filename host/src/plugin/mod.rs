@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::metrics::{Metrics, PluginLabels, PluginNameLabels};
 
 pub use call::{PluginImage, Transformed, UploadFacts};
-pub use describe::{Description, ParamProblem, ParamType};
+pub use describe::{Description, Param, ParamProblem, ParamType};
 
 /// `[plugins.NAME]` in the config.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -130,7 +130,7 @@ impl SourceColour {
 }
 
 /// Low-quality image placeholders, computed at upload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Lqip {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blurhash: Option<String>,

@@ -21,7 +21,7 @@ pub use deliver::run;
 
 use crate::catalog::{Announce, Change, NewMessage, Timestamp};
 use crate::secret::Secret;
-use crate::views::{entry_summary_json, variant_json};
+use crate::views::{EntrySummary, VariantView};
 
 /// The events an endpoint may ask for.
 pub const EVENTS: [&str; 5] = [
@@ -230,12 +230,12 @@ impl Announce for Webhooks {
 fn data(change: &Change<'_>) -> serde_json::Value {
     match *change {
         Change::AssetCreated(entry) | Change::AssetUpdated(entry) | Change::AssetDeleted(entry) => {
-            entry_summary_json(entry)
+            serde_json::to_value(EntrySummary::of(entry)).unwrap_or_default()
         }
         Change::VariantCreated { path, entry, variant } => json!({
             "path": path.to_string(),
             "entry": entry,
-            "variant": variant_json(variant),
+            "variant": VariantView::of(variant),
         }),
         Change::VariantFailed {
             path,

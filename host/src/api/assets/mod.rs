@@ -12,7 +12,8 @@ mod writes;
 
 pub use access::reject_params;
 pub use reads::{not_found, parse_fetch_query};
-pub use views::metadata_json;
+pub use views::{Link, MadeVariants};
+pub use writes::VariantBatch;
 
 use reads::{FetchRequest, fetch};
 use writes::{create, delete, make_variants, update};

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::address::{Address, AssetPath, Ordering, ReturnFormat};
 use crate::api::AppState;
@@ -19,9 +18,10 @@ use crate::catalog::{Entry, Selection};
 use crate::config::{OnDemand, PathSettings, RedirectStrategy, Signing};
 use crate::probe::ImageFormat;
 use crate::transform::{Params, Plan, Timings};
+use crate::views::EntryView;
 
 use super::access::authorize;
-use super::views::{MintedUrl, metadata_json, variant_url};
+use super::views::{Link, MintedUrl, variant_url};
 
 /// Checks the signature a read needs under the path's `signing` mode; an
 /// API key with the `read` scope for the path may stand in for it, so back
@@ -75,7 +75,12 @@ pub fn parse_fetch_query<'a>(state: &AppState, query: &'a str) -> Result<FetchQu
                 ));
             }
             Some(label) => labels.push((label.to_owned(), value.into_owned())),
-            // The signature and its expiry belong to the URL, not to the transformation.
+            // The signature and its expiry belong to the URL, not to the
+            // transformation; a malformed expiry is refused even where no
+            // signature is needed, as any other malformed parameter is.
+            None if key == "exp" && value.parse::<u64>().is_err() => {
+                return Err(ApiError::invalid_param("exp", "must be a Unix time in seconds"));
+            }
             None if key == "s" || key == "exp" => {}
             None => pairs.push((key, value)),
         }
@@ -178,7 +183,7 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
     let format = address.selectors.format.unwrap_or(resolved.settings.return_format);
     if format == ReturnFormat::Metadata {
         let variants = state.0.assets.variants(&entry).await?;
-        return Ok(axum::Json(metadata_json(&entry, &variants)).into_response());
+        return Ok(axum::Json(EntryView::of(&entry, &variants)).into_response());
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let plan = state.0.assets.plan(&entry, &query.params, &resolved.settings, accept)?;
@@ -192,14 +197,14 @@ pub async fn fetch(state: &AppState, address: Address, request: FetchRequest<'_>
     let url = || variant_url(state, headers, minted, &entry, &query.pairs, &plan);
     let content_type = served_content_type(&entry, &plan);
     let mut response = match format {
-        ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(json!({
-            "url": url()?,
-            "width": plan.width,
-            "height": plan.height,
-            "content_type": content_type,
-            "alt": entry.metadata.alt,
-            "lqip": entry.lqip,
-        }))
+        ReturnFormat::Metadata | ReturnFormat::Link => axum::Json(Link {
+            url: url()?,
+            width: plan.width,
+            height: plan.height,
+            content_type: content_type.to_owned(),
+            alt: entry.metadata.alt.clone(),
+            lqip: entry.lqip.clone(),
+        })
         .into_response(),
         ReturnFormat::Redirect => {
             let redirect = &resolved.settings.redirect;

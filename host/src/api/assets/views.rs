@@ -9,6 +9,7 @@ use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::catalog::Entry;
 use crate::config::Signing;
+use crate::probe::Lqip;
 use crate::transform::Plan;
 
 /// How a minted URL is signed: as the path's `signing` asks, and expiring
@@ -59,5 +60,31 @@ pub fn variant_url(
     Ok(url)
 }
 
-/// An entry's metadata, the JSON the API and webhooks share.
-pub use crate::views::entry_json as metadata_json;
+/// `link`: where a variant lives and what it is.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Link {
+    /// Absolute and stable: this entry and variant, signed where the path signs.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+    pub alt: Option<String>,
+    pub lqip: Option<Lqip>,
+}
+
+/// A variant made (or queued) by `POST …/-/entry/{n}/variants`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MadeVariant {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+}
+
+/// `POST …/-/entry/{n}/variants`: a link per variant asked for, in order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MadeVariants {
+    pub variants: Vec<MadeVariant>,
+    /// True when `?async=true` queued them as jobs instead.
+    pub queued: bool,
+}

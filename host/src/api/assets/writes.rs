@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::address::{Address, AssetPath, Ordering};
 use crate::api::AppState;
@@ -12,10 +11,11 @@ use crate::api::upload::{self, Upload};
 use crate::assets::DeleteTarget;
 use crate::auth::Scope;
 use crate::catalog::{EntryMetadata, Selection};
+use crate::views::EntryView;
 
 use super::access::{authorize, authorize_upload, reject_params, within_body_timeout};
 use super::reads::{check_output_pixels, not_found, parse_fetch_query, served_content_type};
-use super::views::{MintedUrl, metadata_json, variant_url};
+use super::views::{MadeVariant, MadeVariants, MintedUrl, variant_url};
 
 pub async fn create(
     state: &AppState,
@@ -31,13 +31,12 @@ pub async fn create(
     let upload = within_body_timeout(state, reading).await?;
     let (bytes, metadata) = match upload {
         Upload::Image { bytes, metadata } => (bytes, metadata),
-        Upload::FromUrl(request) => {
-            request
-                .metadata
+        Upload::FromUrl { url, metadata } => {
+            metadata
                 .validate()
                 .map_err(|m| ApiError::bad_request("invalid_metadata", m))?;
-            let bytes = state.0.fetcher.fetch(&request.url, resolved.max_upload_bytes).await?;
-            (bytes, request.metadata)
+            let bytes = state.0.fetcher.fetch(&url, resolved.max_upload_bytes).await?;
+            (bytes, metadata)
         }
     };
     metadata
@@ -50,7 +49,7 @@ pub async fn create(
         .ingest(path, bytes, metadata, &resolved.settings, &eager)
         .await?;
     let location = format!("/assets/{}/-/entry/{}", entry.path.as_str(), entry.entry);
-    let mut response = (StatusCode::CREATED, axum::Json(metadata_json(&entry, &[]))).into_response();
+    let mut response = (StatusCode::CREATED, axum::Json(EntryView::of(&entry, &[]))).into_response();
     let location = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
@@ -59,6 +58,14 @@ pub async fn create(
 /// What a write to one entry (`PUT …/-/entry/{n}`, `POST …/-/entry/{n}/variants`)
 /// starts with: a `write` key for the path, no query, the entry's number,
 /// and its JSON body read within the limits.
+/// `POST …/-/entry/{n}/variants`: the variants to make, each a query string.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBatch {
+    #[schema(example = json!(["w=300&format=webp", "profile=thumb"]), min_items = 1, max_items = 32)]
+    pub variants: Vec<String>,
+}
+
 pub async fn entry_write<T: serde::de::DeserializeOwned>(
     state: &AppState,
     address: &Address,
@@ -114,11 +121,6 @@ pub async fn make_variants(
 ) -> Result<Response, ApiError> {
     /// Variants one request may ask for.
     const MOST: usize = 32;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Batch {
-        variants: Vec<String>,
-    }
     // `async=true` queues them for the job runner instead of making them now.
     let mut queue = false;
     let rest = {
@@ -135,7 +137,7 @@ pub async fn make_variants(
         }
         rest.finish()
     };
-    let (number, batch): (u64, Batch) = entry_write(state, &address, &rest, headers, body).await?;
+    let (number, batch): (u64, VariantBatch) = entry_write(state, &address, &rest, headers, body).await?;
     if batch.variants.is_empty() || batch.variants.len() > MOST {
         return Err(ApiError::bad_request(
             "invalid_body",
@@ -189,15 +191,19 @@ pub async fn make_variants(
         if !queue {
             state.0.assets.render(&entry, plan).await?;
         }
-        links.push(json!({
-            "url": variant_url(state, headers, minted, &entry, pairs, plan)?,
-            "width": plan.width,
-            "height": plan.height,
-            "content_type": served_content_type(&entry, plan),
-        }));
+        links.push(MadeVariant {
+            url: variant_url(state, headers, minted, &entry, pairs, plan)?,
+            width: plan.width,
+            height: plan.height,
+            content_type: served_content_type(&entry, plan).to_owned(),
+        });
     }
     let status = if queue { StatusCode::ACCEPTED } else { StatusCode::OK };
-    Ok((status, axum::Json(json!({ "variants": links, "queued": queue }))).into_response())
+    let made = MadeVariants {
+        variants: links,
+        queued: queue,
+    };
+    Ok((status, axum::Json(made)).into_response())
 }
 
 pub async fn update(
@@ -218,7 +224,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("{} has no entry {number}", address.path)))?;
     let variants = state.0.assets.variants(&entry).await?;
-    Ok(axum::Json(metadata_json(&entry, &variants)).into_response())
+    Ok(axum::Json(EntryView::of(&entry, &variants)).into_response())
 }
 
 pub async fn delete(
