@@ -256,6 +256,20 @@ pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// An absolute URL's origin (`https://img.example.com`) and the rest, or
+/// `("", url)` for a URL that starts at its path. Only what comes before any
+/// `/`, `?` or `#` can be a scheme, so a `://` in a query is not taken for one.
+pub fn split_origin(url: &str) -> (&str, &str) {
+    let scheme_end = url.find("://").filter(|&at| !url[..at].contains(['/', '?', '#']));
+    match scheme_end {
+        Some(at) => {
+            let path_start = url[at + 3..].find('/').map_or(url.len(), |i| at + 3 + i);
+            url.split_at(path_start)
+        }
+        None => ("", url),
+    }
+}
+
 /// `name[:port]` (`[v6]:port` for IPv6) as a lower-case name and a port;
 /// `None` for anything that is not a plain host.
 pub fn split_host(host: &str) -> Option<(String, Option<u16>)> {
@@ -294,6 +308,20 @@ pub fn path_globs(pattern: &str) -> Result<Vec<Glob>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_split_off_only_before_the_path() {
+        assert_eq!(
+            split_origin("https://img.example.com/assets/a?w=1"),
+            ("https://img.example.com", "/assets/a?w=1")
+        );
+        assert_eq!(
+            split_origin("/assets/a?next=http://b/c"),
+            ("", "/assets/a?next=http://b/c")
+        );
+        assert_eq!(split_origin("http://host"), ("http://host", ""));
+        assert_eq!(split_origin("a?x://b/c"), ("", "a?x://b/c"));
+    }
 
     #[test]
     fn hosts_split_into_a_name_and_a_port() {

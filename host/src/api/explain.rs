@@ -116,13 +116,13 @@ pub async fn explain(
 /// (`https://img.example.com/assets/…`) or start at the path.
 fn split_url(url: &str) -> Result<(&str, &str), ApiError> {
     let without_fragment = url.split('#').next().unwrap_or_default();
-    let from_path = match without_fragment.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
-            rest.find('/').map_or("", |at| &rest[at..])
-        }
-        Some(_) => return Err(ApiError::invalid_param("url", "is not an http(s) URL")),
-        None => without_fragment,
-    };
+    let (origin, from_path) = crate::address::split_origin(without_fragment);
+    if let Some((scheme, _)) = origin.split_once("://")
+        && !scheme.eq_ignore_ascii_case("http")
+        && !scheme.eq_ignore_ascii_case("https")
+    {
+        return Err(ApiError::invalid_param("url", "is not an http(s) URL"));
+    }
     let (path, query) = from_path.split_once('?').unwrap_or((from_path, ""));
     if !path.starts_with("/assets/") {
         return Err(ApiError::invalid_param(

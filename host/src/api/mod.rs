@@ -231,11 +231,29 @@ const MOST_TTL: u64 = 365 * 24 * 3600;
 #[serde(deny_unknown_fields)]
 struct SignRequest {
     /// An asset URL or path, with its transformation parameters.
-    #[schema(example = "/assets/users/123/avatar?w=300")]
+    #[schema(
+        example = "/assets/users/123/avatar?w=300",
+        pattern = r"^([^/?#]*://[^/]*)?/assets/[\s\S]*$"
+    )]
     url: String,
     /// Seconds until it expires (`exp`); without it, it never does.
+    #[serde(default, deserialize_with = "whole_seconds")]
     #[schema(minimum = 1, maximum = 31_536_000)]
     ttl: Option<u64>,
+}
+
+/// A whole number of seconds: JSON Schema counts `600.0` as an integer, and
+/// so may the client's JSON library.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(seconds) = Option::<f64>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = seconds.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&seconds);
+    whole
+        .then_some(Some(seconds as u64))
+        .ok_or_else(|| D::Error::custom("`ttl` is a whole number of seconds"))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, HeaderBuilder, InfoBuilder, KnownFormat, LicenseBuilder, OpenApi,
@@ -385,7 +385,12 @@ fn asset_path() -> Parameter {
 }
 
 fn entry_number() -> Parameter {
-    in_path("entry", integer(1, None), "The entry's number at its path.")
+    in_path("entry", integer(1, Some(i64::MAX)), "The entry's number at its path.")
+}
+
+/// An asset path without slashes around it: 1 to 32 segments.
+fn segments() -> String {
+    format!("{SEGMENT}(/{SEGMENT}){{0,31}}")
 }
 
 fn prefix() -> Parameter {
@@ -393,6 +398,18 @@ fn prefix() -> Parameter {
         "prefix",
         pattern(&format!("^/*({SEGMENT}(/{SEGMENT}){{0,31}})?/*$")).max_length(Some(1024)),
         "An asset path: entries at and below it. Empty or absent: every path (a key for `/`).",
+    )
+}
+
+/// What `GET /api/explain` reads: an http(s) or path URL whose path is an
+/// asset path with at most one ordering and one return format after `-`.
+fn explainable() -> String {
+    let format = "(content|link|redirect|download|metadata|info)";
+    let ordering = "(new|modified|entry/[1-9][0-9]{0,17})";
+    let selectors = format!("(/-(/{ordering}(/{format})?|/{format}))?");
+    format!(
+        r"^([hH][tT][tT][pP][sS]?://[^/#]*)?/assets/{}{selectors}(\?[^#]*)?(#[\s\S]*)?$",
+        segments()
     )
 }
 
@@ -531,8 +548,8 @@ fn management(doc: &mut Doc) {
                 prefix(),
                 query(
                     "cursor",
-                    string().max_length(Some(2048)),
-                    "`next_cursor` of the page before.",
+                    pattern(&format!("^{}:[0-9]{{1,19}}$", segments())).max_length(Some(1044)),
+                    "Where the page starts: after `{path}:{entry}`, as `next_cursor` of the page before says.",
                 ),
                 query(
                     "limit",
@@ -634,26 +651,21 @@ fn management(doc: &mut Doc) {
             .error(400, "`invalid_param`: names the parameter")
             .error(503, unavailable),
     );
+    // The operator's reads that take no parameters.
     let plugins = doc.json::<PluginsWithStats>(200, "Each configured plugin with its calls.");
-    doc.add(
-        "/api/plugins",
-        HttpMethod::Get,
-        op("plugin_stats", "management", "Plugins and their calls")
-            .auth(Auth::Key)
-            .answer(plugins)
-            .error(400, NO_PARAMS)
-            .error(503, unavailable),
-    );
     let webhooks = doc.json::<Webhooks>(200, "Each configured endpoint with its outbox state.");
-    doc.add(
-        "/api/webhooks",
-        HttpMethod::Get,
-        op("webhooks", "management", "Webhook endpoints")
+    let reads = [
+        ("/api/plugins", "plugin_stats", "Plugins and their calls", plugins),
+        ("/api/webhooks", "webhooks", "Webhook endpoints", webhooks),
+    ];
+    for (path, id, summary, answer) in reads {
+        let read = op(id, "management", summary)
             .auth(Auth::Key)
-            .answer(webhooks)
+            .answer(answer)
             .error(400, NO_PARAMS)
-            .error(503, unavailable),
-    );
+            .error(503, unavailable);
+        doc.add(path, HttpMethod::Get, read);
+    }
     let replayed = doc.json::<Replayed>(200, "Messages queued again.");
     doc.add(
         "/api/webhooks/{name}/replay",
@@ -670,11 +682,18 @@ fn management(doc: &mut Doc) {
                     string().min_length(Some(1)),
                     "The endpoint's `name` in `[[webhooks]]`.",
                 ),
-                required(query(
-                    "since",
-                    string().min_length(Some(1)),
-                    "An RFC 3339 time, or a date (its midnight, UTC).",
-                )),
+                required(
+                    ParameterBuilder::new()
+                        .name("since")
+                        .parameter_in(ParameterIn::Query)
+                        .schema(Some(
+                            AnyOfBuilder::new()
+                                .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+                                .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))),
+                        ))
+                        .description(Some("An RFC 3339 time, or a date (its midnight, UTC)."))
+                        .build(),
+                ),
             ])
             .answer(replayed)
             .error(400, "`invalid_param`: `since` missing or not a time")
@@ -690,7 +709,7 @@ fn management(doc: &mut Doc) {
             .auth(Auth::Key)
             .param(required(query(
                 "url",
-                string().min_length(Some(1)),
+                pattern(&explainable()),
                 "An absolute or path URL under `/assets/`.",
             )))
             .answer(explained)
@@ -926,16 +945,20 @@ fn assets(doc: &mut Doc) {
         "Location",
         "`/assets/{path}/-/entry/{n}`",
     );
+    // Links from an upload to the operations on the entry it made, all
+    // under its own URL, `/assets/{path}/-/entry/{n}`: schemathesis' stateful
+    // phase follows them, and tells a 404 after a DELETE of a URL above the
+    // one asked for from a resource that went missing. (Deletes of the newest
+    // entry or of a tree, and the `/api` views of an entry, live at other
+    // URLs; linked, an earlier delete there would read as a lost resource.)
     let entry_links = [
         ("GetEntry", "get_entry", None),
-        ("UpdateEntry", "update_entry", None),
-        ("DeleteEntry", "delete_entry", None),
-        ("MakeVariants", "make_variants", None),
-        ("EntryVariants", "entry_variants", None),
-        ("PurgeEntryVariants", "purge_entry_variants", None),
         ("GetEntryAs", "get_entry_as", Some("metadata")),
+        ("UpdateEntry", "update_entry", None),
+        ("MakeVariants", "make_variants", None),
+        ("DeleteEntry", "delete_entry", None),
     ];
-    let created = entry_links.iter().fold(created, |answer, (name, target, format)| {
+    let created = entry_links.iter().fold(created, |mut answer, (name, target, format)| {
         let mut link = utoipa::openapi::link::LinkBuilder::new()
             .operation_id(*target)
             .parameter("path", "$request.path.path")
@@ -943,14 +966,14 @@ fn assets(doc: &mut Doc) {
         if let Some(format) = format {
             link = link.parameter("format", *format);
         }
-        let mut answer = answer;
         answer.links.insert((*name).into(), link.build().into());
         answer
     });
     let eager = query(
         "eager",
-        pattern("^[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9_-]{1,64})*$"),
-        "Profiles to make for this entry after upload, besides the path's `eager-variants`.",
+        pattern("^[A-Za-z0-9_,-]*$"),
+        "Profiles (comma-separated; empty names are ignored) to make for this entry after upload, \
+         besides the path's `eager-variants`.",
     );
 
     let newest = "/assets/{path}";

@@ -30,6 +30,17 @@ const EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 fn parse_day(param: &str, value: &str) -> Result<Day, ApiError> {
     let invalid = || ApiError::invalid_param(param, "must be a date, YYYY-MM-DD");
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(invalid());
+    }
     let mut parts = value.splitn(3, '-');
     let mut number = || {
         parts
@@ -485,7 +496,16 @@ mod tests {
     fn days_round_trip_and_refuse_what_is_no_date() {
         assert_eq!(parse_day("from", "1970-01-01").unwrap(), 0);
         assert_eq!(format_day(parse_day("from", "2026-12-07").unwrap()), "2026-12-07");
-        for bad in ["", "2026", "2026-13-01", "2026-02-30", "x-y-z", "2026-1-1-1"] {
+        for bad in [
+            "",
+            "2026",
+            "2026-13-01",
+            "2026-02-30",
+            "x-y-z",
+            "2026-1-1-1",
+            "2026-1-01",
+            "+202-01-01",
+        ] {
             assert!(parse_day("from", bad).is_err(), "{bad}");
         }
         assert_eq!(parse_instant("1970-01-02").unwrap(), Timestamp(86_400_000));

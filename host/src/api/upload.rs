@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::catalog::EntryMetadata;
+use crate::catalog::{EntryMetadata, metadata_schema};
 
 /// Room for multipart boundaries, part headers and the metadata part.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -31,12 +31,13 @@ pub enum Upload {
 pub struct UrlIngest {
     pub url: String,
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(schema_with = metadata_schema::alt)]
     pub alt: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = metadata_schema::labels)]
     pub labels: std::collections::BTreeMap<String, String>,
     #[serde(default)]
-    #[schema(max_items = 64)]
+    #[schema(schema_with = metadata_schema::tags)]
     pub tags: Vec<String>,
 }
 

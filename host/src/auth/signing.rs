@@ -122,15 +122,7 @@ impl Signer {
     /// and host in front, replacing an `s` it had, and with `ttl` setting
     /// `exp` to `now + ttl`; the CLI's `sign-url` and `POST /api/sign`.
     pub fn sign_url(&self, url: &str, ttl: Option<u64>, now: u64) -> Result<String, UrlSigningError> {
-        let (origin, rest) = match url.find("://") {
-            Some(scheme_end) => {
-                let path_start = url[scheme_end + 3..]
-                    .find('/')
-                    .map_or(url.len(), |i| scheme_end + 3 + i);
-                url.split_at(path_start)
-            }
-            None => ("", url),
-        };
+        let (origin, rest) = crate::address::split_origin(url);
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         if !path.starts_with("/assets/") {
             return Err(UrlSigningError::NotAnAssetUrl);

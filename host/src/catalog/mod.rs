@@ -137,21 +137,55 @@ impl Timestamp {
     }
 }
 
-/// What a client may set on an entry: replaced whole by PUT. Label keys,
-/// values and tags are 1 to 256 characters without control characters.
+/// What a client may set on an entry: replaced whole by PUT. Label keys
+/// and tags are 1 to 256 characters, label values up to 256, none of them
+/// with control characters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryMetadata {
-    /// Text for `alt` attributes and download names.
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(schema_with = metadata_schema::alt)]
     pub alt: Option<String>,
-    /// Keys and values that `label:{key}={value}` filters select by (at most 64).
     #[serde(default)]
+    #[schema(schema_with = metadata_schema::labels)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
-    #[schema(max_items = 64)]
+    #[schema(schema_with = metadata_schema::tags)]
     pub tags: Vec<String>,
+}
+
+/// The schemas of `EntryMetadata`'s fields, from the bounds `validate` holds
+/// them to, for the HTTP API's OpenAPI document.
+pub mod metadata_schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+
+    use super::{MAX_ALT_CHARS, MAX_LABEL_CHARS, MAX_LABELS, MAX_TAGS};
+
+    /// No control characters (`char::is_control`), `min..=MAX_LABEL_CHARS` of them.
+    fn text(min: usize) -> ObjectBuilder {
+        let pattern = format!(r"^[^\u0000-\u001F\u007F-\u009F]{{{min},{MAX_LABEL_CHARS}}}$");
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern))
+    }
+
+    pub fn alt() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .max_length(Some(MAX_ALT_CHARS))
+            .description(Some("Text for `alt` attributes and download names."))
+    }
+
+    pub fn labels() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(text(1)))
+            .additional_properties(Some(text(0)))
+            .max_properties(Some(MAX_LABELS))
+            .description(Some("What `label:{key}={value}` filters select by."))
+    }
+
+    pub fn tags() -> ArrayBuilder {
+        ArrayBuilder::new().items(text(1)).max_items(Some(MAX_TAGS))
+    }
 }
 
 pub const MAX_ALT_CHARS: usize = 2000;
