@@ -23,7 +23,7 @@ use utoipa::openapi::{
 };
 
 use super::assets::{Link, MadeVariants, VariantBatch};
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use super::explain::Explanation;
 use super::management::{KeyView, Listing, Purged, PurgedUnder, VariantList};
 use super::operations::{PluginsWithStats, Replayed, Top, Usage, Webhooks};
@@ -33,11 +33,14 @@ use crate::catalog::EntryMetadata;
 use crate::views::EntryView;
 
 /// `GET /openapi.json`: made once, then served from memory.
-pub async fn serve() -> Response {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let text = DOCUMENT.get_or_init(|| document_json().unwrap_or_default());
+pub async fn serve() -> Result<Response, ApiError> {
+    static DOCUMENT: OnceLock<Result<String, String>> = OnceLock::new();
+    let made = DOCUMENT.get_or_init(|| document_json().map_err(|error| error.to_string()));
+    let text = made
+        .as_ref()
+        .map_err(|error| ApiError::Internal(format!("the OpenAPI document: {error}")))?;
     let content_type = HeaderValue::from_static("application/json");
-    ([(header::CONTENT_TYPE, content_type)], text.as_str()).into_response()
+    Ok(([(header::CONTENT_TYPE, content_type)], text.as_str()).into_response())
 }
 
 /// The document as `docs/openapi.json` holds it: pretty, with a final newline.
