@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::assets::parse_fetch_query;
 use super::error::ApiError;
-use super::management::presented_key;
 use crate::address::{Address, Ordering};
 use crate::auth::signing::{SignatureError, unix_now};
 use crate::catalog::Selection;
@@ -94,7 +93,7 @@ pub async fn explain(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     let mut url = None;
     for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match name.as_ref() {

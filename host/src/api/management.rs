@@ -3,7 +3,7 @@
 //! listing entries, an entry's variants, and purging them.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,7 +12,6 @@ use super::AppState;
 use super::assets::{not_found, reject_params};
 use super::error::ApiError;
 use crate::address::{Address, AssetPath, Ordering};
-use crate::auth::ApiKey;
 use crate::catalog::{Entries, ListCursor, Selection};
 use crate::views::{EntrySummary, VariantView};
 
@@ -65,7 +64,7 @@ pub async fn list_assets(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     let (mut prefix, mut cursor, mut limit) = (None, None, DEFAULT_LIMIT);
     for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match name.as_ref() {
@@ -105,7 +104,7 @@ pub async fn key(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     reject_params(uri.query().unwrap_or_default())?;
     Ok(axum::Json(KeyView {
         name: key.name.clone(),
@@ -128,7 +127,7 @@ pub async fn entry_variants(
     if !matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
         return Err(ApiError::MethodNotAllowed { allow });
     }
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     let raw = uri.path().strip_prefix("/api/assets/").unwrap_or_default();
     let address = Address::parse(raw)?;
     let selectors = &address.selectors;
@@ -169,7 +168,7 @@ pub async fn purge_under(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     let mut prefix = None;
     for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match name.as_ref() {
@@ -202,14 +201,6 @@ pub fn parse_prefix(value: &str) -> Result<Option<AssetPath>, ApiError> {
             .map(Some)
             .map_err(|e| ApiError::invalid_param("prefix", e)),
     }
-}
-
-/// The key the request presents, or `401`: checked before the query is
-/// read, so that a caller without a key learns nothing from the answers.
-/// Its scopes are checked once the query says which paths it touches.
-pub fn presented_key<'s>(state: &'s AppState, headers: &HeaderMap) -> Result<&'s ApiKey, ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    Ok(state.0.keys.authenticate(authorization)?)
 }
 
 /// The last entry of a page, `{path}:{entry}`: the next page starts after

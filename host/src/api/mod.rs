@@ -84,6 +84,15 @@ impl AppState {
         }))
     }
 
+    /// The key the request presents, or `401`. Handlers check it before
+    /// they read the query, so that a caller without a key learns nothing
+    /// from the answers; its scopes are checked once the query says which
+    /// paths the request touches.
+    fn presented_key(&self, headers: &HeaderMap) -> Result<&crate::auth::ApiKey, ApiError> {
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        Ok(self.0.keys.authenticate(authorization)?)
+    }
+
     /// Base of absolute URLs: `server.public-url`, else the request's Host
     /// when it is one of `server.allowed-hosts`. A Host is the client's to
     /// choose: trusted blindly, it would put an attacker's domain into
@@ -210,8 +219,7 @@ async fn edge(
 
 /// `GET /metrics` on the main listener: a key with the `admin` scope.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.0.keys.authenticate(authorization)?.authorize_admin()?;
+    state.presented_key(&headers)?.authorize_admin()?;
     Ok(metrics_text(&state))
 }
 
@@ -277,8 +285,7 @@ struct PublicPlugins {
 /// `POST /api/sign` (`admin`): `{"url", "ttl"?}` → `{"url"}` signed with the
 /// first signing key, so front ends never hold one.
 async fn sign(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Result<Response, ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.0.keys.authenticate(authorization)?.authorize_admin()?;
+    state.presented_key(&headers)?.authorize_admin()?;
     let request: SignRequest = upload::read_json(&headers, body, state.0.config.limits.max_json_bytes).await?;
     if request.ttl.is_some_and(|ttl| ttl == 0 || ttl > MOST_TTL) {
         return Err(ApiError::invalid_param(

@@ -22,7 +22,7 @@ use utoipa::openapi::{
     OpenApiBuilder, Paths, Ref, RefOr, Required, Response as Answer, Tag,
 };
 
-use super::assets::{Link, MadeVariants, VariantBatch};
+use super::assets::{Link, MOST_VARIANTS, MadeVariants, VariantBatch};
 use super::error::{ApiError, ErrorBody};
 use super::explain::Explanation;
 use super::management::{KeyView, Listing, Purged, PurgedUnder, VariantList};
@@ -1122,7 +1122,7 @@ fn assets(doc: &mut Doc) {
             ])
             .body(json_body(
                 batch,
-                "The variants, each a query string of transformation parameters.",
+                &format!("The variants, 1 to {MOST_VARIANTS}, each a query string of transformation parameters."),
             ))
             .answer(made_now)
             .answer(queued)
@@ -1200,6 +1200,20 @@ mod tests {
             }
         }
         assert!(ids.len() > 40, "{ids:?}");
+    }
+
+    /// Bounds the derives spell as literals are the handlers' own.
+    #[test]
+    fn bounds_are_the_handlers_own() {
+        let document: serde_json::Value = serde_json::from_str(&document_json().unwrap()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["SignRequest"]["properties"]["ttl"]["maximum"],
+            super::super::MOST_TTL
+        );
+        let variants = &schemas["VariantBatch"]["properties"]["variants"];
+        assert_eq!(variants["maxItems"], MOST_VARIANTS);
+        assert_eq!(variants["minItems"], 1);
     }
 
     /// `docs/openapi.json` is what the server serves; `make openapi` writes it.

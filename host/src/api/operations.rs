@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::management::{parse_limit, parse_prefix, presented_key};
+use super::management::{parse_limit, parse_prefix};
 use crate::catalog::{Day, OTHER, Ranking, Timestamp};
 use crate::metrics::bucket_ceiling;
 
@@ -94,7 +94,7 @@ fn shown(path: &str) -> String {
 
 /// A request that takes no parameters, from a key with `admin` over every path.
 fn admin_without_params(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
-    let key = presented_key(state, headers)?;
+    let key = state.presented_key(headers)?;
     super::assets::reject_params(uri.query().unwrap_or_default())?;
     Ok(key.authorize_admin_over(None)?)
 }
@@ -235,7 +235,7 @@ pub async fn usage(
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let (mut prefix, mut from, mut to) = (None, None, None);
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     for (name, value) in query_pairs(&uri) {
         match name.as_ref() {
             "prefix" => prefix = parse_prefix(&value)?,
@@ -291,7 +291,7 @@ pub async fn top(
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let (mut from, mut to, mut limit) = (None, None, DEFAULT_TOP);
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     for (name, value) in query_pairs(&uri) {
         match name.as_ref() {
             "from" => from = Some(parse_day("from", &value)?),
@@ -453,7 +453,7 @@ pub async fn replay(
         .and_then(|rest| rest.strip_suffix("/replay"))
         .unwrap_or_default();
     let mut since = None;
-    let key = presented_key(&state, &headers)?;
+    let key = state.presented_key(&headers)?;
     for (name, value) in query_pairs(&uri) {
         match name.as_ref() {
             "since" => since = Some(parse_instant(&value)?),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 use crate::address::AssetPath;
 use crate::api::AppState;
@@ -12,9 +12,7 @@ use crate::auth::Scope;
 use crate::auth::signing::{SignatureError, unix_now};
 
 pub fn authorize(state: &AppState, headers: &HeaderMap, scope: Scope, path: &AssetPath) -> Result<(), ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let key = state.0.keys.authenticate(authorization)?;
-    key.authorize(scope, path)?;
+    state.presented_key(headers)?.authorize(scope, path)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ mod writes;
 pub use access::reject_params;
 pub use reads::{not_found, parse_fetch_query};
 pub use views::{Link, MadeVariants};
-pub use writes::VariantBatch;
+pub use writes::{MOST_VARIANTS, VariantBatch};
 
 use reads::{FetchRequest, fetch};
 use writes::{create, delete, make_variants, update};

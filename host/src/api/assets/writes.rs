@@ -58,6 +58,9 @@ pub async fn create(
 /// What a write to one entry (`PUT …/-/entry/{n}`, `POST …/-/entry/{n}/variants`)
 /// starts with: a `write` key for the path, no query, the entry's number,
 /// and its JSON body read within the limits.
+/// Variants one `POST …/-/entry/{n}/variants` may ask for.
+pub const MOST_VARIANTS: usize = 32;
+
 /// `POST …/-/entry/{n}/variants`: the variants to make, each a query string.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,8 +122,6 @@ pub async fn make_variants(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    /// Variants one request may ask for.
-    const MOST: usize = 32;
     // `async=true` queues them for the job runner instead of making them now.
     let mut queue = false;
     let rest = {
@@ -138,10 +139,12 @@ pub async fn make_variants(
         rest.finish()
     };
     let (number, batch): (u64, VariantBatch) = entry_write(state, &address, &rest, headers, body).await?;
-    if batch.variants.is_empty() || batch.variants.len() > MOST {
+    if batch.variants.is_empty() || batch.variants.len() > MOST_VARIANTS {
         return Err(ApiError::bad_request(
             "invalid_body",
-            format!("`variants` lists 1 to {MOST} transformations, e.g. [\"w=300&format=webp\", \"profile=thumb\"]"),
+            format!(
+                "`variants` lists 1 to {MOST_VARIANTS} transformations, e.g. [\"w=300&format=webp\", \"profile=thumb\"]"
+            ),
         ));
     }
     let selection = Selection {
